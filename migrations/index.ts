@@ -1,0 +1,20 @@
+import type { Knex } from 'knex';
+
+import * as initial from './20261128_001_initial.js';
+
+/**
+ * Every migration, in order. Listed statically (instead of knex reading a directory) so the same code
+ * runs from TypeScript sources under vitest/tsx and from the compiled build.
+ */
+const MIGRATIONS: ReadonlyArray<readonly [string, Knex.Migration]> = [['20261128_001_initial', initial]];
+
+/** A knex migration source over MIGRATIONS. */
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: () => Promise.resolve(MIGRATIONS.map(([name]) => name)),
+  getMigrationName: (name) => name,
+  getMigration: (name) => {
+    const found = MIGRATIONS.find(([candidate]) => candidate === name);
+    if (found === undefined) throw new Error(`unknown migration ${name}`);
+    return Promise.resolve(found[1]);
+  },
+};

@@ -1,0 +1,120 @@
+import ipaddr from 'ipaddr.js';
+
+import { invalidArgument } from './AppError.js';
+
+type Address = ipaddr.IPv4 | ipaddr.IPv6;
+
+/** At most this many allowlist entries per key. */
+export const MAX_ALLOWED_IPS = 50;
+const MAX_ENTRY_LENGTH = 64;
+
+interface Range {
+  readonly address: Address;
+  readonly bits: number;
+}
+
+/**
+ * Parses one IP address the way this service accepts them everywhere: surrounding whitespace trimmed,
+ * IPv4 only in four-part decimal (ipaddr.js would also take `127.1` or `0x7f.0.0.1`, which no allowlist
+ * should mean), IPv6 zone ids rejected, IPv4-mapped IPv6 (`::ffff:203.0.113.50`) turned into IPv4 so
+ * that both spellings of one client match the same entries. Returns null when unparsable.
+ */
+export function parseAddress(text: string): Address | null {
+  const trimmed = text.trim();
+  if (trimmed.length === 0 || trimmed.length > MAX_ENTRY_LENGTH) return null;
+  if (ipaddr.IPv4.isValidFourPartDecimal(trimmed)) return ipaddr.IPv4.parse(trimmed);
+  if (trimmed.includes('%') || !ipaddr.IPv6.isValid(trimmed)) return null;
+  const v6 = ipaddr.IPv6.parse(trimmed);
+  return v6.isIPv4MappedAddress() ? v6.toIPv4Address() : v6;
+}
+
+function maxBits(address: Address): number {
+  return address.kind() === 'ipv4' ? 32 : 128;
+}
+
+function parseEntry(raw: string): Range {
+  const text = raw.trim();
+  const slash = text.indexOf('/');
+  const addressText = slash === -1 ? text : text.slice(0, slash);
+  const bitsText = slash === -1 ? null : text.slice(slash + 1);
+  const isMapped = addressText.includes(':') && addressText.includes('.');
+  const address = parseAddress(addressText);
+  if (address === null || (bitsText !== null && !/^\d{1,3}$/.test(bitsText))) {
+    throw invalidArgument(
+      `allowed_ips: ${JSON.stringify(raw.slice(0, MAX_ENTRY_LENGTH))} is not an IPv4/IPv6 address or CIDR range (e.g. 203.0.113.50, 198.51.100.0/24, 2001:db8::/32)`,
+    );
+  }
+  let bits = bitsText === null ? maxBits(address) : Number(bitsText);
+  // An IPv4-mapped IPv6 range (::ffff:10.0.0.0/104) becomes its IPv4 equivalent (10.0.0.0/8).
+  if (isMapped && bitsText !== null) {
+    if (bits < 96) throw invalidArgument(`allowed_ips: ${JSON.stringify(raw)} mixes IPv4-mapped and plain IPv6 space; use a prefix of /96 or longer`);
+    bits -= 96;
+  }
+  if (bits > maxBits(address)) {
+    throw invalidArgument(`allowed_ips: ${JSON.stringify(raw)} has a prefix longer than /${maxBits(address)}`);
+  }
+  const network = networkOf(address, bits);
+  // Host bits set (198.51.100.7/24) usually means a typo; widening or narrowing it silently would grant
+  // or refuse access the admin did not intend, so it is rejected with the probable meaning.
+  if (network.toString() !== address.toString()) {
+    throw invalidArgument(
+      `allowed_ips: ${JSON.stringify(raw)} has host bits set; did you mean ${network.toString()}/${bits} (the whole range) or ${address.toString()} (the single address)?`,
+    );
+  }
+  return { address, bits };
+}
+
+function networkOf(address: Address, bits: number): Address {
+  const bytes = address.toByteArray();
+  for (let i = 0; i < bytes.length; i++) {
+    const keep = Math.max(0, Math.min(8, bits - i * 8));
+    bytes[i] = bytes[i]! & ((0xff << (8 - keep)) & 0xff);
+  }
+  return ipaddr.fromByteArray(bytes);
+}
+
+function format(range: Range): string {
+  return range.bits === maxBits(range.address) ? range.address.toString() : `${range.address.toString()}/${range.bits}`;
+}
+
+/**
+ * Validates allowlist entries and returns them canonical (compressed IPv6, IPv4-mapped as IPv4, /32
+ * and /128 as bare addresses), sorted and without duplicates.
+ */
+export function normalizeAllowedIps(entries: readonly string[]): string[] {
+  if (entries.length > MAX_ALLOWED_IPS) {
+    throw invalidArgument(`allowed_ips: at most ${MAX_ALLOWED_IPS} entries allowed, got ${entries.length}`);
+  }
+  return [...new Set(entries.map((entry) => format(parseEntry(entry))))].sort();
+}
+
+/** Outcome of checking a client address against an allowlist. */
+export type IpDecision = { allowed: true } | { allowed: false; why: 'missing' | 'unparsable' | 'not_listed' };
+
+/** A pre-parsed allowlist for fast repeated checks on the verify path. */
+export class IpAllowlist {
+  private readonly ranges: readonly Range[];
+
+  /** `entries` must already be canonical (as stored). */
+  constructor(entries: readonly string[]) {
+    this.ranges = entries.map(parseEntry);
+  }
+
+  get isEmpty(): boolean {
+    return this.ranges.length === 0;
+  }
+
+  /** An empty allowlist allows every client, even one without an address. */
+  check(clientIp: string): IpDecision {
+    if (this.ranges.length === 0) return { allowed: true };
+    if (clientIp.trim() === '') return { allowed: false, why: 'missing' };
+    const client = parseAddress(clientIp);
+    if (client === null) return { allowed: false, why: 'unparsable' };
+    for (const range of this.ranges) {
+      if (range.address.kind() === client.kind() && client.match(range.address as never, range.bits)) {
+        return { allowed: true };
+      }
+    }
+    return { allowed: false, why: 'not_listed' };
+  }
+}

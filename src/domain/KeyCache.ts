@@ -1,0 +1,103 @@
+import { LRUCache } from 'lru-cache';
+
+import type { KeyRepository } from './KeyRepository.js';
+import type { VerifiableKey } from './VerifiableKey.js';
+import { toVerifiableKey } from './VerifiableKey.js';
+
+/** Settings of KeyCache. */
+export interface KeyCacheOptions {
+  readonly repository: Pick<KeyRepository, 'findByHash'>;
+  /** Most keys kept in memory. */
+  readonly maxKeys: number;
+  /** How long "no such key" is remembered, so floods of random well-formed keys stay off the database. */
+  readonly negativeTtlMs: number;
+}
+
+/** Counters readable by tests, the benchmark and metrics. */
+export interface KeyCacheStats {
+  hits: number;
+  negativeHits: number;
+  misses: number;
+  evictions: number;
+  databaseQueries: number;
+}
+
+const ABSENT = Symbol('absent');
+type Entry = VerifiableKey | typeof ABSENT;
+
+/**
+ * Keys by the hex SHA-256 of their secret: a bounded LRU of parsed keys plus short-lived negative
+ * entries. A miss is one indexed query; concurrent misses for one hash share it. `invalidate` must be
+ * called for every key that changed (locally after a write, or from the change feed) — entries never
+ * expire on their own because a key's validity is recomputed from its fields and the clock on each use.
+ */
+export class KeyCache {
+  readonly stats: KeyCacheStats = { hits: 0, negativeHits: 0, misses: 0, evictions: 0, databaseQueries: 0 };
+  private readonly entries: LRUCache<string, Entry>;
+  private readonly inFlight = new Map<string, Promise<VerifiableKey | null>>();
+  /** Bumped by invalidate(); a load that started before an invalidation must not be cached. */
+  private generation = 0;
+
+  constructor(private readonly options: KeyCacheOptions) {
+    this.entries = new LRUCache<string, Entry>({
+      max: options.maxKeys,
+      dispose: (_value, _key, reason) => {
+        if (reason === 'evict') this.stats.evictions++;
+      },
+    });
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The key whose secret hashes to `hash`, or null if none exists. */
+  async get(hash: Buffer): Promise<VerifiableKey | null> {
+    const id = hash.toString('hex');
+    const cached = this.entries.get(id);
+    if (cached !== undefined) {
+      if (cached === ABSENT) {
+        this.stats.negativeHits++;
+        return null;
+      }
+      this.stats.hits++;
+      return cached;
+    }
+    this.stats.misses++;
+    const pending = this.inFlight.get(id);
+    if (pending !== undefined) return pending;
+    const load = this.load(id, hash).finally(() => {
+      if (this.inFlight.get(id) === load) this.inFlight.delete(id);
+    });
+    this.inFlight.set(id, load);
+    return load;
+  }
+
+  /** Drops the given hashes (hex) so the next lookup reads the database. */
+  invalidate(hashes: Iterable<string>): void {
+    this.generation++;
+    for (const hash of hashes) {
+      this.entries.delete(hash);
+      this.inFlight.delete(hash);
+    }
+  }
+
+  /** Drops everything (used when the change feed cannot vouch for the cache any more). */
+  clear(): void {
+    this.generation++;
+    this.entries.clear();
+    this.inFlight.clear();
+  }
+
+  private async load(id: string, hash: Buffer): Promise<VerifiableKey | null> {
+    const generation = this.generation;
+    this.stats.databaseQueries++;
+    const record = await this.options.repository.findByHash(hash);
+    const key = record === null ? null : toVerifiableKey(record);
+    if (generation === this.generation) {
+      if (key === null) this.entries.set(id, ABSENT, { ttl: this.options.negativeTtlMs });
+      else this.entries.set(id, key);
+    }
+    return key;
+  }
+}

@@ -1,0 +1,112 @@
+import { invalidArgument } from './AppError.js';
+import type { Clock } from './Clock.js';
+import type { KeyCache } from './KeyCache.js';
+import { hashSecret, isWellFormedKey } from './keyFormat.js';
+import type { ScopeCatalog } from './ScopeCatalog.js';
+import { MAX_SCOPES_PER_REQUEST } from './ScopeCatalog.js';
+import type { VerifiableKey } from './VerifiableKey.js';
+
+/** Why a key was refused; see DENIAL_HTTP_STATUS. */
+export type DenialReason = 'malformed' | 'not_found' | 'revoked' | 'expired' | 'ip_not_allowed' | 'insufficient_scope';
+
+/** The HTTP status a gateway should answer for each denial. */
+export const DENIAL_HTTP_STATUS: Readonly<Record<DenialReason, 401 | 403>> = {
+  malformed: 401,
+  not_found: 401,
+  revoked: 401,
+  expired: 401,
+  ip_not_allowed: 403,
+  insufficient_scope: 403,
+};
+
+/** A verification outcome: data, never an exception. */
+export type Verification =
+  | { readonly valid: true; readonly key: VerifiableKey; readonly now: number; readonly message: string }
+  | {
+      readonly valid: false;
+      readonly reason: DenialReason;
+      readonly message: string;
+      readonly now: number;
+      /** Set once the key was identified (revoked, expired, IP, scope). */
+      readonly key?: VerifiableKey;
+    };
+
+export interface VerifyInput {
+  readonly key: string;
+  readonly clientIp: string;
+  readonly requiredScopes: readonly string[];
+}
+
+/** Settings of KeyVerifier. */
+export interface KeyVerifierOptions {
+  readonly cache: KeyCache;
+  readonly scopes: ScopeCatalog;
+  readonly clock: Clock;
+  /** Told of every successful verification (for last-used tracking); must not block. */
+  readonly onVerified?: (key: VerifiableKey, now: number, clientIp: string) => void;
+}
+
+/**
+ * Decides whether a presented key may be used, in this order: malformed → not found → revoked →
+ * expired → IP not allowed → insufficient scope.
+ */
+export class KeyVerifier {
+  constructor(private readonly options: KeyVerifierOptions) {}
+
+  async verify(input: VerifyInput): Promise<Verification> {
+    this.requireKnownScopes(input.requiredScopes);
+    if (!isWellFormedKey(input.key)) {
+      return deny('malformed', 'not a TopTickets API key: expected "tt_<label>_…" as issued; check for copy/paste errors', this.options.clock.now());
+    }
+    const key = await this.options.cache.get(hashSecret(input.key));
+    const now = this.options.clock.now();
+    if (key === null) return deny('not_found', 'API key not found; it may have been deleted or mistyped', now);
+    if (key.revokeTime !== null) {
+      return deny('revoked', `API key ${key.prefix}… was revoked at ${iso(key.revokeTime)}; create a new key`, now, key);
+    }
+    if (now >= key.expireTime) {
+      return deny('expired', `API key ${key.prefix}… expired at ${iso(key.expireTime)}; create a new key`, now, key);
+    }
+    const ip = key.allowlist.check(input.clientIp);
+    if (!ip.allowed) {
+      const shown = JSON.stringify(input.clientIp.trim().slice(0, 64));
+      const message =
+        ip.why === 'missing'
+          ? `API key ${key.prefix}… has an IP allowlist but the request carried no client IP`
+          : ip.why === 'unparsable'
+            ? `API key ${key.prefix}… has an IP allowlist and the client IP ${shown} is not a valid IP address`
+            : `client IP ${input.clientIp.trim()} is not in the allowlist of API key ${key.prefix}…; update the key's allowed_ips or call from an allowed IP`;
+      return deny('ip_not_allowed', message, now, key);
+    }
+    const missing = input.requiredScopes.filter((scope) => !key.scopeSet.has(scope));
+    if (missing.length > 0) {
+      return deny(
+        'insufficient_scope',
+        `API key ${key.prefix}… lacks the scope${missing.length > 1 ? 's' : ''} ${[...new Set(missing)].sort().join(', ')}; grant ${missing.length > 1 ? 'them' : 'it'} to the key or use another key`,
+        now,
+        key,
+      );
+    }
+    this.options.onVerified?.(key, now, input.clientIp);
+    return { valid: true, key, now, message: 'API key is valid and working correctly' };
+  }
+
+  private requireKnownScopes(required: readonly string[]): void {
+    if (required.length > MAX_SCOPES_PER_REQUEST) {
+      throw invalidArgument(`required_scopes: at most ${MAX_SCOPES_PER_REQUEST} scopes allowed, got ${required.length}`);
+    }
+    for (const scope of required) {
+      if (!this.options.scopes.has(scope)) {
+        throw invalidArgument(`Invalid scope in required_scopes: ${JSON.stringify(scope.slice(0, 64))} is not in the scope catalog`);
+      }
+    }
+  }
+}
+
+function deny(reason: DenialReason, message: string, now: number, key?: VerifiableKey): Verification {
+  return key === undefined ? { valid: false, reason, message, now } : { valid: false, reason, message, now, key };
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}

@@ -1,0 +1,32 @@
+import { IpAllowlist } from './IpAllowlist.js';
+import type { ApiKeyRecord } from './types.js';
+
+/** The parsed, immutable form of a key that the verifier keeps in memory. */
+export interface VerifiableKey {
+  readonly id: string;
+  readonly organizationId: string;
+  readonly name: string;
+  readonly prefix: string;
+  readonly scopes: readonly string[];
+  readonly scopeSet: ReadonlySet<string>;
+  readonly allowlist: IpAllowlist;
+  readonly expireTime: number;
+  readonly revokeTime: number | null;
+  readonly createdByUserId: string;
+}
+
+/** Pre-parses a stored key for fast repeated verification. */
+export function toVerifiableKey(record: ApiKeyRecord): VerifiableKey {
+  return {
+    id: record.id,
+    organizationId: record.organizationId,
+    name: record.name,
+    prefix: record.prefix,
+    scopes: record.scopes,
+    scopeSet: new Set(record.scopes),
+    allowlist: new IpAllowlist(record.allowedIps),
+    expireTime: record.expireTime,
+    revokeTime: record.revokeTime,
+    createdByUserId: record.createdByUserId,
+  };
+}

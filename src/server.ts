@@ -1,0 +1,67 @@
+import { readFileSync } from 'node:fs';
+
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation } from 'grpc-health-check';
+
+import { KeyAdminService, KeyVerifierService } from '../gen/apikeys/v1/api_keys.js';
+import type { KeyAdminServer, KeyVerifierServer } from '../gen/apikeys/v1/api_keys.js';
+
+/** Fully qualified names of the services this server answers. */
+export const SERVICE_NAMES = ['apikeys.v1.KeyAdmin', 'apikeys.v1.KeyVerifier'] as const;
+
+/** The descriptor set `npm run generate` writes next to the generated code (imports included); the build copies it. */
+const DESCRIPTOR_SET_URL = new URL('../gen/descriptor_set.binpb', import.meta.url);
+
+/** What createServer needs. */
+export interface ServerParts {
+  readonly keyAdmin: KeyAdminServer;
+  readonly keyVerifier: KeyVerifierServer;
+  readonly maxReceiveMessageBytes: number;
+}
+
+/** A built server and its health service (so shutdown can flip it to NOT_SERVING). */
+export interface BuiltServer {
+  readonly server: Server;
+  readonly health: HealthImplementation;
+}
+
+/** Loads the descriptor set for reflection; exported for tests. */
+export function loadDescriptorSet(): Buffer {
+  return readFileSync(DESCRIPTOR_SET_URL);
+}
+
+/**
+ * Builds the grpc-js server: both services, server reflection (v1 and v1alpha, resolving every type
+ * including imported well-known types) and the standard grpc.health.v1 service.
+ */
+export function createServer(parts: ServerParts): BuiltServer {
+  const server = new Server({
+    'grpc.max_receive_message_length': parts.maxReceiveMessageBytes,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.keepalive_time_ms': 60_000,
+    'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+  });
+  server.addService(KeyAdminService, parts.keyAdmin);
+  server.addService(KeyVerifierService, parts.keyVerifier);
+  const health = new HealthImplementation({ '': 'NOT_SERVING', ...Object.fromEntries(SERVICE_NAMES.map((name) => [name, 'NOT_SERVING'])) });
+  health.addToServer(server);
+  const reflection = new ReflectionService(loadFileDescriptorSetFromBuffer(loadDescriptorSet()));
+  reflection.addToServer(server);
+  return { server, health };
+}
+
+/** Binds and starts listening; resolves with the actual port (useful with port 0). */
+export function bindServer(server: Server, host: string, port: number, credentials = ServerCredentials.createInsecure()): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(`${host}:${port}`, credentials, (error, boundPort) => (error === null ? resolve(boundPort) : reject(error)));
+  });
+}
+
+/** Marks every service SERVING or NOT_SERVING. */
+export function setServing(health: HealthImplementation, serving: boolean): void {
+  const value = serving ? 'SERVING' : 'NOT_SERVING';
+  health.setStatus('', value);
+  for (const name of SERVICE_NAMES) health.setStatus(name, value);
+}

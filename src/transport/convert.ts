@@ -1,0 +1,167 @@
+/**
+ * Conversions between generated protobuf types and domain types, named by direction. The only module
+ * besides the service files that knows the generated types.
+ */
+import {
+  ApiKey,
+  AuditAction as ProtoAuditAction,
+  type AuditEvent,
+  DenialReason as ProtoDenialReason,
+  KeyState as ProtoKeyState,
+  Role as ProtoRole,
+  type Actor as ProtoActor,
+  type Scope,
+  type VerifyKeyResponse,
+} from '../../gen/apikeys/v1/api_keys.js';
+import type { Timestamp } from '../../gen/google/protobuf/timestamp.js';
+import { invalidArgument } from '../domain/AppError.js';
+import type { Verification } from '../domain/KeyVerifier.js';
+import { DENIAL_HTTP_STATUS } from '../domain/KeyVerifier.js';
+import type { ScopeDefinition } from '../domain/ScopeCatalog.js';
+import type { Actor, ApiKeyRecord, AuditAction, AuditEventRecord, KeyState, Role } from '../domain/types.js';
+import { keyStateAt } from '../domain/types.js';
+import { requireIdentifier } from '../domain/validation.js';
+
+const ROLE_FROM_PROTO: ReadonlyMap<number, Role> = new Map([
+  [ProtoRole.ROLE_ADMIN, 'admin'],
+  [ProtoRole.ROLE_READ_ONLY_ADMIN, 'read_only_admin'],
+  [ProtoRole.ROLE_MEMBER, 'member'],
+]);
+const ROLE_TO_PROTO: Readonly<Record<Role, ProtoRole>> = {
+  admin: ProtoRole.ROLE_ADMIN,
+  read_only_admin: ProtoRole.ROLE_READ_ONLY_ADMIN,
+  member: ProtoRole.ROLE_MEMBER,
+};
+const STATE_TO_PROTO: Readonly<Record<KeyState, ProtoKeyState>> = {
+  active: ProtoKeyState.KEY_STATE_ACTIVE,
+  expired: ProtoKeyState.KEY_STATE_EXPIRED,
+  revoked: ProtoKeyState.KEY_STATE_REVOKED,
+};
+const STATE_FROM_PROTO: ReadonlyMap<number, KeyState> = new Map(
+  Object.entries(STATE_TO_PROTO).map(([state, proto]) => [proto, state as KeyState]),
+);
+const ACTION_TO_PROTO: Readonly<Record<AuditAction, ProtoAuditAction>> = {
+  key_created: ProtoAuditAction.AUDIT_ACTION_KEY_CREATED,
+  key_updated: ProtoAuditAction.AUDIT_ACTION_KEY_UPDATED,
+  key_revoked: ProtoAuditAction.AUDIT_ACTION_KEY_REVOKED,
+  key_rotated: ProtoAuditAction.AUDIT_ACTION_KEY_ROTATED,
+};
+const DENIAL_TO_PROTO = {
+  malformed: ProtoDenialReason.DENIAL_REASON_MALFORMED,
+  not_found: ProtoDenialReason.DENIAL_REASON_NOT_FOUND,
+  revoked: ProtoDenialReason.DENIAL_REASON_REVOKED,
+  expired: ProtoDenialReason.DENIAL_REASON_EXPIRED,
+  ip_not_allowed: ProtoDenialReason.DENIAL_REASON_IP_NOT_ALLOWED,
+  insufficient_scope: ProtoDenialReason.DENIAL_REASON_INSUFFICIENT_SCOPE,
+} as const;
+
+/** Validates and converts the request's actor; `caller` is the authenticated backend. */
+export function actorFromProto(actor: ProtoActor | undefined, caller: string): Actor {
+  if (actor === undefined) throw invalidArgument('actor is required: the organization, user and role you act for');
+  const role = ROLE_FROM_PROTO.get(actor.role);
+  if (role === undefined) {
+    throw invalidArgument(
+      `actor.role must be ROLE_ADMIN, ROLE_READ_ONLY_ADMIN or ROLE_MEMBER, got ${actor.role === ProtoRole.ROLE_UNSPECIFIED ? 'ROLE_UNSPECIFIED' : String(actor.role)}`,
+    );
+  }
+  return {
+    organizationId: requireIdentifier(actor.organizationId, 'actor.organization_id'),
+    userId: requireIdentifier(actor.userId, 'actor.user_id'),
+    role,
+    caller,
+  };
+}
+
+/** Converts key-state filters; unknown values are INVALID_ARGUMENT. */
+export function statesFromProto(states: readonly number[]): KeyState[] {
+  return states.map((value) => {
+    const state = STATE_FROM_PROTO.get(value);
+    if (state === undefined) throw invalidArgument(`states: ${value} is not a valid KeyState`);
+    return state;
+  });
+}
+
+/** Epoch ms → Timestamp. */
+export function timestampFromMs(ms: number): Timestamp {
+  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
+}
+
+/** Timestamp → epoch ms (INVALID_ARGUMENT when out of range). */
+export function msFromTimestamp(timestamp: Timestamp | undefined, field: string): number | undefined {
+  if (timestamp === undefined) return undefined;
+  const ms = timestamp.seconds * 1000 + Math.floor(timestamp.nanos / 1_000_000);
+  if (!Number.isSafeInteger(ms) || timestamp.nanos < 0 || timestamp.nanos > 999_999_999) {
+    throw invalidArgument(`${field} is not a valid timestamp`);
+  }
+  return ms;
+}
+
+function optionalTime(ms: number | null): Timestamp | undefined {
+  return ms === null ? undefined : timestampFromMs(ms);
+}
+
+/** A stored key as shown to admins: never the secret, never the hash. */
+export function apiKeyToProto(key: ApiKeyRecord, now: number): ApiKey {
+  return ApiKey.fromPartial({
+    id: key.id,
+    organizationId: key.organizationId,
+    name: key.name,
+    prefix: key.prefix,
+    scopes: [...key.scopes],
+    allowedIps: [...key.allowedIps],
+    state: STATE_TO_PROTO[keyStateAt(key, now)],
+    createTime: timestampFromMs(key.createTime),
+    expireTime: timestampFromMs(key.expireTime),
+    updateTime: timestampFromMs(key.updateTime),
+    revokeTime: optionalTime(key.revokeTime),
+    lastUsedTime: optionalTime(key.lastUsedTime),
+    lastUsedIp: key.lastUsedIp ?? '',
+    createdByUserId: key.createdByUserId,
+    createdByRole: ROLE_TO_PROTO[key.createdByRole],
+    revokedByUserId: key.revokedByUserId ?? '',
+    revokeReason: key.revokeReason ?? '',
+    rotatedFromKeyId: key.rotatedFromKeyId ?? '',
+    replacedByKeyId: key.replacedByKeyId ?? '',
+  });
+}
+
+/** An audit row as returned by ListAuditEvents. */
+export function auditEventToProto(event: AuditEventRecord): AuditEvent {
+  return {
+    id: event.id,
+    organizationId: event.organizationId,
+    keyId: event.keyId,
+    action: ACTION_TO_PROTO[event.action],
+    actorUserId: event.actorUserId,
+    actorRole: ROLE_TO_PROTO[event.actorRole],
+    caller: event.caller,
+    createTime: timestampFromMs(event.createTime),
+    relatedKeyId: event.relatedKeyId ?? '',
+    changes: event.changes.map((change) => ({ ...change })),
+    reason: event.reason ?? '',
+  };
+}
+
+/** A catalog entry. */
+export function scopeToProto(scope: ScopeDefinition): Scope {
+  return { ...scope };
+}
+
+/** A verification outcome as the VerifyKey response. */
+export function verificationToProto(outcome: Verification): VerifyKeyResponse {
+  const key = outcome.key;
+  return {
+    valid: outcome.valid,
+    denialReason: outcome.valid ? ProtoDenialReason.DENIAL_REASON_UNSPECIFIED : DENIAL_TO_PROTO[outcome.reason],
+    httpStatus: outcome.valid ? 200 : DENIAL_HTTP_STATUS[outcome.reason],
+    message: outcome.message,
+    keyId: key?.id ?? '',
+    keyName: key?.name ?? '',
+    keyPrefix: key?.prefix ?? '',
+    scopes: key === undefined ? [] : (key.scopes as string[]),
+    expireTime: key === undefined ? undefined : timestampFromMs(key.expireTime),
+    organizationId: key?.organizationId ?? '',
+    authenticateTime: timestampFromMs(outcome.now),
+    createdByUserId: key?.createdByUserId ?? '',
+  };
+}

@@ -1,0 +1,21 @@
+import type { Logger } from 'pino';
+
+import type { KeyVerifierServer } from '../../gen/apikeys/v1/api_keys.js';
+import type { KeyVerifier } from '../domain/KeyVerifier.js';
+import { verificationToProto } from './convert.js';
+import { handleUnary } from './handleUnary.js';
+
+/** The KeyVerifier gRPC service. Successful verifications log at debug level: it is the hot path. */
+export function createKeyVerifierService(verifier: KeyVerifier, logger: Logger): KeyVerifierServer {
+  return {
+    verifyKey: handleUnary(
+      '/apikeys.v1.KeyVerifier/VerifyKey',
+      logger,
+      async (request) =>
+        verificationToProto(
+          await verifier.verify({ key: request.key, clientIp: request.clientIp, requiredScopes: request.requiredScopes }),
+        ),
+      { successLogLevel: 'debug' },
+    ),
+  } satisfies KeyVerifierServer;
+}
