@@ -1,8 +1,10 @@
 import type { Knex } from 'knex';
 
+import { isMysql } from '../src/storage/isMysql.js';
+
 /** Keys, their audit trail and the change feed. Portable across MySQL/MariaDB and SQLite. */
 export async function up(knex: Knex): Promise<void> {
-  const mysql = knex.client.config.client === 'mysql2';
+  const mysql = isMysql(knex);
   await knex.schema.createTable('api_keys', (table) => {
     if (mysql) {
       table.charset('utf8mb4');
@@ -13,7 +15,8 @@ export async function up(knex: Knex): Promise<void> {
     table.string('name', 400).notNullable();
     table.string('prefix', 32).notNullable();
     // SHA-256 of the secret; the secret itself is never stored.
-    table.binary('secret_hash', 32).notNullable().unique('api_keys_secret_hash_unique');
+    table.binary('secret_hash', 32).notNullable();
+    table.unique(['secret_hash'], { indexName: 'api_keys_secret_hash_unique' });
     table.text('scopes').notNullable(); // JSON array, sorted
     table.text('allowed_ips').notNullable(); // JSON array of canonical entries
     table.string('created_by_user_id', 64).notNullable();

@@ -49,7 +49,7 @@ const hostPort = makeValidator<{ host: string; port: number }>((input) => {
   const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(input);
   const port = Number(match?.[2]);
   if (match === null || port > 65535) throw new Error('expected host:port, e.g. 127.0.0.1:50051 or [::]:50051');
-  return { host: match[1]!, port };
+  return { host: match[1] ?? '', port };
 });
 
 const databaseUrl = makeValidator<DatabaseTarget>((input) => parseDatabaseUrl(input));
@@ -57,7 +57,8 @@ const databaseUrl = makeValidator<DatabaseTarget>((input) => parseDatabaseUrl(in
 function intRange(min: number, max: number) {
   return makeValidator<number>((input) => {
     const value = Number(input);
-    if (!/^\d+$/.test(input.trim()) || value < min || value > max) throw new Error(`expected an integer from ${min} to ${max}`);
+    if (!/^\d+$/.test(input.trim()) || value < min || value > max)
+      throw new Error(`expected an integer from ${min} to ${max}`);
     return value;
   });
 }
@@ -90,7 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     {
       reporter: ({ errors }) => {
-        const problems = Object.entries(errors).map(([name, error]) => `  ${name}: ${(error as Error).message}`);
+        const problems = Object.entries(errors).map(([name, error]) => `  ${name}: ${error.message}`);
         if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
       },
     },
@@ -106,7 +107,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databasePoolMax: raw.DATABASE_POOL_MAX,
     databaseTimeoutMs: raw.DATABASE_TIMEOUT_MS,
     migrateOnStart: raw.MIGRATE_ON_START === 'true' || (raw.MIGRATE_ON_START === 'auto' && database.kind === 'sqlite'),
-    logLevel: raw.LOG_LEVEL as Config['logLevel'],
+    logLevel: raw.LOG_LEVEL,
     defaultKeyLifetimeHours: raw.DEFAULT_KEY_LIFETIME_HOURS,
     scopesFile: raw.SCOPES_FILE,
     cacheMaxKeys: raw.CACHE_MAX_KEYS,

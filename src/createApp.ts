@@ -38,7 +38,10 @@ export interface App {
 export function createApp(config: Config, dependencies: AppDependencies): App {
   const { logger, scopes } = dependencies;
   const clock = dependencies.clock ?? systemClock;
-  const db = createDatabase(config.database, { poolMax: config.databasePoolMax, acquireTimeoutMs: config.databaseTimeoutMs });
+  const db = createDatabase(config.database, {
+    poolMax: config.databasePoolMax,
+    acquireTimeoutMs: config.databaseTimeoutMs,
+  });
   const repository = new KnexKeyRepository(db);
   const cache = new KeyCache({ repository, maxKeys: config.cacheMaxKeys, negativeTtlMs: config.cacheNegativeTtlMs });
   const admin = new KeyAdministration({

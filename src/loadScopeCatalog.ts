@@ -19,7 +19,8 @@ export function loadScopeCatalog(file: string): ScopeCatalog {
     return new ScopeCatalog(
       parsed.map((entry: unknown, index) => {
         const { name, description } = (entry ?? {}) as { name?: unknown; description?: unknown };
-        if (typeof name !== 'string' || !name.includes(':')) throw new Error(`entry ${index}: name must be "resource:action"`);
+        if (typeof name !== 'string' || !name.includes(':'))
+          throw new Error(`entry ${index}: name must be "resource:action"`);
         const [resource = '', action = ''] = name.split(':');
         return scopeDefinition(resource, action, typeof description === 'string' ? description : name);
       }),

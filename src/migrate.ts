@@ -8,7 +8,9 @@ async function migrate(): Promise<void> {
   try {
     const applied = await migrateDatabase(db);
     process.stdout.write(
-      applied.length === 0 ? `${config.databaseDisplay}: already up to date\n` : `${config.databaseDisplay}: applied ${applied.join(', ')}\n`,
+      applied.length === 0
+        ? `${config.databaseDisplay}: already up to date\n`
+        : `${config.databaseDisplay}: applied ${applied.join(', ')}\n`,
     );
   } finally {
     await db.destroy();
@@ -16,6 +18,8 @@ async function migrate(): Promise<void> {
 }
 
 migrate().catch((error: unknown) => {
-  process.stderr.write(`api-key-service migrate: ${error instanceof ConfigError ? '' : 'failed: '}${(error as Error).message}\n`);
+  process.stderr.write(
+    `api-key-service migrate: ${error instanceof ConfigError ? '' : 'failed: '}${(error as Error).message}\n`,
+  );
   process.exit(error instanceof ConfigError ? 2 : 1);
 });

@@ -45,7 +45,10 @@ export function createServer(parts: ServerParts): BuiltServer {
   });
   server.addService(KeyAdminService, parts.keyAdmin);
   server.addService(KeyVerifierService, parts.keyVerifier);
-  const health = new HealthImplementation({ '': 'NOT_SERVING', ...Object.fromEntries(SERVICE_NAMES.map((name) => [name, 'NOT_SERVING'])) });
+  const health = new HealthImplementation({
+    '': 'NOT_SERVING',
+    ...Object.fromEntries(SERVICE_NAMES.map((name) => [name, 'NOT_SERVING'])),
+  });
   health.addToServer(server);
   const reflection = new ReflectionService(loadFileDescriptorSetFromBuffer(loadDescriptorSet()));
   reflection.addToServer(server);
@@ -53,9 +56,16 @@ export function createServer(parts: ServerParts): BuiltServer {
 }
 
 /** Binds and starts listening; resolves with the actual port (useful with port 0). */
-export function bindServer(server: Server, host: string, port: number, credentials = ServerCredentials.createInsecure()): Promise<number> {
+export function bindServer(
+  server: Server,
+  host: string,
+  port: number,
+  credentials = ServerCredentials.createInsecure(),
+): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(`${host}:${port}`, credentials, (error, boundPort) => (error === null ? resolve(boundPort) : reject(error)));
+    server.bindAsync(`${host}:${port}`, credentials, (error, boundPort) =>
+      error === null ? resolve(boundPort) : reject(error),
+    );
   });
 }
 

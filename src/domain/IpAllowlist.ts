@@ -47,7 +47,10 @@ function parseEntry(raw: string): Range {
   let bits = bitsText === null ? maxBits(address) : Number(bitsText);
   // An IPv4-mapped IPv6 range (::ffff:10.0.0.0/104) becomes its IPv4 equivalent (10.0.0.0/8).
   if (isMapped && bitsText !== null) {
-    if (bits < 96) throw invalidArgument(`allowed_ips: ${JSON.stringify(raw)} mixes IPv4-mapped and plain IPv6 space; use a prefix of /96 or longer`);
+    if (bits < 96)
+      throw invalidArgument(
+        `allowed_ips: ${JSON.stringify(raw)} mixes IPv4-mapped and plain IPv6 space; use a prefix of /96 or longer`,
+      );
     bits -= 96;
   }
   if (bits > maxBits(address)) {
@@ -68,7 +71,7 @@ function networkOf(address: Address, bits: number): Address {
   const bytes = address.toByteArray();
   for (let i = 0; i < bytes.length; i++) {
     const keep = Math.max(0, Math.min(8, bits - i * 8));
-    bytes[i] = bytes[i]! & ((0xff << (8 - keep)) & 0xff);
+    bytes[i] = (bytes[i] ?? 0) & ((0xff << (8 - keep)) & 0xff);
   }
   return ipaddr.fromByteArray(bytes);
 }
@@ -111,7 +114,7 @@ export class IpAllowlist {
     const client = parseAddress(clientIp);
     if (client === null) return { allowed: false, why: 'unparsable' };
     for (const range of this.ranges) {
-      if (range.address.kind() === client.kind() && client.match(range.address as never, range.bits)) {
+      if (range.address.kind() === client.kind() && client.match(range.address, range.bits)) {
         return { allowed: true };
       }
     }

@@ -155,7 +155,8 @@ export class KeyAdministration {
     const fields = parseUpdateMask(input.updateMask);
     const requested: { name?: string; scopes?: string[]; allowedIps?: string[]; hours?: number } = {};
     if (fields.has('name')) requested.name = normalizeName(input.name);
-    if (fields.has('scopes')) requested.scopes = this.options.scopes.normalize(input.scopes, 'scopes', { allowEmpty: false });
+    if (fields.has('scopes'))
+      requested.scopes = this.options.scopes.normalize(input.scopes, 'scopes', { allowEmpty: false });
     if (fields.has('allowed_ips')) requested.allowedIps = normalizeAllowedIps(input.allowedIps);
     if (fields.has('expires_in_hours')) requested.hours = requireLifetime(input.expiresInHours);
     return this.mutate(actor, keyId, async (tx, key, now) => {
@@ -234,7 +235,9 @@ export class KeyAdministration {
     const oldKey = await this.mutate(actor, keyId, async (tx, key, now) => {
       requireState(key, now, 'rotated');
       if (key.replacedByKeyId !== null) {
-        throw failedPrecondition(`key ${key.id} was already rotated into ${key.replacedByKeyId}; rotate that key instead`);
+        throw failedPrecondition(
+          `key ${key.id} was already rotated into ${key.replacedByKeyId}; rotate that key instead`,
+        );
       }
       created = {
         ...key,
@@ -257,8 +260,18 @@ export class KeyAdministration {
       );
       const patch: KeyPatch =
         grace === 0
-          ? { replacedByKeyId: created.id, updateTime: now, revokeTime: now, revokedByUserId: actor.userId, revokeReason: `rotated into ${created.id}` }
-          : { replacedByKeyId: created.id, updateTime: now, expireTime: Math.min(key.expireTime, now + grace * HOUR_MS) };
+          ? {
+              replacedByKeyId: created.id,
+              updateTime: now,
+              revokeTime: now,
+              revokedByUserId: actor.userId,
+              revokeReason: `rotated into ${created.id}`,
+            }
+          : {
+              replacedByKeyId: created.id,
+              updateTime: now,
+              expireTime: Math.min(key.expireTime, now + grace * HOUR_MS),
+            };
       await tx.updateKey(key, patch);
       await tx.insertAuditEvent(
         auditEvent(actor, key, 'key_rotated', now, { relatedKeyId: created.id, changes: diff(key, patch) }),
@@ -286,7 +299,13 @@ export class KeyAdministration {
     if (keyId !== undefined && (await this.options.repository.findById(actor.organizationId, keyId)) === null) {
       throw keyNotFound(keyId);
     }
-    const filters = JSON.stringify(['audit', actor.organizationId, keyId ?? '', input.startTime ?? '', input.endTime ?? '']);
+    const filters = JSON.stringify([
+      'audit',
+      actor.organizationId,
+      keyId ?? '',
+      input.startTime ?? '',
+      input.endTime ?? '',
+    ]);
     const rows = await this.options.repository.listAuditEvents({
       organizationId: actor.organizationId,
       ...(keyId !== undefined ? { keyId } : {}),

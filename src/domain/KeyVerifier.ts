@@ -56,13 +56,22 @@ export class KeyVerifier {
   async verify(input: VerifyInput): Promise<Verification> {
     this.requireKnownScopes(input.requiredScopes);
     if (!isWellFormedKey(input.key)) {
-      return deny('malformed', 'not a TopTickets API key: expected "tt_<label>_…" as issued; check for copy/paste errors', this.options.clock.now());
+      return deny(
+        'malformed',
+        'not a TopTickets API key: expected "tt_<label>_…" as issued; check for copy/paste errors',
+        this.options.clock.now(),
+      );
     }
     const key = await this.options.cache.get(hashSecret(input.key));
     const now = this.options.clock.now();
     if (key === null) return deny('not_found', 'API key not found; it may have been deleted or mistyped', now);
     if (key.revokeTime !== null) {
-      return deny('revoked', `API key ${key.prefix}… was revoked at ${iso(key.revokeTime)}; create a new key`, now, key);
+      return deny(
+        'revoked',
+        `API key ${key.prefix}… was revoked at ${iso(key.revokeTime)}; create a new key`,
+        now,
+        key,
+      );
     }
     if (now >= key.expireTime) {
       return deny('expired', `API key ${key.prefix}… expired at ${iso(key.expireTime)}; create a new key`, now, key);
@@ -93,11 +102,15 @@ export class KeyVerifier {
 
   private requireKnownScopes(required: readonly string[]): void {
     if (required.length > MAX_SCOPES_PER_REQUEST) {
-      throw invalidArgument(`required_scopes: at most ${MAX_SCOPES_PER_REQUEST} scopes allowed, got ${required.length}`);
+      throw invalidArgument(
+        `required_scopes: at most ${MAX_SCOPES_PER_REQUEST} scopes allowed, got ${required.length}`,
+      );
     }
     for (const scope of required) {
       if (!this.options.scopes.has(scope)) {
-        throw invalidArgument(`Invalid scope in required_scopes: ${JSON.stringify(scope.slice(0, 64))} is not in the scope catalog`);
+        throw invalidArgument(
+          `Invalid scope in required_scopes: ${JSON.stringify(scope.slice(0, 64))} is not in the scope catalog`,
+        );
       }
     }
   }

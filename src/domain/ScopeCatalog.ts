@@ -27,7 +27,8 @@ export class ScopeCatalog {
   constructor(definitions: readonly ScopeDefinition[]) {
     const byName = new Map<string, ScopeDefinition>();
     for (const definition of definitions) {
-      if (!SCOPE_NAME.test(definition.name)) throw new Error(`scope catalog: "${definition.name}" is not resource:action`);
+      if (!SCOPE_NAME.test(definition.name))
+        throw new Error(`scope catalog: "${definition.name}" is not resource:action`);
       if (byName.has(definition.name)) throw new Error(`scope catalog: "${definition.name}" is listed twice`);
       byName.set(definition.name, definition);
     }
@@ -39,7 +40,9 @@ export class ScopeCatalog {
   static default(): ScopeCatalog {
     return new ScopeCatalog(
       DEFAULT_RESOURCES.flatMap((resource) =>
-        Object.entries(DEFAULT_ACTIONS).map(([action, verb]) => scopeDefinition(resource, action, `${verb} ${resource}`)),
+        Object.entries(DEFAULT_ACTIONS).map(([action, verb]) =>
+          scopeDefinition(resource, action, `${verb} ${resource}`),
+        ),
       ),
     );
   }

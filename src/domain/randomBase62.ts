@@ -10,7 +10,7 @@ export function randomBase62(length: number): string {
   let out = '';
   while (out.length < length) {
     for (const byte of randomBytes(length * 2)) {
-      if (byte < 248) out += BASE62_ALPHABET[byte % 62];
+      if (byte < 248) out += BASE62_ALPHABET.charAt(byte % 62);
       if (out.length === length) break;
     }
   }
@@ -22,7 +22,7 @@ export function toBase62(value: number, width: number): string {
   let out = '';
   let rest = value;
   while (rest > 0) {
-    out = BASE62_ALPHABET[rest % 62]! + out;
+    out = BASE62_ALPHABET.charAt(rest % 62) + out;
     rest = Math.floor(rest / 62);
   }
   return out.padStart(width, '0');

@@ -10,9 +10,7 @@ export const MAX_REASON_LENGTH = 500;
 export function requireIdentifier(value: string, field: string): string {
   if (!IDENTIFIER.test(value)) {
     throw invalidArgument(
-      value === ''
-        ? `${field} is required`
-        : `${field} must be 1–64 characters of letters, digits, ".", "_" or "-"`,
+      value === '' ? `${field} is required` : `${field} must be 1–64 characters of letters, digits, ".", "_" or "-"`,
     );
   }
   return value;
@@ -21,7 +19,7 @@ export function requireIdentifier(value: string, field: string): string {
 /** Trims and validates a key name: 1–100 characters (code points), any language, no control characters. */
 export function normalizeName(value: string, field = 'name'): string {
   const trimmed = value.trim();
-  const length = [...trimmed].length;
+  const length = codePointLength(trimmed);
   if (length === 0) throw invalidArgument(`${field} is required (1–${MAX_NAME_LENGTH} characters)`);
   if (length > MAX_NAME_LENGTH) {
     throw invalidArgument(`${field} must be at most ${MAX_NAME_LENGTH} characters, got ${length}`);
@@ -36,11 +34,12 @@ export function normalizeName(value: string, field = 'name'): string {
 export function normalizeReason(value: string): string | null {
   const trimmed = value.trim();
   if (trimmed === '') return null;
-  const length = [...trimmed].length;
+  const length = codePointLength(trimmed);
   if (length > MAX_REASON_LENGTH) {
     throw invalidArgument(`reason must be at most ${MAX_REASON_LENGTH} characters, got ${length}`);
   }
-  if (FORBIDDEN_IN_TEXT.test(trimmed)) throw invalidArgument('reason must not contain control characters or invalid UTF-8');
+  if (FORBIDDEN_IN_TEXT.test(trimmed))
+    throw invalidArgument('reason must not contain control characters or invalid UTF-8');
   return trimmed;
 }
 
@@ -51,4 +50,11 @@ export function pageSize(value: number, fallback: number, max: number): number {
     throw invalidArgument(`page_size must be between 1 and ${max} (0 means ${fallback}), got ${value}`);
   }
   return value;
+}
+
+/** Length in Unicode code points (what MySQL's utf8mb4 VARCHAR counts), not UTF-16 units. */
+export function codePointLength(value: string): number {
+  let length = 0;
+  for (const _codePoint of value) length++;
+  return length;
 }

@@ -11,6 +11,7 @@ import type {
   ListCursor,
 } from '../domain/KeyRepository.js';
 import type { ApiKeyRecord, AuditEventRecord, KeyState, Role } from '../domain/types.js';
+import { isMysql } from './isMysql.js';
 import { toDatabaseError } from './toDatabaseError.js';
 
 interface KeyRow {
@@ -157,7 +158,8 @@ function applyStates(query: Knex.QueryBuilder, states: readonly KeyState[], now:
     for (const state of states) {
       if (state === 'revoked') void q.orWhereNotNull('revoke_time');
       if (state === 'active') void q.orWhere((s) => void s.whereNull('revoke_time').andWhere('expire_time', '>', now));
-      if (state === 'expired') void q.orWhere((s) => void s.whereNull('revoke_time').andWhere('expire_time', '<=', now));
+      if (state === 'expired')
+        void q.orWhere((s) => void s.whereNull('revoke_time').andWhere('expire_time', '<=', now));
     }
   });
 }
@@ -167,21 +169,20 @@ export class KnexKeyRepository implements KeyRepository {
   private readonly mysql: boolean;
 
   constructor(private readonly db: Knex) {
-    this.mysql = db.client.config.client === 'mysql2';
+    this.mysql = isMysql(db);
   }
 
   findByHash(secretHash: Buffer): Promise<ApiKeyRecord | null> {
     return this.run(async () => {
-      const row = (await this.db<KeyRow>('api_keys').where('secret_hash', secretHash).first()) as KeyRow | undefined;
+      const row = (await this.db('api_keys').where('secret_hash', secretHash).first()) as KeyRow | undefined;
       return row === undefined ? null : fromKeyRow(row);
     });
   }
 
   findById(organizationId: string, keyId: string): Promise<ApiKeyRecord | null> {
     return this.run(async () => {
-      const row = (await this.db<KeyRow>('api_keys')
-        .where({ id: keyId, organization_id: organizationId })
-        .first()) as KeyRow | undefined;
+      const row = (await this.db('api_keys').where({ id: keyId, organization_id: organizationId }).first()) as
+        KeyRow | undefined;
       return row === undefined ? null : fromKeyRow(row);
     });
   }
@@ -192,12 +193,12 @@ export class KnexKeyRepository implements KeyRepository {
       if (query.createdByUserId !== undefined) void builder.andWhere('created_by_user_id', query.createdByUserId);
       applyStates(builder, query.states, query.now);
       applyCursor(builder, 'create_time', query.after);
-      const rows = (await builder
+      const rows = await builder
         .orderBy([
           { column: 'create_time', order: 'desc' },
           { column: 'id', order: 'desc' },
         ])
-        .limit(query.limit)) as KeyRow[];
+        .limit(query.limit);
       return rows.map(fromKeyRow);
     });
   }
@@ -209,12 +210,12 @@ export class KnexKeyRepository implements KeyRepository {
       if (query.startTime !== undefined) void builder.andWhere('create_time', '>=', query.startTime);
       if (query.endTime !== undefined) void builder.andWhere('create_time', '<', query.endTime);
       applyCursor(builder, 'create_time', query.after);
-      const rows = (await builder
+      const rows = await builder
         .orderBy([
           { column: 'create_time', order: 'desc' },
           { column: 'id', order: 'desc' },
         ])
-        .limit(query.limit)) as AuditRow[];
+        .limit(query.limit);
       return rows.map(fromAuditRow);
     });
   }
@@ -240,10 +241,12 @@ export class KnexKeyRepository implements KeyRepository {
 
   readChanges(afterId: number, limit: number): Promise<KeyChange[]> {
     return this.run(async () => {
-      const rows = (await this.db('key_changes')
-        .where('id', '>', afterId)
-        .orderBy('id', 'asc')
-        .limit(limit)) as { id: number | string; key_id: string; secret_hash: Buffer; change_time: number | string }[];
+      const rows = (await this.db('key_changes').where('id', '>', afterId).orderBy('id', 'asc').limit(limit)) as {
+        id: number | string;
+        key_id: string;
+        secret_hash: Buffer;
+        change_time: number | string;
+      }[];
       return rows.map((row) => ({
         id: toMs(row.id),
         keyId: row.key_id,
@@ -255,7 +258,8 @@ export class KnexKeyRepository implements KeyRepository {
 
   latestChangeId(): Promise<number> {
     return this.run(async () => {
-      const row = (await this.db('key_changes').max({ id: 'id' }).first()) as { id: number | string | null } | undefined;
+      const row = (await this.db('key_changes').max({ id: 'id' }).first()) as
+        { id: number | string | null } | undefined;
       return row?.id === null || row?.id === undefined ? 0 : toMs(row.id);
     });
   }
@@ -274,8 +278,7 @@ export class KnexKeyRepository implements KeyRepository {
     return {
       lockKey: async (organizationId, keyId) => {
         const row = (await lockable(trx('api_keys').where({ id: keyId, organization_id: organizationId })).first()) as
-          | KeyRow
-          | undefined;
+          KeyRow | undefined;
         return row === undefined ? null : fromKeyRow(row);
       },
       lockActiveKeysOf: async (organizationId, userId, now) => {

@@ -44,7 +44,8 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
     throw new Error(`DATABASE_URL: unsupported scheme "${parsed.protocol}"; use mysql:// or sqlite:`);
   }
   const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
-  if (database === '') throw new Error('DATABASE_URL: mysql:// URL must name a database, e.g. mysql://root@127.0.0.1:3306/apikeys');
+  if (database === '')
+    throw new Error('DATABASE_URL: mysql:// URL must name a database, e.g. mysql://root@127.0.0.1:3306/apikeys');
   return {
     kind: 'mysql',
     host: parsed.hostname,

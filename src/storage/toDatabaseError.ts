@@ -31,7 +31,9 @@ export function toDatabaseError(error: unknown): AppError {
   const name = (error as { name?: unknown } | null)?.name;
   const fatal = (error as { fatal?: unknown } | null)?.fatal === true;
   if (name === 'KnexTimeoutError' || fatal || (typeof code === 'string' && UNAVAILABLE_CODES.has(code))) {
-    return new AppError('UNAVAILABLE', 'the key database is unavailable; nothing was changed, retry shortly', { cause: error });
+    return new AppError('UNAVAILABLE', 'the key database is unavailable; nothing was changed, retry shortly', {
+      cause: error,
+    });
   }
   return new AppError('INTERNAL', 'internal error', { cause: error });
 }

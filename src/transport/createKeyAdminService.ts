@@ -69,10 +69,18 @@ export function createKeyAdminService(admin: KeyAdministration, clock: Clock, lo
         ...(request.expiresInHours !== undefined ? { expiresInHours: request.expiresInHours } : {}),
       });
       const now = clock.now();
-      return { newKey: apiKeyToProto(rotated.key, now), secret: rotated.secret, oldKey: apiKeyToProto(rotated.oldKey, now) };
+      return {
+        newKey: apiKeyToProto(rotated.key, now),
+        secret: rotated.secret,
+        oldKey: apiKeyToProto(rotated.oldKey, now),
+      };
     }),
     revokeUserKeys: handleUnary(method('RevokeUserKeys'), logger, async (request, context) => {
-      const revoked = await admin.revokeUserKeys(actorFromProto(request.actor, context.caller), request.userId, request.reason);
+      const revoked = await admin.revokeUserKeys(
+        actorFromProto(request.actor, context.caller),
+        request.userId,
+        request.reason,
+      );
       return { revokedCount: revoked.length, revokedKeyIds: revoked.map((key) => key.id) };
     }),
     listScopes: handleUnary(method('ListScopes'), logger, (request, context) =>

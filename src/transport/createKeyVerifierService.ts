@@ -13,7 +13,11 @@ export function createKeyVerifierService(verifier: KeyVerifier, logger: Logger):
       logger,
       async (request) =>
         verificationToProto(
-          await verifier.verify({ key: request.key, clientIp: request.clientIp, requiredScopes: request.requiredScopes }),
+          await verifier.verify({
+            key: request.key,
+            clientIp: request.clientIp,
+            requiredScopes: request.requiredScopes,
+          }),
         ),
       { successLogLevel: 'debug' },
     ),

@@ -17,7 +17,10 @@ export interface CallContext {
 /** An async handler: return the response or throw. */
 export type UnaryHandler<Req, Res> = (request: Req, context: CallContext) => Promise<Res>;
 
-const STATUS_NAMES = Object.fromEntries(Object.entries(status).map(([name, code]) => [code, name])) as Record<number, string>;
+const STATUS_NAMES = Object.fromEntries(Object.entries(status).map(([name, code]) => [code, name])) as Record<
+  number,
+  string
+>;
 
 /**
  * Adapts an async handler to grpc-js: the callback is called exactly once, errors go through
@@ -41,7 +44,8 @@ export function handleUnary<Req, Res>(
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       const fields = { status: STATUS_NAMES[code], durationMs: Math.round(durationMs * 1000) / 1000 };
       if (code === status.INTERNAL || code === status.UNKNOWN) log.error({ ...fields, err: error }, 'rpc failed');
-      else if (code === status.UNAVAILABLE) log.warn({ ...fields, err: (error as AppError).cause ?? error }, 'rpc unavailable');
+      else if (code === status.UNAVAILABLE)
+        log.warn({ ...fields, err: (error as AppError).cause ?? error }, 'rpc unavailable');
       else if (code === status.OK) log[successLogLevel](fields, 'rpc');
       else log.info(fields, 'rpc');
     };

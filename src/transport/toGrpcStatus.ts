@@ -19,7 +19,15 @@ const CODES: Readonly<Record<ErrorCode, status>> = {
  */
 export function toGrpcStatus(error: unknown): ServerErrorResponse & { code: status } {
   if (error instanceof AppError) {
-    return Object.assign(new Error(error.message), { code: CODES[error.code], details: error.message, metadata: new Metadata() });
+    return Object.assign(new Error(error.message), {
+      code: CODES[error.code],
+      details: error.message,
+      metadata: new Metadata(),
+    });
   }
-  return Object.assign(new Error('internal error'), { code: status.INTERNAL, details: 'internal error', metadata: new Metadata() });
+  return Object.assign(new Error('internal error'), {
+    code: status.INTERNAL,
+    details: 'internal error',
+    metadata: new Metadata(),
+  });
 }
