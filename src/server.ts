@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 
 import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
+import { loadFileDescriptorSetFromBuffer, loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
-import { HealthImplementation } from 'grpc-health-check';
+import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 
 import { KeyAdminService, KeyVerifierService } from '../gen/apikeys/v1/api_keys.js';
 import type { KeyAdminServer, KeyVerifierServer } from '../gen/apikeys/v1/api_keys.js';
@@ -13,6 +14,10 @@ export const SERVICE_NAMES = ['apikeys.v1.KeyAdmin', 'apikeys.v1.KeyVerifier'] a
 
 /** The descriptor set `npm run generate` writes next to the generated code (imports included); the build copies it. */
 const DESCRIPTOR_SET_URL = new URL('../gen/descriptor_set.binpb', import.meta.url);
+
+const REFLECTION_PROTO_PATH = createRequire(import.meta.url).resolve(
+  '@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto',
+);
 
 /** What createServer needs. */
 export interface ServerParts {
@@ -50,7 +55,11 @@ export function createServer(parts: ServerParts): BuiltServer {
     ...Object.fromEntries(SERVICE_NAMES.map((name) => [name, 'NOT_SERVING'])),
   });
   health.addToServer(server);
-  const reflection = new ReflectionService(loadFileDescriptorSetFromBuffer(loadDescriptorSet()));
+  // Our contract plus the health and reflection services, so `grpcurl list` shows all four.
+  const reflection = new ReflectionService({
+    ...loadSync([healthProtoPath, REFLECTION_PROTO_PATH]),
+    ...loadFileDescriptorSetFromBuffer(loadDescriptorSet()),
+  });
   reflection.addToServer(server);
   return { server, health };
 }

@@ -18,7 +18,12 @@ type UnaryMethod<Req, Res> = (
 
 type Promisified<C> = {
   [K in keyof C]: C[K] extends {
-    (request: infer Req, metadata: Metadata, options: Partial<CallOptions>, callback: (error: ServiceError | null, response: infer Res) => void): ClientUnaryCall;
+    (
+      request: infer Req,
+      metadata: Metadata,
+      options: Partial<CallOptions>,
+      callback: (error: ServiceError | null, response: infer Res) => void,
+    ): ClientUnaryCall;
   }
     ? (request: Req, options?: { metadata?: Metadata; deadlineMs?: number }) => Promise<Res>
     : never;
@@ -36,7 +41,10 @@ const ADMIN_METHODS = [
   'listAuditEvents',
 ] as const;
 
-function promisify<C extends Client, M extends string>(client: C, methods: readonly M[]): Promisified<Pick<C, M & keyof C>> {
+function promisify<C extends Client, M extends string>(
+  client: C,
+  methods: readonly M[],
+): Promisified<Pick<C, M & keyof C>> {
   const out: Record<string, unknown> = {};
   for (const name of methods) {
     const method = (client as unknown as Record<string, UnaryMethod<unknown, unknown>>)[name];

@@ -49,9 +49,20 @@ describeEachDatabase('create → verify → revoke/expire, end to end', (kind) =
   });
 
   it('rejects a revoked key on the very next call', async () => {
-    const created = await server.clients.admin.createKey({ actor: admin, name: 'to revoke', scopes: ['tickets:read'], allowedIps: [] });
-    expect((await server.clients.verifier.verifyKey({ key: created.secret, clientIp: '', requiredScopes: [] })).valid).toBe(true);
-    const revoked = await server.clients.admin.revokeKey({ actor: admin, keyId: created.key?.id ?? '', reason: 'leaked' });
+    const created = await server.clients.admin.createKey({
+      actor: admin,
+      name: 'to revoke',
+      scopes: ['tickets:read'],
+      allowedIps: [],
+    });
+    expect(
+      (await server.clients.verifier.verifyKey({ key: created.secret, clientIp: '', requiredScopes: [] })).valid,
+    ).toBe(true);
+    const revoked = await server.clients.admin.revokeKey({
+      actor: admin,
+      keyId: created.key?.id ?? '',
+      reason: 'leaked',
+    });
     expect(revoked.key?.state).toBe(KeyState.KEY_STATE_REVOKED);
     const verified = await server.clients.verifier.verifyKey({ key: created.secret, clientIp: '', requiredScopes: [] });
     expect(verified).toMatchObject({ valid: false, denialReason: DenialReason.DENIAL_REASON_REVOKED, httpStatus: 401 });
@@ -65,7 +76,9 @@ describeEachDatabase('create → verify → revoke/expire, end to end', (kind) =
       allowedIps: [],
       expiresInHours: 1,
     });
-    expect((await server.clients.verifier.verifyKey({ key: created.secret, clientIp: '', requiredScopes: [] })).valid).toBe(true);
+    expect(
+      (await server.clients.verifier.verifyKey({ key: created.secret, clientIp: '', requiredScopes: [] })).valid,
+    ).toBe(true);
     server.clock.advance(HOUR);
     const verified = await server.clients.verifier.verifyKey({ key: created.secret, clientIp: '', requiredScopes: [] });
     expect(verified).toMatchObject({ valid: false, denialReason: DenialReason.DENIAL_REASON_EXPIRED, httpStatus: 401 });
@@ -74,22 +87,38 @@ describeEachDatabase('create → verify → revoke/expire, end to end', (kind) =
 
   it('answers unknown and malformed keys as denials, not errors', async () => {
     const malformed = await server.clients.verifier.verifyKey({ key: 'hello', clientIp: '', requiredScopes: [] });
-    expect(malformed).toMatchObject({ valid: false, denialReason: DenialReason.DENIAL_REASON_MALFORMED, httpStatus: 401 });
-    const created = await server.clients.admin.createKey({ actor: admin, name: 'x', scopes: ['tickets:read'], allowedIps: [] });
+    expect(malformed).toMatchObject({
+      valid: false,
+      denialReason: DenialReason.DENIAL_REASON_MALFORMED,
+      httpStatus: 401,
+    });
+    const created = await server.clients.admin.createKey({
+      actor: admin,
+      name: 'x',
+      scopes: ['tickets:read'],
+      allowedIps: [],
+    });
     const typo = created.secret.slice(0, -7) + (created.secret.at(-7) === 'a' ? 'b' : 'a') + created.secret.slice(-6);
     const mistyped = await server.clients.verifier.verifyKey({ key: typo, clientIp: '', requiredScopes: [] });
     expect(mistyped.denialReason).toBe(DenialReason.DENIAL_REASON_MALFORMED);
   });
 
   it('rejects an unknown required scope as INVALID_ARGUMENT', async () => {
-    const error = await grpcError(server.clients.verifier.verifyKey({ key: 'x', clientIp: '', requiredScopes: ['tickets:fly'] }));
+    const error = await grpcError(
+      server.clients.verifier.verifyKey({ key: 'x', clientIp: '', requiredScopes: ['tickets:fly'] }),
+    );
     expect(error.code).toBe(status.INVALID_ARGUMENT);
     expect(error.details).toMatch(/Invalid scope/);
   });
 
   it('stores only the SHA-256 of the secret', async () => {
-    const created = await server.clients.admin.createKey({ actor: admin, name: 'hash only', scopes: ['tickets:read'], allowedIps: [] });
-    const rows = (await server.app.db('api_keys').where('id', created.key?.id)) as { secret_hash: Buffer }[];
+    const created = await server.clients.admin.createKey({
+      actor: admin,
+      name: 'hash only',
+      scopes: ['tickets:read'],
+      allowedIps: [],
+    });
+    const rows: { secret_hash: Buffer }[] = await server.app.db('api_keys').where('id', created.key?.id);
     expect(rows).toHaveLength(1);
     expect(Buffer.from(rows[0]!.secret_hash).length).toBe(32);
     expect(JSON.stringify(rows)).not.toContain(created.secret);
