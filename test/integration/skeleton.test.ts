@@ -124,3 +124,40 @@ describeEachDatabase('create → verify → revoke/expire, end to end', (kind) =
     expect(JSON.stringify(rows)).not.toContain(created.secret);
   });
 });
+
+describeEachDatabase('logging', (kind) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer(kind);
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it('writes one structured line per RPC and never the secret', async () => {
+    const created = await server.clients.admin.createKey({
+      actor: admin,
+      name: 'logged',
+      scopes: ['tickets:read'],
+      allowedIps: [],
+    });
+    await server.clients.verifier.verifyKey({ key: created.secret, clientIp: '', requiredScopes: [] });
+    await grpcError(
+      server.clients.verifier.verifyKey({ key: created.secret, clientIp: '', requiredScopes: ['nope:x'] }),
+    );
+    const lines = server.logs.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const rpcLines = lines.filter((line) => line.msg === 'rpc');
+    expect(rpcLines.map((line) => [line.method, line.status])).toEqual([
+      ['/apikeys.v1.KeyAdmin/CreateKey', 'OK'],
+      ['/apikeys.v1.KeyVerifier/VerifyKey', 'OK'],
+      ['/apikeys.v1.KeyVerifier/VerifyKey', 'INVALID_ARGUMENT'],
+    ]);
+    for (const line of rpcLines) {
+      expect(line).toHaveProperty('requestId');
+      expect(line).toHaveProperty('peer');
+      expect(typeof line.durationMs).toBe('number');
+    }
+    expect(server.logs.join('\n')).not.toContain(created.secret);
+    expect(server.logs.join('\n')).not.toContain(created.secret.slice(-10));
+  });
+});
