@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { type App, createApp } from '../../src/createApp.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import type { Clock } from '../../src/domain/Clock.js';
-import { ScopeCatalog } from '../../src/domain/ScopeCatalog.js';
+import { loadScopeCatalog } from '../../src/loadScopeCatalog.js';
 import { createClients } from './grpcClients.js';
 import { createTestDatabase, type DatabaseKind } from './testDatabase.js';
 
@@ -52,7 +52,7 @@ export async function startTestServer(kind: DatabaseKind, env: Record<string, st
   });
   const clock = new TestClock();
   const logger = pino({ level: config.logLevel }, sink);
-  const app = createApp(config, { logger, scopes: ScopeCatalog.default(), clock });
+  const app = createApp(config, { logger, scopes: loadScopeCatalog(config.scopesFile), clock });
   const port = await app.start();
   const address = `127.0.0.1:${port}`;
   const clients = createClients(address);
