@@ -1,3 +1,5 @@
+import { availableParallelism } from 'node:os';
+
 import { cleanEnv, makeValidator, str } from 'envalid';
 
 import { type DatabaseTarget, parseDatabaseUrl } from './storage/createDatabase.js';
@@ -27,6 +29,18 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   /** Largest accepted request message. */
   readonly maxReceiveMessageBytes: number;
+  /** How often each process reads the change feed (bounds cross-replica revocation delay). */
+  readonly changeFeedPollMs: number;
+  /** How long a missing change-feed id is waited for (out-of-order commits). */
+  readonly changeFeedGapTimeoutMs: number;
+  /** How long change-feed rows are kept. */
+  readonly changeFeedRetentionHours: number;
+  /** How long cached keys are served while the change feed is unreadable; then verification fails closed. */
+  readonly stalenessBoundMs: number;
+  /** How often coalesced last-used data is written. */
+  readonly lastUsedFlushMs: number;
+  /** Worker processes sharing the port (node:cluster); 1 = no cluster. */
+  readonly workers: number;
 }
 
 /** Documented defaults, in one place. */
@@ -43,7 +57,20 @@ export const DEFAULTS = {
   CACHE_NEGATIVE_TTL_MS: 5000,
   SHUTDOWN_TIMEOUT_MS: 10_000,
   MAX_RECEIVE_MESSAGE_BYTES: 64 * 1024,
+  CHANGE_FEED_POLL_MS: 200,
+  CHANGE_FEED_GAP_TIMEOUT_MS: 10_000,
+  CHANGE_FEED_RETENTION_HOURS: 24,
+  STALENESS_BOUND_MS: 30_000,
+  LAST_USED_FLUSH_MS: 5000,
+  WORKERS: '1',
 } as const;
+
+const workerCount = makeValidator<number>((input) => {
+  if (input === 'auto') return availableParallelism();
+  const value = Number(input);
+  if (!/^\d+$/.test(input) || value < 1 || value > 256) throw new Error('expected "auto" or an integer from 1 to 256');
+  return value;
+});
 
 const hostPort = makeValidator<{ host: string; port: number }>((input) => {
   const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(input);
@@ -88,6 +115,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       CACHE_NEGATIVE_TTL_MS: intRange(0, 3_600_000)({ default: DEFAULTS.CACHE_NEGATIVE_TTL_MS }),
       SHUTDOWN_TIMEOUT_MS: intRange(0, 600_000)({ default: DEFAULTS.SHUTDOWN_TIMEOUT_MS }),
       MAX_RECEIVE_MESSAGE_BYTES: intRange(1024, 64 * 1024 * 1024)({ default: DEFAULTS.MAX_RECEIVE_MESSAGE_BYTES }),
+      CHANGE_FEED_POLL_MS: intRange(10, 60_000)({ default: DEFAULTS.CHANGE_FEED_POLL_MS }),
+      CHANGE_FEED_GAP_TIMEOUT_MS: intRange(100, 3_600_000)({ default: DEFAULTS.CHANGE_FEED_GAP_TIMEOUT_MS }),
+      CHANGE_FEED_RETENTION_HOURS: intRange(1, 8760)({ default: DEFAULTS.CHANGE_FEED_RETENTION_HOURS }),
+      STALENESS_BOUND_MS: intRange(0, 3_600_000)({ default: DEFAULTS.STALENESS_BOUND_MS }),
+      LAST_USED_FLUSH_MS: intRange(10, 3_600_000)({ default: DEFAULTS.LAST_USED_FLUSH_MS }),
+      WORKERS: workerCount({ default: 1 }),
     },
     {
       reporter: ({ errors }) => {
@@ -114,5 +147,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cacheNegativeTtlMs: raw.CACHE_NEGATIVE_TTL_MS,
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
     maxReceiveMessageBytes: raw.MAX_RECEIVE_MESSAGE_BYTES,
+    changeFeedPollMs: raw.CHANGE_FEED_POLL_MS,
+    changeFeedGapTimeoutMs: raw.CHANGE_FEED_GAP_TIMEOUT_MS,
+    changeFeedRetentionHours: raw.CHANGE_FEED_RETENTION_HOURS,
+    stalenessBoundMs: raw.STALENESS_BOUND_MS,
+    lastUsedFlushMs: raw.LAST_USED_FLUSH_MS,
+    workers: raw.WORKERS,
   });
 }

@@ -6,6 +6,8 @@ import { type Clock, systemClock } from './domain/Clock.js';
 import { KeyAdministration } from './domain/KeyAdministration.js';
 import { KeyCache } from './domain/KeyCache.js';
 import { KeyVerifier } from './domain/KeyVerifier.js';
+import { ChangeFeed } from './domain/ChangeFeed.js';
+import { LastUsedRecorder } from './domain/LastUsedRecorder.js';
 import type { ScopeCatalog } from './domain/ScopeCatalog.js';
 import { bindServer, type BuiltServer, createServer, setServing } from './server.js';
 import { createDatabase, migrateDatabase } from './storage/createDatabase.js';
@@ -18,18 +20,26 @@ export interface AppDependencies {
   readonly logger: Logger;
   readonly scopes: ScopeCatalog;
   readonly clock?: Clock;
+  /**
+   * In a worker of a cluster: tells every other worker of this replica to drop these hashes, resolving
+   * once all have, so a change is visible to the next verify whatever worker it lands on.
+   */
+  readonly broadcastInvalidation?: (hashes: string[]) => Promise<void>;
 }
 
 /** A wired, not yet listening service. */
 export interface App {
   readonly db: Knex;
   readonly cache: KeyCache;
+  readonly verifier: KeyVerifier;
+  readonly feed: ChangeFeed;
+  readonly lastUsed: LastUsedRecorder;
   readonly built: BuiltServer;
   /** Migrates when configured, binds, and marks the services SERVING. Resolves with the bound port. */
   start(): Promise<number>;
   /**
    * Graceful stop: health NOT_SERVING, let in-flight calls finish for up to `timeoutMs`, cancel the
-   * rest, then close the database pool.
+   * rest, stop following the change feed, flush last-used data, then close the database pool.
    */
   stop(timeoutMs: number): Promise<void>;
 }
@@ -43,15 +53,43 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
     acquireTimeoutMs: config.databaseTimeoutMs,
   });
   const repository = new KnexKeyRepository(db);
-  const cache = new KeyCache({ repository, maxKeys: config.cacheMaxKeys, negativeTtlMs: config.cacheNegativeTtlMs });
+  const feed = new ChangeFeed({
+    repository,
+    clock,
+    logger,
+    onChanges: (hashes) => cache.invalidate(hashes),
+    onStale: () => cache.distrust(),
+    onFresh: () => cache.trust(),
+    pollIntervalMs: config.changeFeedPollMs,
+    stalenessBoundMs: config.stalenessBoundMs,
+    gapTimeoutMs: config.changeFeedGapTimeoutMs,
+    batchSize: 1000,
+  });
+  const cache = new KeyCache({
+    repository,
+    maxKeys: config.cacheMaxKeys,
+    negativeTtlMs: config.cacheNegativeTtlMs,
+    isFresh: () => feed.isFresh(),
+  });
+  const lastUsed = new LastUsedRecorder({ repository, logger, flushIntervalMs: config.lastUsedFlushMs, batchSize: 500 });
   const admin = new KeyAdministration({
     repository,
     scopes,
     clock,
     defaultLifetimeHours: config.defaultKeyLifetimeHours,
-    onKeysChanged: (keys) => cache.invalidate(keys.map((key) => key.secretHash.toString('hex'))),
+    onKeysChanged: async (keys) => {
+      const hashes = keys.map((key) => key.secretHash.toString('hex'));
+      cache.invalidate(hashes);
+      await dependencies.broadcastInvalidation?.(hashes);
+    },
   });
-  const verifier = new KeyVerifier({ cache, scopes, clock });
+  const verifier = new KeyVerifier({
+    cache,
+    scopes,
+    clock,
+    onVerified: (key, now, clientIp) => lastUsed.record(key.id, now, clientIp),
+  });
+  let pruneTimer: NodeJS.Timeout | undefined;
   const built = createServer({
     keyAdmin: createKeyAdminService(admin, clock, logger),
     keyVerifier: createKeyVerifierService(verifier, logger),
@@ -61,6 +99,9 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
   return {
     db,
     cache,
+    verifier,
+    feed,
+    lastUsed,
     built,
     async start() {
       if (config.migrateOnStart) {
@@ -69,6 +110,15 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
       } else {
         await repository.ping();
       }
+      await feed.start();
+      lastUsed.start();
+      const retentionMs = config.changeFeedRetentionHours * 3_600_000;
+      pruneTimer = setInterval(() => {
+        repository.pruneChanges(clock.now() - retentionMs).catch((error: unknown) => {
+          logger.warn({ err: error }, 'pruning the change feed failed');
+        });
+      }, Math.min(retentionMs / 4, 3_600_000));
+      pruneTimer.unref();
       const port = await bindServer(built.server, config.listenAddress.host, config.listenAddress.port);
       setServing(built.health, true);
       return port;
@@ -86,6 +136,9 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
           resolve();
         });
       });
+      clearInterval(pruneTimer);
+      await feed.stop();
+      await lastUsed.stop().catch((error: unknown) => logger.error({ err: error }, 'final last-used flush failed'));
       await db.destroy();
     },
   };

@@ -11,6 +11,8 @@ export interface KeyCacheOptions {
   readonly maxKeys: number;
   /** How long "no such key" is remembered, so floods of random well-formed keys stay off the database. */
   readonly negativeTtlMs: number;
+  /** False while cached entries cannot be vouched for (change feed unreadable beyond the staleness bound). */
+  readonly isFresh?: () => boolean;
 }
 
 /** Counters readable by tests, the benchmark and metrics. */
@@ -37,6 +39,11 @@ export class KeyCache {
   private readonly inFlight = new Map<string, Promise<VerifiableKey | null>>();
   /** Bumped by invalidate(); a load that started before an invalidation must not be cached. */
   private generation = 0;
+  /**
+   * When true (the change feed cannot vouch for cached entries) every lookup reads the database and
+   * nothing is cached: fail closed rather than serve a key that may have been revoked elsewhere.
+   */
+  private bypass = false;
 
   constructor(private readonly options: KeyCacheOptions) {
     this.entries = new LRUCache<string, Entry>({
@@ -54,6 +61,12 @@ export class KeyCache {
   /** The key whose secret hashes to `hash`, or null if none exists. */
   async get(hash: Buffer): Promise<VerifiableKey | null> {
     const id = hash.toString('hex');
+    if (this.bypass || this.options.isFresh?.() === false) {
+      this.stats.misses++;
+      this.stats.databaseQueries++;
+      const record = await this.options.repository.findByHash(hash);
+      return record === null ? null : toVerifiableKey(record);
+    }
     const cached = this.entries.get(id);
     if (cached !== undefined) {
       if (cached === ABSENT) {
@@ -82,11 +95,19 @@ export class KeyCache {
     }
   }
 
-  /** Drops everything (used when the change feed cannot vouch for the cache any more). */
-  clear(): void {
+  /** Drops everything and stops caching until `trust()`: the change feed cannot vouch for entries. */
+  distrust(): void {
+    this.bypass = true;
     this.generation++;
     this.entries.clear();
     this.inFlight.clear();
+  }
+
+  /** Caches again (the change feed is readable; the cache starts empty). */
+  trust(): void {
+    this.generation++;
+    this.entries.clear();
+    this.bypass = false;
   }
 
   private async load(id: string, hash: Buffer): Promise<VerifiableKey | null> {

@@ -87,8 +87,10 @@ export interface KeyRepository {
   transaction<T>(work: (tx: KeyTransaction) => Promise<T>): Promise<T>;
   /** Stores last-used observations; never replaces a newer time with an older one. */
   recordLastUsed(entries: readonly LastUsedEntry[]): Promise<void>;
-  /** Change-feed rows with id > `afterId` (ascending), plus the given ids below it that were missing. */
-  readChanges(afterId: number, limit: number): Promise<KeyChange[]>;
+  /** Change-feed rows with id > `afterId` or id in `missingIds`, ascending by id, at most `limit`. */
+  readChanges(afterId: number, missingIds: readonly number[], limit: number): Promise<KeyChange[]>;
+  /** Deletes change-feed rows older than `before` (epoch ms); returns how many. */
+  pruneChanges(before: number): Promise<number>;
   /** Highest change-feed id, 0 when empty. */
   latestChangeId(): Promise<number>;
   /** Cheap liveness probe. */

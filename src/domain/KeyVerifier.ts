@@ -51,9 +51,26 @@ export interface KeyVerifierOptions {
  * expired → IP not allowed → insufficient scope.
  */
 export class KeyVerifier {
+  /** Decisions made, by outcome. */
+  readonly stats: Record<'valid' | DenialReason, number> = {
+    valid: 0,
+    malformed: 0,
+    not_found: 0,
+    revoked: 0,
+    expired: 0,
+    ip_not_allowed: 0,
+    insufficient_scope: 0,
+  };
+
   constructor(private readonly options: KeyVerifierOptions) {}
 
   async verify(input: VerifyInput): Promise<Verification> {
+    const outcome = await this.decide(input);
+    this.stats[outcome.valid ? 'valid' : outcome.reason]++;
+    return outcome;
+  }
+
+  private async decide(input: VerifyInput): Promise<Verification> {
     this.requireKnownScopes(input.requiredScopes);
     if (!isWellFormedKey(input.key)) {
       return deny(

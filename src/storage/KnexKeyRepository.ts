@@ -239,9 +239,11 @@ export class KnexKeyRepository implements KeyRepository {
     });
   }
 
-  readChanges(afterId: number, limit: number): Promise<KeyChange[]> {
+  readChanges(afterId: number, missingIds: readonly number[], limit: number): Promise<KeyChange[]> {
     return this.run(async () => {
-      const rows = (await this.db('key_changes').where('id', '>', afterId).orderBy('id', 'asc').limit(limit)) as {
+      const query = this.db('key_changes').where('id', '>', afterId);
+      if (missingIds.length > 0) void query.orWhereIn('id', missingIds.slice(0, 1000));
+      const rows = (await query.orderBy('id', 'asc').limit(limit)) as {
         id: number | string;
         key_id: string;
         secret_hash: Buffer;
@@ -254,6 +256,10 @@ export class KnexKeyRepository implements KeyRepository {
         changeTime: toMs(row.change_time),
       }));
     });
+  }
+
+  pruneChanges(before: number): Promise<number> {
+    return this.run(async () => this.db('key_changes').where('change_time', '<', before).delete());
   }
 
   latestChangeId(): Promise<number> {

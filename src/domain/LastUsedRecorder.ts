@@ -1,0 +1,91 @@
+import type { Logger } from 'pino';
+
+import type { KeyRepository, LastUsedEntry } from './KeyRepository.js';
+
+/** Settings of LastUsedRecorder. */
+export interface LastUsedRecorderOptions {
+  readonly repository: Pick<KeyRepository, 'recordLastUsed'>;
+  readonly logger: Logger;
+  /** Time between flushes. */
+  readonly flushIntervalMs: number;
+  /** Most keys per database round trip. */
+  readonly batchSize: number;
+}
+
+/** Counters for tests and metrics. */
+export interface LastUsedStats {
+  recorded: number;
+  flushes: number;
+  flushErrors: number;
+  rowsWritten: number;
+}
+
+/**
+ * Coalesces "key K was used at T from IP" in memory (one entry per key, newest wins) and writes them in
+ * batches, so verification never waits for, or causes, a write per request. A failed flush keeps its
+ * entries for the next one. A crash loses at most one interval of last-used data, nothing else.
+ */
+export class LastUsedRecorder {
+  readonly stats: LastUsedStats = { recorded: 0, flushes: 0, flushErrors: 0, rowsWritten: 0 };
+  private pending = new Map<string, LastUsedEntry>();
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+
+  constructor(private readonly options: LastUsedRecorderOptions) {}
+
+  /** Notes a successful verification. O(1), no I/O. */
+  record(keyId: string, time: number, ip: string): void {
+    this.stats.recorded++;
+    const previous = this.pending.get(keyId);
+    if (previous === undefined || previous.time <= time) {
+      this.pending.set(keyId, { keyId, time, ip: ip === '' ? null : ip.trim().slice(0, 64) });
+    }
+  }
+
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.flush(), this.options.flushIntervalMs);
+    this.timer.unref();
+  }
+
+  /** Stops the interval and writes whatever is pending. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+  }
+
+  /** Writes pending entries now (one flush at a time). */
+  async flush(): Promise<void> {
+    if (this.flushing !== undefined) await this.flushing;
+    if (this.pending.size === 0) return;
+    const batch = this.pending;
+    this.pending = new Map();
+    this.flushing = this.write(batch).finally(() => {
+      this.flushing = undefined;
+    });
+    await this.flushing;
+  }
+
+  private async write(batch: Map<string, LastUsedEntry>): Promise<void> {
+    const entries = [...batch.values()];
+    try {
+      for (let i = 0; i < entries.length; i += this.options.batchSize) {
+        const chunk = entries.slice(i, i + this.options.batchSize);
+        await this.options.repository.recordLastUsed(chunk);
+        this.stats.rowsWritten += chunk.length;
+      }
+      this.stats.flushes++;
+    } catch (error) {
+      this.stats.flushErrors++;
+      this.options.logger.warn({ err: error, keys: batch.size }, 'last-used flush failed; will retry');
+      // Put back what was not written, unless a newer observation arrived meanwhile.
+      for (const entry of entries) {
+        const newer = this.pending.get(entry.keyId);
+        if (newer === undefined || newer.time < entry.time) this.pending.set(entry.keyId, entry);
+      }
+    }
+  }
+}
