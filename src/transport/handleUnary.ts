@@ -50,7 +50,8 @@ export function handleUnary<Req, Res>(
       else log.info(fields, 'rpc');
     };
     const context: CallContext = { requestId, caller: 'anonymous', logger: log };
-    handler(call.request, context).then(
+    // The executor turns a handler that throws synchronously into a rejection, so it still gets a status.
+    new Promise<Res>((resolve) => resolve(handler(call.request, context))).then(
       (response) => {
         finish(status.OK);
         callback(null, response);
