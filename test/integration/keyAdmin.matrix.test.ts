@@ -1,0 +1,342 @@
+/**
+ * The role × action × ownership × organization matrix of KeyAdmin, exhaustively, through the real server.
+ *
+ * Every case starts from two fresh organizations: the actor's ("same") and another one ("other"). The key
+ * the call targets is created in one of them, by the acting user's id ("own key") or by somebody else
+ * ("another user's key"); the same user id exists in the other organization too, so "own key in another
+ * organization" means a key that a namesake created there. Role checks come before any lookup, so a role
+ * that may not perform an action is PERMISSION_DENIED whatever the key; a role that may is NOT_FOUND for
+ * a key of another organization, exactly as for a key that does not exist.
+ */
+import { type ServiceError, status } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { type Actor, AuditAction, KeyOwnerFilter, KeyState, Role } from '../../gen/apikeys/v1/api_keys.js';
+import { createTestKey, type TestKey } from '../helpers/createTestKey.js';
+import { databaseSnapshot } from '../helpers/databaseSnapshot.js';
+import { describeEachDatabase } from '../helpers/eachDatabase.js';
+import { grpcError } from '../helpers/grpcClients.js';
+import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
+import { actorOf, newOrganizationId } from '../helpers/testActors.js';
+
+type Outcome = 'OK' | 'INVALID_ARGUMENT' | 'PERMISSION_DENIED' | 'NOT_FOUND';
+type RoleName = 'ROLE_ADMIN' | 'ROLE_READ_ONLY_ADMIN' | 'ROLE_MEMBER' | 'ROLE_UNSPECIFIED';
+type Ownership = 'own key' | "another user's key";
+type Organization = 'same organization' | 'other organization';
+
+const ROLES: readonly RoleName[] = ['ROLE_ADMIN', 'ROLE_READ_ONLY_ADMIN', 'ROLE_MEMBER', 'ROLE_UNSPECIFIED'];
+const OWNERSHIPS: readonly Ownership[] = ['own key', "another user's key"];
+const ORGANIZATIONS: readonly Organization[] = ['same organization', 'other organization'];
+const ACTING_USER = 'alice';
+const OTHER_USER = 'bob';
+
+/** The product guide's table, per RPC: which roles may call it at all. */
+const PERMITTED: Readonly<Record<string, readonly RoleName[]>> = {
+  CreateKey: ['ROLE_ADMIN', 'ROLE_READ_ONLY_ADMIN'],
+  GetKey: ['ROLE_ADMIN', 'ROLE_READ_ONLY_ADMIN'],
+  ListKeys: ['ROLE_ADMIN', 'ROLE_READ_ONLY_ADMIN'],
+  UpdateKey: ['ROLE_ADMIN'],
+  RevokeKey: ['ROLE_ADMIN'],
+  RotateKey: ['ROLE_ADMIN'],
+  RevokeUserKeys: ['ROLE_ADMIN'],
+  ListScopes: ['ROLE_ADMIN', 'ROLE_READ_ONLY_ADMIN'],
+  ListAuditEvents: ['ROLE_ADMIN', 'ROLE_READ_ONLY_ADMIN'],
+};
+
+/** What the target of a call is, and where. */
+interface Target {
+  readonly server: TestServer;
+  readonly actor: Actor;
+  readonly key: TestKey;
+  readonly keyOwner: string;
+  readonly sameOrganization: boolean;
+}
+
+/** One RPC of the matrix: how to call it, and what success must look like. */
+interface MatrixRpc {
+  readonly name: string;
+  /** Whether the call targets one key (so another organization's key is NOT_FOUND). */
+  readonly targetsKey: boolean;
+  /** Whether a successful call writes to the database. */
+  readonly writes: (target: Target) => boolean;
+  call(target: Target): Promise<unknown>;
+  verifySuccess(target: Target, response: unknown): Promise<void>;
+}
+
+async function auditActionsOf(server: TestServer, keyId: string): Promise<string[]> {
+  const rows = (await server.app.db('audit_events').where('key_id', keyId).orderBy('create_time')) as {
+    action: string;
+  }[];
+  return rows.map((row) => row.action);
+}
+
+const KEYED_RPCS: readonly MatrixRpc[] = [
+  {
+    name: 'GetKey',
+    targetsKey: true,
+    writes: () => false,
+    call: ({ server, actor, key }) => server.clients.admin.getKey({ actor, keyId: key.key.id }),
+    verifySuccess: ({ key }, response) => {
+      expect((response as { key?: { id: string } }).key?.id).toBe(key.key.id);
+      return Promise.resolve();
+    },
+  },
+  {
+    name: 'UpdateKey',
+    targetsKey: true,
+    writes: () => true,
+    call: ({ server, actor, key }) =>
+      server.clients.admin.updateKey({
+        actor,
+        keyId: key.key.id,
+        name: 'renamed by the matrix',
+        scopes: [],
+        allowedIps: [],
+        expiresInHours: 0,
+        updateMask: ['name'],
+      }),
+    verifySuccess: async ({ server, key }, response) => {
+      expect((response as { key?: { name: string } }).key?.name).toBe('renamed by the matrix');
+      const row = (await server.app.db('api_keys').where('id', key.key.id).first()) as { name: string };
+      expect(row.name).toBe('renamed by the matrix');
+      expect(await auditActionsOf(server, key.key.id)).toEqual(['key_created', 'key_updated']);
+    },
+  },
+  {
+    name: 'RevokeKey',
+    targetsKey: true,
+    writes: () => true,
+    call: ({ server, actor, key }) => server.clients.admin.revokeKey({ actor, keyId: key.key.id, reason: 'matrix' }),
+    verifySuccess: async ({ server, key }, response) => {
+      expect((response as { key?: { state: KeyState } }).key?.state).toBe(KeyState.KEY_STATE_REVOKED);
+      const row = (await server.app.db('api_keys').where('id', key.key.id).first()) as { revoke_time: unknown };
+      expect(row.revoke_time).not.toBeNull();
+      expect(await auditActionsOf(server, key.key.id)).toEqual(['key_created', 'key_revoked']);
+    },
+  },
+  {
+    name: 'RotateKey',
+    targetsKey: true,
+    writes: () => true,
+    call: ({ server, actor, key }) => server.clients.admin.rotateKey({ actor, keyId: key.key.id, gracePeriodHours: 1 }),
+    verifySuccess: async ({ server, key }, response) => {
+      const rotated = response as { newKey?: { rotatedFromKeyId: string }; oldKey?: { replacedByKeyId: string } };
+      expect(rotated.newKey?.rotatedFromKeyId).toBe(key.key.id);
+      expect(rotated.oldKey?.replacedByKeyId).not.toBe('');
+      expect(await auditActionsOf(server, key.key.id)).toEqual(['key_created', 'key_rotated']);
+    },
+  },
+  {
+    name: 'ListAuditEvents',
+    targetsKey: true,
+    writes: () => false,
+    call: ({ server, actor, key }) =>
+      server.clients.admin.listAuditEvents({ actor, keyId: key.key.id, pageSize: 0, pageToken: '' }),
+    verifySuccess: ({ key }, response) => {
+      const events = (response as { events: { keyId: string; action: AuditAction }[] }).events;
+      expect(events.map((event) => [event.keyId, event.action])).toEqual([
+        [key.key.id, AuditAction.AUDIT_ACTION_KEY_CREATED],
+      ]);
+      return Promise.resolve();
+    },
+  },
+  {
+    name: 'ListKeys',
+    targetsKey: false,
+    writes: () => false,
+    call: ({ server, actor }) =>
+      server.clients.admin.listKeys({
+        actor,
+        owner: KeyOwnerFilter.KEY_OWNER_FILTER_ORGANIZATION,
+        states: [],
+        pageSize: 100,
+        pageToken: '',
+      }),
+    verifySuccess: ({ key, sameOrganization }, response) => {
+      const ids = (response as { keys: { id: string }[] }).keys.map((listed) => listed.id);
+      // The whole organization's keys, and nothing of another organization.
+      expect(ids).toEqual(sameOrganization ? [key.key.id] : []);
+      return Promise.resolve();
+    },
+  },
+  {
+    name: 'RevokeUserKeys',
+    targetsKey: false,
+    writes: ({ sameOrganization }) => sameOrganization,
+    call: ({ server, actor, keyOwner }) => server.clients.admin.revokeUserKeys({ actor, userId: keyOwner, reason: '' }),
+    verifySuccess: async ({ server, key, sameOrganization }, response) => {
+      const revoked = response as { revokedCount: number; revokedKeyIds: string[] };
+      // Only keys of the actor's organization: a namesake's keys elsewhere stay active.
+      expect(revoked).toEqual(
+        sameOrganization ? { revokedCount: 1, revokedKeyIds: [key.key.id] } : { revokedCount: 0, revokedKeyIds: [] },
+      );
+      const row = (await server.app.db('api_keys').where('id', key.key.id).first()) as { revoke_time: unknown };
+      expect(row.revoke_time === null).toBe(!sameOrganization);
+    },
+  },
+];
+
+interface KeyedCase {
+  readonly rpc: MatrixRpc;
+  readonly role: RoleName;
+  readonly ownership: Ownership;
+  readonly organization: Organization;
+  readonly expected: Outcome;
+  readonly title: string;
+}
+
+function expectedOutcome(rpc: MatrixRpc, role: RoleName, organization: Organization): Outcome {
+  if (role === 'ROLE_UNSPECIFIED') return 'INVALID_ARGUMENT';
+  if (!(PERMITTED[rpc.name] ?? []).includes(role)) return 'PERMISSION_DENIED';
+  if (rpc.targetsKey && organization === 'other organization') return 'NOT_FOUND';
+  return 'OK';
+}
+
+function targetDescription(rpc: MatrixRpc, ownership: Ownership): string {
+  if (rpc.name === 'RevokeUserKeys') return ownership === 'own key' ? 'their own keys' : "another user's keys";
+  if (rpc.name === 'ListKeys')
+    return ownership === 'own key' ? 'a listing holding their own key' : "a listing holding another user's key";
+  return ownership === 'own key' ? 'their own key' : "another user's key";
+}
+
+const KEYED_CASES: readonly KeyedCase[] = KEYED_RPCS.flatMap((rpc) =>
+  ROLES.flatMap((role) =>
+    OWNERSHIPS.flatMap((ownership) =>
+      ORGANIZATIONS.map((organization) => ({
+        rpc,
+        role,
+        ownership,
+        organization,
+        expected: expectedOutcome(rpc, role, organization),
+        title: `${rpc.name} as ${role} on ${targetDescription(rpc, ownership)} in the ${organization}`,
+      })),
+    ),
+  ),
+);
+
+interface CreateCase {
+  readonly role: RoleName;
+  readonly scopes: 'read-only scopes' | 'write scopes';
+  readonly expected: Outcome;
+}
+
+const CREATE_CASES: readonly CreateCase[] = ROLES.flatMap((role) =>
+  (['read-only scopes', 'write scopes'] as const).map((scopes) => ({
+    role,
+    scopes,
+    expected:
+      role === 'ROLE_UNSPECIFIED'
+        ? 'INVALID_ARGUMENT'
+        : !(PERMITTED.CreateKey ?? []).includes(role)
+          ? 'PERMISSION_DENIED'
+          : role === 'ROLE_READ_ONLY_ADMIN' && scopes === 'write scopes'
+            ? 'PERMISSION_DENIED'
+            : 'OK',
+  })),
+);
+
+const SCOPES_CASES: readonly { role: RoleName; expected: Outcome }[] = ROLES.map((role) => ({
+  role,
+  expected:
+    role === 'ROLE_UNSPECIFIED'
+      ? 'INVALID_ARGUMENT'
+      : (PERMITTED.ListScopes ?? []).includes(role)
+        ? 'OK'
+        : 'PERMISSION_DENIED',
+}));
+
+const OUTCOMES: readonly Outcome[] = ['OK', 'INVALID_ARGUMENT', 'PERMISSION_DENIED', 'NOT_FOUND'];
+
+function expectRefusal(error: ServiceError, expected: Exclude<Outcome, 'OK'>): void {
+  expect(status[error.code]).toBe(expected);
+}
+
+describeEachDatabase('KeyAdmin role × action × ownership × organization matrix', (kind) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer(kind);
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  /** Two fresh organizations and the target key, created by an Admin with the owner's user id. */
+  async function arrange(role: RoleName, ownership: Ownership, organization: Organization): Promise<Target> {
+    const actorOrganization = newOrganizationId('actor');
+    const otherOrganization = newOrganizationId('other');
+    const keyOrganization = organization === 'same organization' ? actorOrganization : otherOrganization;
+    const keyOwner = ownership === 'own key' ? ACTING_USER : OTHER_USER;
+    const key = await createTestKey(server, actorOf(keyOrganization, keyOwner, Role.ROLE_ADMIN), { name: 'target' });
+    return {
+      server,
+      actor: actorOf(actorOrganization, ACTING_USER, Role[role]),
+      key,
+      keyOwner,
+      sameOrganization: organization === 'same organization',
+    };
+  }
+
+  for (const outcome of OUTCOMES) {
+    const keyed = KEYED_CASES.filter((c) => c.expected === outcome);
+    const creates = CREATE_CASES.filter((c) => c.expected === outcome);
+    const scopes = SCOPES_CASES.filter((c) => c.expected === outcome);
+    describe(outcome === 'OK' ? 'allowed' : `refused with ${outcome}, changing nothing`, () => {
+      if (keyed.length > 0)
+        it.each(keyed.map((c) => [c.title, c] as const))('%s', async (_title, c) => {
+          const target = await arrange(c.role, c.ownership, c.organization);
+          const organizations = [target.actor.organizationId, target.key.key.organizationId];
+          const before = await databaseSnapshot(server.app.db, organizations);
+          if (c.expected === 'OK') {
+            const response = await c.rpc.call(target);
+            await c.rpc.verifySuccess(target, response);
+            if (!c.rpc.writes(target)) expect(await databaseSnapshot(server.app.db, organizations)).toEqual(before);
+          } else {
+            expectRefusal(await grpcError(c.rpc.call(target)), c.expected);
+            expect(await databaseSnapshot(server.app.db, organizations)).toEqual(before);
+          }
+        });
+
+      if (creates.length > 0)
+        it.each(creates.map((c) => [`CreateKey as ${c.role} with ${c.scopes}`, c] as const))(
+          '%s',
+          async (_title, c) => {
+            const organization = newOrganizationId('create');
+            const actor = actorOf(organization, ACTING_USER, Role[c.role]);
+            const request = {
+              actor,
+              name: 'matrix key',
+              scopes:
+                c.scopes === 'read-only scopes' ? ['tickets:read', 'users:read'] : ['tickets:read', 'tickets:write'],
+              allowedIps: [],
+            };
+            const before = await databaseSnapshot(server.app.db, [organization]);
+            if (c.expected === 'OK') {
+              const created = await server.clients.admin.createKey(request);
+              expect(created.key?.organizationId).toBe(organization);
+              expect(created.key?.createdByUserId).toBe(ACTING_USER);
+              expect(await auditActionsOf(server, created.key?.id ?? '')).toEqual(['key_created']);
+            } else {
+              expectRefusal(await grpcError(server.clients.admin.createKey(request)), c.expected);
+              expect(await databaseSnapshot(server.app.db, [organization])).toEqual(before);
+            }
+          },
+        );
+
+      if (scopes.length > 0)
+        it.each(scopes.map((c) => [`ListScopes as ${c.role}`, c] as const))('%s', async (_title, c) => {
+          const actor = actorOf(newOrganizationId('scopes'), ACTING_USER, Role[c.role]);
+          if (c.expected === 'OK') {
+            expect((await server.clients.admin.listScopes({ actor })).scopes).toHaveLength(21);
+          } else {
+            expectRefusal(await grpcError(server.clients.admin.listScopes({ actor })), c.expected);
+          }
+        });
+    });
+  }
+
+  it('covers every KeyAdmin RPC', () => {
+    const covered = new Set([...KEYED_RPCS.map((rpc) => rpc.name), 'CreateKey', 'ListScopes']);
+    expect([...covered].sort()).toEqual(Object.keys(PERMITTED).sort());
+    expect(KEYED_CASES).toHaveLength(7 * 4 * 2 * 2);
+  });
+});
