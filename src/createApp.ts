@@ -71,7 +71,12 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
     negativeTtlMs: config.cacheNegativeTtlMs,
     isFresh: () => feed.isFresh(),
   });
-  const lastUsed = new LastUsedRecorder({ repository, logger, flushIntervalMs: config.lastUsedFlushMs, batchSize: 500 });
+  const lastUsed = new LastUsedRecorder({
+    repository,
+    logger,
+    flushIntervalMs: config.lastUsedFlushMs,
+    batchSize: 500,
+  });
   const admin = new KeyAdministration({
     repository,
     scopes,
@@ -113,11 +118,14 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
       await feed.start();
       lastUsed.start();
       const retentionMs = config.changeFeedRetentionHours * 3_600_000;
-      pruneTimer = setInterval(() => {
-        repository.pruneChanges(clock.now() - retentionMs).catch((error: unknown) => {
-          logger.warn({ err: error }, 'pruning the change feed failed');
-        });
-      }, Math.min(retentionMs / 4, 3_600_000));
+      pruneTimer = setInterval(
+        () => {
+          repository.pruneChanges(clock.now() - retentionMs).catch((error: unknown) => {
+            logger.warn({ err: error }, 'pruning the change feed failed');
+          });
+        },
+        Math.min(retentionMs / 4, 3_600_000),
+      );
       pruneTimer.unref();
       const port = await bindServer(built.server, config.listenAddress.host, config.listenAddress.port);
       setServing(built.health, true);

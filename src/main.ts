@@ -1,16 +1,20 @@
-import { pino } from 'pino';
+import cluster from 'node:cluster';
 
-import { ConfigError, loadConfig } from './config.js';
+import { type Logger, pino } from 'pino';
+
+import { runPrimary } from './cluster/runPrimary.js';
+import { createWorkerChannel, type WorkerChannel } from './cluster/createWorkerChannel.js';
+import { type Config, ConfigError, loadConfig } from './config.js';
 import { createApp } from './createApp.js';
 import { loadScopeCatalog } from './loadScopeCatalog.js';
+import { createDatabase, migrateDatabase } from './storage/createDatabase.js';
 
 /** Fields that may carry a secret are never written, whatever a log call passes. */
 const REDACT = ['secret', 'key', 'request', 'metadata', '*.secret', '*.key', 'authorization', '*.authorization'];
 
-async function main(): Promise<void> {
-  let config;
+function readConfig(): Config {
   try {
-    config = loadConfig();
+    return loadConfig();
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`api-key-service: ${error.message}\n`);
@@ -18,26 +22,16 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const logger = pino({ level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' } });
-  const app = createApp(config, { logger, scopes: loadScopeCatalog(config.scopesFile) });
-  let port: number;
-  try {
-    port = await app.start();
-  } catch (error) {
-    logger.fatal({ err: error, database: config.databaseDisplay }, `cannot start: ${(error as Error).message}`);
-    await app.db.destroy().catch(() => undefined);
-    process.exit(1);
-  }
-  logger.info(
-    { address: `${config.listenAddress.host}:${port}`, database: config.databaseDisplay },
-    'api-key-service listening (KeyAdmin, KeyVerifier, reflection, health)',
-  );
+}
+
+/** Runs `stop` once on the first SIGTERM/SIGINT, then exits 0 (or 1 if stopping failed). */
+function onShutdownSignal(logger: Logger, stop: () => Promise<void>): void {
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: health NOT_SERVING, draining calls');
-    app.stop(config.shutdownTimeoutMs).then(
+    stop().then(
       () => {
         logger.info('stopped');
         process.exit(0);
@@ -50,6 +44,78 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+/** The cluster primary: migrate once, fork the workers, relay invalidations. */
+async function runClusterPrimary(config: Config, logger: Logger): Promise<void> {
+  if (config.migrateOnStart) {
+    const db = createDatabase(config.database, { poolMax: 1, acquireTimeoutMs: config.databaseTimeoutMs });
+    try {
+      const applied = await migrateDatabase(db);
+      if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
+    } catch (error) {
+      logger.fatal({ err: error, database: config.databaseDisplay }, `cannot start: ${(error as Error).message}`);
+      process.exit(1);
+    } finally {
+      await db.destroy();
+    }
+  }
+  const primary = runPrimary(config.workers, { ...process.env, MIGRATE_ON_START: 'false' }, logger);
+  onShutdownSignal(logger, () => primary.stop());
+  const port = await primary.listening;
+  logger.info(
+    { address: `${config.listenAddress.host}:${port}`, database: config.databaseDisplay, workers: config.workers },
+    'api-key-service listening (KeyAdmin, KeyVerifier, reflection, health)',
+  );
+}
+
+/** A single process, or one worker of a cluster. */
+async function runServer(config: Config, logger: Logger): Promise<void> {
+  let channel: WorkerChannel | undefined;
+  const app = createApp(config, {
+    logger,
+    scopes: loadScopeCatalog(config.scopesFile),
+    broadcastInvalidation: (hashes) => channel?.broadcastInvalidation(hashes) ?? Promise.resolve(),
+  });
+  if (cluster.isWorker) {
+    channel = createWorkerChannel({
+      invalidate: (hashes) => app.cache.invalidate(hashes),
+      stats: () => ({
+        cache: { ...app.cache.stats, size: app.cache.size },
+        verifier: { ...app.verifier.stats },
+        feed: { ...app.feed.stats },
+        lastUsed: { ...app.lastUsed.stats },
+      }),
+    });
+  }
+  let port: number;
+  try {
+    port = await app.start();
+  } catch (error) {
+    logger.fatal({ err: error, database: config.databaseDisplay }, `cannot start: ${(error as Error).message}`);
+    await app.db.destroy().catch(() => undefined);
+    process.exit(1);
+  }
+  onShutdownSignal(logger, () => app.stop(config.shutdownTimeoutMs));
+  if (channel !== undefined) {
+    channel.announceListening(port);
+    return;
+  }
+  logger.info(
+    { address: `${config.listenAddress.host}:${port}`, database: config.databaseDisplay },
+    'api-key-service listening (KeyAdmin, KeyVerifier, reflection, health)',
+  );
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
+  const logger = pino({
+    level: config.logLevel,
+    redact: { paths: REDACT, censor: '[redacted]' },
+    ...(cluster.isWorker ? { base: { pid: process.pid, worker: cluster.worker?.id } } : {}),
+  });
+  if (config.workers > 1 && cluster.isPrimary) await runClusterPrimary(config, logger);
+  else await runServer(config, logger);
 }
 
 void main();

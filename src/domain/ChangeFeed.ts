@@ -92,7 +92,11 @@ export class ChangeFeed {
     this.stats.polls++;
     let rows: KeyChange[];
     try {
-      rows = await this.options.repository.readChanges(this.stats.highestSeen, [...this.gaps.keys()], this.options.batchSize);
+      rows = await this.options.repository.readChanges(
+        this.stats.highestSeen,
+        [...this.gaps.keys()],
+        this.options.batchSize,
+      );
     } catch (error) {
       this.stats.pollErrors++;
       if (!this.isFresh() && !this.stale) {

@@ -1,0 +1,112 @@
+import cluster, { type Worker } from 'node:cluster';
+
+import type { Logger } from 'pino';
+
+import { isWorkerMessage, type PrimaryToWorker, type WorkerStats } from './messages.js';
+
+/** How long the primary waits for workers to acknowledge an invalidation before giving up on them. */
+const ACK_TIMEOUT_MS = 2000;
+
+/** Handle on a running cluster. */
+export interface Primary {
+  /** Resolves with the port once every worker listens. */
+  readonly listening: Promise<number>;
+  /** Counters of every live worker. */
+  stats(): Promise<WorkerStats[]>;
+  /** SIGTERM to every worker; resolves when all exited. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Forks `workers` processes sharing the listening port (round-robin scheduling) and relays cache
+ * invalidations between them: a worker's invalidation is acknowledged only after every other live
+ * worker applied it. A worker that dies unexpectedly is replaced (its replacement starts with an empty
+ * cache, so it cannot be stale).
+ */
+export function runPrimary(workers: number, env: NodeJS.ProcessEnv, logger: Logger): Primary {
+  cluster.schedulingPolicy = cluster.SCHED_RR;
+  let stopping = false;
+  let requestId = 1;
+  const statsWaiting = new Map<number, { pending: Set<number>; results: WorkerStats[]; done: () => void }>();
+  let resolveListening: (port: number) => void = () => undefined;
+  const listening = new Promise<number>((resolve) => (resolveListening = resolve));
+  const listeningWorkers = new Set<number>();
+
+  const live = (): Worker[] =>
+    Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
+  const send = (worker: Worker, message: PrimaryToWorker): void => {
+    worker.send(message);
+  };
+
+  const relayInvalidation = (origin: Worker, id: number, hashes: string[]): void => {
+    const others = live().filter((worker) => worker.id !== origin.id);
+    const pending = new Set(others.map((worker) => worker.id));
+    const finish = (): void => {
+      clearTimeout(timer);
+      cluster.off('message', onAck);
+      if (origin.isConnected()) send(origin, { type: 'invalidate-done', id });
+    };
+    const relayId = requestId++;
+    const onAck = (worker: Worker, message: unknown): void => {
+      if (isWorkerMessage(message) && message.type === 'invalidated' && message.id === relayId) {
+        pending.delete(worker.id);
+        if (pending.size === 0) finish();
+      }
+    };
+    const timer = setTimeout(() => {
+      logger.warn({ workers: [...pending] }, 'workers did not acknowledge an invalidation in time');
+      finish();
+    }, ACK_TIMEOUT_MS);
+    if (pending.size === 0) {
+      finish();
+      return;
+    }
+    cluster.on('message', onAck);
+    for (const worker of others) send(worker, { type: 'invalidate', id: relayId, hashes });
+  };
+
+  cluster.on('message', (worker, message: unknown) => {
+    if (!isWorkerMessage(message)) return;
+    if (message.type === 'invalidate') relayInvalidation(worker, message.id, message.hashes);
+    else if (message.type === 'listening') {
+      listeningWorkers.add(worker.id);
+      if (listeningWorkers.size >= workers) resolveListening(message.port);
+    } else if (message.type === 'stats') {
+      const waiting = statsWaiting.get(message.id);
+      if (waiting !== undefined) {
+        waiting.results.push(message.stats);
+        waiting.pending.delete(worker.id);
+        if (waiting.pending.size === 0) waiting.done();
+      }
+    }
+  });
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    logger.error({ worker: worker.id, code, signal }, 'worker died; starting a replacement');
+    cluster.fork(env);
+  });
+  for (let i = 0; i < workers; i++) cluster.fork(env);
+
+  return {
+    listening,
+    stats: () =>
+      new Promise((resolve) => {
+        const id = requestId++;
+        const targets = live();
+        const results: WorkerStats[] = [];
+        const done = (): void => {
+          statsWaiting.delete(id);
+          resolve(results);
+        };
+        statsWaiting.set(id, { pending: new Set(targets.map((w) => w.id)), results, done });
+        if (targets.length === 0) done();
+        for (const worker of targets) send(worker, { type: 'stats', id });
+      }),
+    stop: async () => {
+      stopping = true;
+      const exits = live().map((worker) => new Promise<void>((resolve) => worker.once('exit', () => resolve())));
+      for (const worker of live()) worker.process.kill('SIGTERM');
+      await Promise.all(exits);
+    },
+  };
+}
