@@ -37,8 +37,9 @@ function parseEntry(raw: string): Range {
   const slash = text.indexOf('/');
   const addressText = slash === -1 ? text : text.slice(0, slash);
   const bitsText = slash === -1 ? null : text.slice(slash + 1);
-  const isMapped = addressText.includes(':') && addressText.includes('.');
   const address = parseAddress(addressText);
+  // IPv4-mapped in either spelling (::ffff:203.0.113.0 or ::ffff:cb00:7100): IPv6 text, IPv4 result.
+  const isMapped = addressText.includes(':') && address?.kind() === 'ipv4';
   if (address === null || (bitsText !== null && !/^\d{1,3}$/.test(bitsText))) {
     throw invalidArgument(
       `allowed_ips: ${JSON.stringify(raw.slice(0, MAX_ENTRY_LENGTH))} is not an IPv4/IPv6 address or CIDR range (e.g. 203.0.113.50, 198.51.100.0/24, 2001:db8::/32)`,
