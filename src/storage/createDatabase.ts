@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 import knex, { type Knex } from 'knex';
+import type { Logger } from 'pino';
 
 import { migrationSource } from '../../migrations/index.js';
 
@@ -22,6 +23,18 @@ export interface DatabaseOptions {
   readonly poolMax: number;
   /** How long a query may wait for a pooled connection before failing (→ UNAVAILABLE). */
   readonly acquireTimeoutMs: number;
+  /** Where knex's own warnings go (instead of the console). */
+  readonly logger?: Pick<Logger, 'warn' | 'error' | 'debug'>;
+}
+
+function knexLog(logger: DatabaseOptions['logger']): Knex.Config['log'] {
+  if (logger === undefined) return undefined;
+  return {
+    warn: (message: unknown) => logger.warn({ knex: message }, 'database warning'),
+    error: (message: unknown) => logger.warn({ knex: message }, 'database error'),
+    deprecate: (message: unknown) => logger.debug({ knex: message }, 'database deprecation'),
+    debug: (message: unknown) => logger.debug({ knex: message }, 'database debug'),
+  };
 }
 
 /**
@@ -64,6 +77,7 @@ export function createDatabase(target: DatabaseTarget, options: DatabaseOptions)
       client: 'better-sqlite3',
       connection: { filename: target.filename },
       useNullAsDefault: true,
+      log: knexLog(options.logger),
       acquireConnectionTimeout: options.acquireTimeoutMs,
       // better-sqlite3 is synchronous: one connection serialises writers, which is what SQLite wants.
       pool: {
@@ -93,6 +107,7 @@ export function createDatabase(target: DatabaseTarget, options: DatabaseOptions)
     },
     acquireConnectionTimeout: options.acquireTimeoutMs,
     pool: { min: 0, max: options.poolMax },
+    log: knexLog(options.logger),
   });
 }
 

@@ -1,0 +1,152 @@
+import { status } from '@grpc/grpc-js';
+import knex, { type Knex } from 'knex';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { DenialReason, Role } from '../../gen/apikeys/v1/api_keys.js';
+import { hashSecret } from '../../src/domain/keyFormat.js';
+import { grpcError } from '../helpers/grpcClients.js';
+import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
+import { TcpProxy } from '../helpers/TcpProxy.js';
+import { createTestDatabase, TEST_MYSQL_URL, type TestDatabase } from '../helpers/testDatabase.js';
+
+const describeMysql = TEST_MYSQL_URL === '' ? describe.skip : describe;
+const admin = { organizationId: 'org-feed', userId: 'alice', role: Role.ROLE_ADMIN };
+
+async function until(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describeMysql(
+  'change feed on MySQL [mysql]' + (TEST_MYSQL_URL === '' ? ' (skipped: TEST_MYSQL_URL is not set)' : ''),
+  () => {
+    let server: TestServer;
+    let other: Knex;
+    beforeAll(async () => {
+      server = await startTestServer('mysql', { CHANGE_FEED_POLL_MS: '20' });
+      other = knex({ client: 'mysql2', connection: server.databaseUrl, pool: { min: 0, max: 2 } });
+    });
+    afterAll(async () => {
+      await other.destroy();
+      await server.stop();
+    });
+
+    it('applies a change committed after a later id was already read (out-of-order commit)', async () => {
+      const a = await server.clients.admin.createKey({
+        actor: admin,
+        name: 'A',
+        scopes: ['tickets:read'],
+        allowedIps: [],
+      });
+      const b = await server.clients.admin.createKey({
+        actor: admin,
+        name: 'B',
+        scopes: ['tickets:read'],
+        allowedIps: [],
+      });
+      const verifyA = () => server.clients.verifier.verifyKey({ key: a.secret, clientIp: '', requiredScopes: [] });
+      expect((await verifyA()).valid).toBe(true); // A is now cached on the server
+
+      // Another replica revokes A in a transaction that takes its change id first but commits last.
+      const trx = await other.transaction();
+      const now = Date.now();
+      await trx('api_keys')
+        .where('id', a.key!.id)
+        .update({ revoke_time: now, revoked_by_user_id: 'bob', update_time: now });
+      await trx('key_changes').insert({ key_id: a.key!.id, secret_hash: hashSecret(a.secret), change_time: now });
+      const [rows] = (await trx.raw('SELECT LAST_INSERT_ID() AS pending')) as [[{ pending: number }]];
+      const pending = rows[0].pending;
+
+      // Meanwhile B is revoked and committed with a higher id, and the feed reads it.
+      await server.clients.admin.revokeKey({ actor: admin, keyId: b.key!.id, reason: '' });
+      const polls = server.app.feed.stats.polls;
+      await until(() => Promise.resolve(server.app.feed.stats.polls >= polls + 2));
+      expect(server.app.feed.stats.highestSeen).toBeGreaterThan(pending);
+      expect(server.app.feed.stats.openGaps).toBeGreaterThanOrEqual(1);
+      expect((await verifyA()).valid).toBe(true); // not committed yet: still valid
+
+      await trx.commit();
+      await until(async () => (await verifyA()).denialReason === DenialReason.DENIAL_REASON_REVOKED);
+      expect(server.app.feed.stats.openGaps).toBe(0);
+    });
+  },
+);
+
+describeMysql(
+  'database outage [mysql]' + (TEST_MYSQL_URL === '' ? ' (skipped: TEST_MYSQL_URL is not set)' : ''),
+  () => {
+    let database: TestDatabase;
+    let proxy: TcpProxy;
+    let server: TestServer;
+    beforeAll(async () => {
+      database = await createTestDatabase('mysql');
+      const target = new URL(database.url);
+      proxy = new TcpProxy(target.hostname, Number(target.port || 3306));
+      await proxy.start();
+      target.host = `127.0.0.1:${proxy.port}`;
+      server = await startTestServer('mysql', {
+        DATABASE_URL: target.toString(),
+        STALENESS_BOUND_MS: '30000',
+        DATABASE_TIMEOUT_MS: '300',
+        CHANGE_FEED_POLL_MS: '20',
+      });
+    });
+    afterAll(async () => {
+      await server.stop();
+      await proxy.stop();
+      await database.drop();
+    });
+
+    it('serves cached keys within the staleness bound, refuses unknown keys, fails closed after it, and recovers by itself', async () => {
+      const cached = await server.clients.admin.createKey({
+        actor: admin,
+        name: 'cached',
+        scopes: ['tickets:read'],
+        allowedIps: [],
+      });
+      const unknown = await server.clients.admin.createKey({
+        actor: admin,
+        name: 'never verified',
+        scopes: ['tickets:read'],
+        allowedIps: [],
+      });
+      const verify = (secret: string) =>
+        server.clients.verifier.verifyKey({ key: secret, clientIp: '', requiredScopes: [] });
+      expect((await verify(cached.secret)).valid).toBe(true);
+
+      proxy.cut();
+      // Within the bound: the cached key still verifies; a key that is not cached cannot be checked.
+      expect((await verify(cached.secret)).valid).toBe(true);
+      const unavailable = await grpcError(verify(unknown.secret));
+      expect(unavailable.code).toBe(status.UNAVAILABLE);
+      const write = await grpcError(
+        server.clients.admin.createKey({
+          actor: admin,
+          name: 'during outage',
+          scopes: ['tickets:read'],
+          allowedIps: [],
+        }),
+      );
+      expect(write.code).toBe(status.UNAVAILABLE);
+
+      // Beyond the bound: even the cached key is refused (UNAVAILABLE, never valid).
+      server.clock.advance(31_000);
+      expect((await grpcError(verify(cached.secret))).code).toBe(status.UNAVAILABLE);
+
+      proxy.restore();
+      await until(async () => {
+        try {
+          return (await verify(cached.secret)).valid;
+        } catch {
+          return false;
+        }
+      });
+      expect((await verify(unknown.secret)).valid).toBe(true);
+      const rows: unknown[] = await server.app.db('api_keys').where('name', 'during outage');
+      expect(rows).toHaveLength(0);
+    });
+  },
+);
