@@ -64,9 +64,12 @@ function promisify<C extends Client, M extends string>(
 }
 
 /** Generated clients of both services with promise-returning methods, plus the raw clients. */
-export function createClients(address: string) {
-  const adminClient = new KeyAdminClient(address, credentials.createInsecure());
-  const verifierClient = new KeyVerifierClient(address, credentials.createInsecure());
+export function createClients(address: string, options: { ownConnection?: boolean } = {}) {
+  // grpc-js shares connections between clients of one target; a private pool forces a new connection
+  // (which, behind node:cluster's round-robin, may land on another worker).
+  const channelOptions = options.ownConnection === true ? { 'grpc.use_local_subchannel_pool': 1 } : {};
+  const adminClient = new KeyAdminClient(address, credentials.createInsecure(), channelOptions);
+  const verifierClient = new KeyVerifierClient(address, credentials.createInsecure(), channelOptions);
   return {
     admin: promisify(adminClient, ADMIN_METHODS),
     verifier: promisify(verifierClient, ['verifyKey'] as const),
