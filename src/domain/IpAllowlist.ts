@@ -23,9 +23,25 @@ export function parseAddress(text: string): Address | null {
   const trimmed = text.trim();
   if (trimmed.length === 0 || trimmed.length > MAX_ENTRY_LENGTH) return null;
   if (ipaddr.IPv4.isValidFourPartDecimal(trimmed)) return ipaddr.IPv4.parse(trimmed);
-  if (trimmed.includes('%') || !ipaddr.IPv6.isValid(trimmed)) return null;
-  const v6 = ipaddr.IPv6.parse(trimmed);
+  const hex = withHexTail(trimmed);
+  if (hex === null || hex.includes('%') || !ipaddr.IPv6.isValid(hex)) return null;
+  const v6 = ipaddr.IPv6.parse(hex);
   return v6.isIPv4MappedAddress() ? v6.toIPv4Address() : v6;
+}
+
+/**
+ * Rewrites an IPv6 address ending in a dotted IPv4 (`::ffff:203.0.113.50`) with that part as two hex
+ * groups. ipaddr.js reads the dotted part with parseInt (so `::ffff:0x7f.0.0.1` and `::ffff:010.0.0.1`
+ * would pass) and turns `::a.b.c.d` (IPv4-compatible, a plain IPv6 address) into `::ffff:a.b.c.d`;
+ * doing it here keeps the IPv4 part to strict decimal and `::a.b.c.d` the address it denotes.
+ */
+function withHexTail(text: string): string | null {
+  if (!text.includes('.')) return text;
+  const colon = text.lastIndexOf(':');
+  const tail = text.slice(colon + 1);
+  if (colon === -1 || !ipaddr.IPv4.isValidFourPartDecimal(tail)) return null;
+  const [a = 0, b = 0, c = 0, d = 0] = ipaddr.IPv4.parse(tail).toByteArray();
+  return `${text.slice(0, colon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
 }
 
 function maxBits(address: Address): number {
