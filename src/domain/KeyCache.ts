@@ -116,8 +116,9 @@ export class KeyCache {
     const record = await this.options.repository.findByHash(hash);
     const key = record === null ? null : toVerifiableKey(record);
     if (generation === this.generation) {
-      if (key === null) this.entries.set(id, ABSENT, { ttl: this.options.negativeTtlMs });
-      else this.entries.set(id, key);
+      // lru-cache reads a ttl of 0 as "never expires": a negative TTL of 0 must mean "not remembered".
+      if (key !== null) this.entries.set(id, key);
+      else if (this.options.negativeTtlMs > 0) this.entries.set(id, ABSENT, { ttl: this.options.negativeTtlMs });
     }
     return key;
   }

@@ -1,0 +1,235 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { describe, expect, it } from 'vitest';
+
+import { KeyCache, type KeyCacheOptions } from '../../src/domain/KeyCache.js';
+import type { ApiKeyRecord } from '../../src/domain/types.js';
+
+function hashOf(secret: string): Buffer {
+  return createHash('sha256').update(secret).digest();
+}
+
+function record(secret: string, patch: Partial<ApiKeyRecord> = {}): ApiKeyRecord {
+  return {
+    id: `key_${secret}`,
+    organizationId: 'org-cache',
+    name: secret,
+    prefix: `tt_admin_${secret}`,
+    secretHash: hashOf(secret),
+    scopes: ['tickets:read'],
+    allowedIps: [],
+    createdByUserId: 'alice',
+    createdByRole: 'admin',
+    createTime: 0,
+    expireTime: 10_000_000,
+    updateTime: 0,
+    revokeTime: null,
+    revokedByUserId: null,
+    revokeReason: null,
+    lastUsedTime: null,
+    lastUsedIp: null,
+    rotatedFromKeyId: null,
+    replacedByKeyId: null,
+    ...patch,
+  };
+}
+
+/** An in-memory key table that counts lookups and can hold them until the test releases them. */
+class FakeKeyTable {
+  readonly rows = new Map<string, ApiKeyRecord>();
+  lookups = 0;
+  failNext = false;
+  private held: (() => void)[] | undefined;
+
+  put(key: ApiKeyRecord): void {
+    this.rows.set(key.secretHash.toString('hex'), key);
+  }
+
+  /** From now on lookups wait for release(). */
+  hold(): void {
+    this.held = [];
+  }
+
+  release(): void {
+    const waiting = this.held ?? [];
+    this.held = undefined;
+    for (const resume of waiting) resume();
+  }
+
+  async findByHash(hash: Buffer): Promise<ApiKeyRecord | null> {
+    this.lookups++;
+    const held = this.held;
+    if (held !== undefined) await new Promise<void>((resume) => held.push(resume));
+    if (this.failNext) {
+      this.failNext = false;
+      throw new Error('database unreachable');
+    }
+    return this.rows.get(hash.toString('hex')) ?? null;
+  }
+}
+
+function cacheOver(table: FakeKeyTable, options: Partial<Omit<KeyCacheOptions, 'repository'>> = {}): KeyCache {
+  return new KeyCache({ repository: table, maxKeys: 100, negativeTtlMs: 60_000, ...options });
+}
+
+describe('KeyCache answers warm keys from memory', () => {
+  it('reads a key once and serves every later lookup without a query', async () => {
+    const table = new FakeKeyTable();
+    table.put(record('a'));
+    const cache = cacheOver(table);
+    const first = await cache.get(hashOf('a'));
+    for (let i = 0; i < 10; i++) expect(await cache.get(hashOf('a'))).toBe(first);
+    expect(first?.id).toBe('key_a');
+    expect(table.lookups).toBe(1);
+    expect(cache.stats).toMatchObject({ misses: 1, hits: 10, databaseQueries: 1 });
+  });
+
+  it('makes exactly one query for a miss', async () => {
+    const table = new FakeKeyTable();
+    table.put(record('a'));
+    const cache = cacheOver(table);
+    await cache.get(hashOf('a'));
+    expect(table.lookups).toBe(1);
+    expect(cache.stats.databaseQueries).toBe(1);
+  });
+
+  it('shares one query among concurrent misses for the same key', async () => {
+    const table = new FakeKeyTable();
+    table.put(record('a'));
+    const cache = cacheOver(table);
+    table.hold();
+    const lookups = Array.from({ length: 50 }, () => cache.get(hashOf('a')));
+    table.release();
+    const keys = await Promise.all(lookups);
+    expect(new Set(keys).size).toBe(1);
+    expect(keys[0]?.id).toBe('key_a');
+    expect(table.lookups).toBe(1);
+    expect(cache.stats).toMatchObject({ misses: 50, databaseQueries: 1 });
+  });
+
+  it('passes a failed query to every waiter and retries on the next lookup', async () => {
+    const table = new FakeKeyTable();
+    table.put(record('a'));
+    const cache = cacheOver(table);
+    table.failNext = true;
+    const results = await Promise.allSettled([cache.get(hashOf('a')), cache.get(hashOf('a'))]);
+    expect(results.map((result) => result.status)).toEqual(['rejected', 'rejected']);
+    expect((await cache.get(hashOf('a')))?.id).toBe('key_a');
+    expect(table.lookups).toBe(2);
+  });
+});
+
+describe('KeyCache remembers unknown keys for the negative TTL', () => {
+  it('answers a second lookup of an unknown key without a query', async () => {
+    const table = new FakeKeyTable();
+    const cache = cacheOver(table);
+    expect(await cache.get(hashOf('nope'))).toBeNull();
+    expect(await cache.get(hashOf('nope'))).toBeNull();
+    expect(table.lookups).toBe(1);
+    expect(cache.stats).toMatchObject({ negativeHits: 1, databaseQueries: 1 });
+  });
+
+  it('asks the database again once the negative entry has expired', async () => {
+    const table = new FakeKeyTable();
+    const cache = cacheOver(table, { negativeTtlMs: 5 });
+    expect(await cache.get(hashOf('late'))).toBeNull();
+    table.put(record('late'));
+    await sleep(50);
+    expect((await cache.get(hashOf('late')))?.id).toBe('key_late');
+    expect(table.lookups).toBe(2);
+  });
+
+  it('does not remember unknown keys at all when the negative TTL is 0', async () => {
+    const table = new FakeKeyTable();
+    const cache = cacheOver(table, { negativeTtlMs: 0 });
+    expect(await cache.get(hashOf('soon'))).toBeNull();
+    table.put(record('soon'));
+    expect((await cache.get(hashOf('soon')))?.id).toBe('key_soon');
+    expect(table.lookups).toBe(2);
+    expect(cache.stats.negativeHits).toBe(0);
+  });
+});
+
+describe('KeyCache stays bounded', () => {
+  it('evicts the least recently used key beyond maxKeys and reads it again when needed', async () => {
+    const table = new FakeKeyTable();
+    for (const secret of ['a', 'b', 'c']) table.put(record(secret));
+    const cache = cacheOver(table, { maxKeys: 2 });
+    await cache.get(hashOf('a'));
+    await cache.get(hashOf('b'));
+    await cache.get(hashOf('c'));
+    expect(cache.stats.evictions).toBe(1);
+    expect(cache.size).toBe(2);
+    expect((await cache.get(hashOf('a')))?.id).toBe('key_a');
+    expect(table.lookups).toBe(4);
+    expect(cache.stats.evictions).toBe(2);
+  });
+});
+
+describe('KeyCache never serves a key it was told changed', () => {
+  it('reads an invalidated key again and returns its new state', async () => {
+    const table = new FakeKeyTable();
+    table.put(record('a'));
+    const cache = cacheOver(table);
+    await cache.get(hashOf('a'));
+    table.put(record('a', { revokeTime: 5 }));
+    cache.invalidate([hashOf('a').toString('hex')]);
+    expect((await cache.get(hashOf('a')))?.revokeTime).toBe(5);
+    expect(table.lookups).toBe(2);
+  });
+
+  it('does not cache a read that started before an invalidation', async () => {
+    const table = new FakeKeyTable();
+    table.put(record('a'));
+    const cache = cacheOver(table);
+    table.hold();
+    const stale = cache.get(hashOf('a'));
+    table.put(record('a', { revokeTime: 5 }));
+    cache.invalidate([hashOf('a').toString('hex')]);
+    const fresh = cache.get(hashOf('a'));
+    table.release();
+    await stale;
+    expect((await fresh)?.revokeTime).toBe(5);
+    expect((await cache.get(hashOf('a')))?.revokeTime).toBe(5);
+  });
+
+  it('forgets an unknown key once told it now exists', async () => {
+    const table = new FakeKeyTable();
+    const cache = cacheOver(table);
+    expect(await cache.get(hashOf('new'))).toBeNull();
+    table.put(record('new'));
+    cache.invalidate([hashOf('new').toString('hex')]);
+    expect((await cache.get(hashOf('new')))?.id).toBe('key_new');
+  });
+
+  it('reads the database on every lookup and caches nothing while entries cannot be vouched for', async () => {
+    const table = new FakeKeyTable();
+    table.put(record('a'));
+    let fresh = false;
+    const cache = cacheOver(table, { isFresh: () => fresh });
+    await cache.get(hashOf('a'));
+    await cache.get(hashOf('a'));
+    expect(table.lookups).toBe(2);
+    fresh = true;
+    await cache.get(hashOf('a'));
+    await cache.get(hashOf('a'));
+    expect(table.lookups).toBe(3);
+  });
+
+  it('drops everything on distrust, bypasses until trust, then caches again from empty', async () => {
+    const table = new FakeKeyTable();
+    table.put(record('a'));
+    const cache = cacheOver(table);
+    await cache.get(hashOf('a'));
+    cache.distrust();
+    expect(cache.size).toBe(0);
+    await cache.get(hashOf('a'));
+    await cache.get(hashOf('a'));
+    expect(table.lookups).toBe(3);
+    cache.trust();
+    await cache.get(hashOf('a'));
+    await cache.get(hashOf('a'));
+    expect(table.lookups).toBe(4);
+  });
+});
