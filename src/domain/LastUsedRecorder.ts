@@ -38,7 +38,8 @@ export class LastUsedRecorder {
     this.stats.recorded++;
     const previous = this.pending.get(keyId);
     if (previous === undefined || previous.time <= time) {
-      this.pending.set(keyId, { keyId, time, ip: ip === '' ? null : ip.trim().slice(0, 64) });
+      const trimmed = ip.trim();
+      this.pending.set(keyId, { keyId, time, ip: trimmed === '' ? null : trimmed.slice(0, 64) });
     }
   }
 
@@ -57,9 +58,11 @@ export class LastUsedRecorder {
     await this.flush();
   }
 
-  /** Writes pending entries now (one flush at a time). */
+  /** Writes pending entries now (one flush at a time); resolves once they are written or put back. */
   async flush(): Promise<void> {
-    if (this.flushing !== undefined) await this.flushing;
+    // A loop, not an if: another caller waiting on the same flush may have started the next one, which
+    // holds entries recorded before this call.
+    while (this.flushing !== undefined) await this.flushing;
     if (this.pending.size === 0) return;
     const batch = this.pending;
     this.pending = new Map();
