@@ -27,7 +27,13 @@ export function decodePageToken(token: string, filters: string): ListCursor | un
   const [payload, mac, ...rest] = token.split('.');
   if (payload === undefined || mac === undefined || rest.length > 0 || token.length > 200) throw invalid;
   if (digest(payload, filters) !== mac) throw invalid;
-  const parsed: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
-  if (!Array.isArray(parsed) || typeof parsed[0] !== 'number' || typeof parsed[1] !== 'string') throw invalid;
-  return { time: parsed[0], id: parsed[1] };
+  // The checksum is not a secret, so a matching one does not prove the payload came from encodePageToken.
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid;
+  }
+  if (!Array.isArray(parsed) || !Number.isSafeInteger(parsed[0]) || typeof parsed[1] !== 'string') throw invalid;
+  return { time: parsed[0] as number, id: parsed[1] };
 }
