@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -261,6 +263,20 @@ describeEachDatabase('GetKey and ListKeys', (kind) => {
       expect(error.details).toBe(
         'page_token is invalid: pass the next_page_token of a previous response unchanged, with the same filters',
       );
+    });
+
+    it('rejects a forged token whose checksum matches but whose payload is not a position', async () => {
+      // The checksum is public (sha256 over the filters), so anyone who reads the source can compute one.
+      const actor = actorOf(newOrganizationId(), 'alice');
+      const payload = Buffer.from('not json {').toString('base64url');
+      const filters = JSON.stringify(['keys', actor.organizationId, '', []]);
+      const mac = createHash('sha256')
+        .update(`api-key-service/page-token/v1\n${filters}\n${payload}`)
+        .digest('base64url')
+        .slice(0, 22);
+      const error = await grpcError(list({ actor, pageToken: `${payload}.${mac}` }));
+      expect(error.code).toBe(status.INVALID_ARGUMENT);
+      expect(error.details).toMatch(/^page_token is invalid/);
     });
 
     const MINE = KeyOwnerFilter.KEY_OWNER_FILTER_MINE;
