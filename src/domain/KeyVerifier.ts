@@ -104,11 +104,11 @@ export class KeyVerifier {
             : `client IP ${input.clientIp.trim()} is not in the allowlist of API key ${key.prefix}…; update the key's allowed_ips or call from an allowed IP`;
       return deny('ip_not_allowed', message, now, key);
     }
-    const missing = input.requiredScopes.filter((scope) => !key.scopeSet.has(scope));
+    const missing = [...new Set(input.requiredScopes.filter((scope) => !key.scopeSet.has(scope)))].sort();
     if (missing.length > 0) {
       return deny(
         'insufficient_scope',
-        `API key ${key.prefix}… lacks the scope${missing.length > 1 ? 's' : ''} ${[...new Set(missing)].sort().join(', ')}; grant ${missing.length > 1 ? 'them' : 'it'} to the key or use another key`,
+        `API key ${key.prefix}… lacks the scope${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; grant ${missing.length > 1 ? 'them' : 'it'} to the key or use another key`,
         now,
         key,
       );
