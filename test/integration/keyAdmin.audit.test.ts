@@ -255,6 +255,14 @@ describeEachDatabase('audit trail', (kind) => {
       expect(error.details).toBe('end_time must be after start_time');
     });
 
+    it('rejects a timestamp with out-of-range nanos', async () => {
+      const error = await grpcError(
+        listEvents({ actor: actorOf(newOrganizationId(), 'a'), startTime: { seconds: 1, nanos: 1_000_000_000 } }),
+      );
+      expect(error.code).toBe(status.INVALID_ARGUMENT);
+      expect(error.details).toBe('start_time is not a valid timestamp');
+    });
+
     it('walks every page without duplicates or gaps', async () => {
       const actor = actorOf(newOrganizationId(), 'alice');
       const keys: TestKey[] = await Promise.all(Array.from({ length: 6 }, () => createTestKey(server, actor)));

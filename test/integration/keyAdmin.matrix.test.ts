@@ -247,8 +247,33 @@ const SCOPES_CASES: readonly { role: RoleName; expected: Outcome }[] = ROLES.map
 
 const OUTCOMES: readonly Outcome[] = ['OK', 'INVALID_ARGUMENT', 'PERMISSION_DENIED', 'NOT_FOUND'];
 
-function expectRefusal(error: ServiceError, expected: Exclude<Outcome, 'OK'>): void {
+/** What a Read-Only Admin is told for each Admin-only RPC. */
+const ADMIN_ONLY_ACTION: Readonly<Record<string, string>> = {
+  UpdateKey: 'update keys',
+  RevokeKey: 'revoke keys',
+  RotateKey: 'rotate keys',
+  RevokeUserKeys: 'revoke keys',
+};
+
+/** The exact message of a refusal: the same for every key, so it reveals nothing about the key. */
+function refusalMessage(rpc: string, role: RoleName, expected: Exclude<Outcome, 'OK'>, keyId: string): string {
+  switch (expected) {
+    case 'INVALID_ARGUMENT':
+      return 'actor.role must be ROLE_ADMIN, ROLE_READ_ONLY_ADMIN or ROLE_MEMBER, got ROLE_UNSPECIFIED';
+    case 'NOT_FOUND':
+      return `API key "${keyId}" not found in your organization`;
+    case 'PERMISSION_DENIED':
+      if (role === 'ROLE_MEMBER') return 'only users with the Admin or Read-Only Admin role can manage API keys';
+      if (rpc === 'CreateKey') {
+        return 'User cannot create keys with these scopes: tickets:write (a Read-Only Admin may only grant *:read scopes)';
+      }
+      return `only users with the Admin role can ${ADMIN_ONLY_ACTION[rpc] ?? '?'}`;
+  }
+}
+
+function expectRefusal(error: ServiceError, expected: Exclude<Outcome, 'OK'>, message: string): void {
   expect(status[error.code]).toBe(expected);
+  expect(error.details).toBe(message);
 }
 
 describeEachDatabase('KeyAdmin role × action × ownership × organization matrix', (kind) => {
@@ -291,7 +316,11 @@ describeEachDatabase('KeyAdmin role × action × ownership × organization matri
             await c.rpc.verifySuccess(target, response);
             if (!c.rpc.writes(target)) expect(await databaseSnapshot(server.app.db, organizations)).toEqual(before);
           } else {
-            expectRefusal(await grpcError(c.rpc.call(target)), c.expected);
+            expectRefusal(
+              await grpcError(c.rpc.call(target)),
+              c.expected,
+              refusalMessage(c.rpc.name, c.role, c.expected, target.key.key.id),
+            );
             expect(await databaseSnapshot(server.app.db, organizations)).toEqual(before);
           }
         });
@@ -316,7 +345,11 @@ describeEachDatabase('KeyAdmin role × action × ownership × organization matri
               expect(created.key?.createdByUserId).toBe(ACTING_USER);
               expect(await auditActionsOf(server, created.key?.id ?? '')).toEqual(['key_created']);
             } else {
-              expectRefusal(await grpcError(server.clients.admin.createKey(request)), c.expected);
+              expectRefusal(
+                await grpcError(server.clients.admin.createKey(request)),
+                c.expected,
+                refusalMessage('CreateKey', c.role, c.expected, ''),
+              );
               expect(await databaseSnapshot(server.app.db, [organization])).toEqual(before);
             }
           },
@@ -328,7 +361,11 @@ describeEachDatabase('KeyAdmin role × action × ownership × organization matri
           if (c.expected === 'OK') {
             expect((await server.clients.admin.listScopes({ actor })).scopes).toHaveLength(21);
           } else {
-            expectRefusal(await grpcError(server.clients.admin.listScopes({ actor })), c.expected);
+            expectRefusal(
+              await grpcError(server.clients.admin.listScopes({ actor })),
+              c.expected,
+              refusalMessage('ListScopes', c.role, c.expected, ''),
+            );
           }
         });
     });
