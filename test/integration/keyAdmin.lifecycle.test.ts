@@ -442,6 +442,7 @@ describeEachDatabase('UpdateKey, RevokeKey, RotateKey, RevokeUserKeys and expiry
         state: KeyState.KEY_STATE_ACTIVE,
       });
       expect((await verify(rotated.secret, ['comments:write'])).keyId).toBe(newKey.id);
+      expect(server.logs.join('\n')).not.toContain(rotated.secret.slice('tt_admin_'.length));
     });
 
     it('keeps the old key valid for the grace period, then expires it', async () => {

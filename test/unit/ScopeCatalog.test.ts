@@ -140,6 +140,7 @@ describe('scope catalog', () => {
         /"Tickets:Read" is not resource:action/,
       ],
       ['an empty array', () => file('empty.json', '[]'), /at least one scope is required/],
+      ['a duplicate', () => file('dup.json', '[{"name":"a:read"},{"name":"a:read"}]'), /"a:read" is listed twice/],
     ])('refuses %s, naming the file and the problem', (_what, path, message) => {
       expect(() => loadScopeCatalog(path())).toThrow(message);
     });
