@@ -383,6 +383,19 @@ describeEachDatabase('UpdateKey, RevokeKey, RotateKey, RevokeUserKeys and expiry
       expect(await databaseSnapshot(server.app.db, [actor.organizationId])).toEqual(before);
     });
 
+    it('writes one revocation however many concurrent revokes race for the key', async () => {
+      const actor = admin();
+      const { key } = await createTestKey(server, actor);
+      const results = await Promise.all(
+        Array.from({ length: 5 }, (_, i) =>
+          server.clients.admin.revokeKey({ actor, keyId: key.id, reason: `attempt ${i}` }),
+        ),
+      );
+      const first = results[0]!.key!;
+      for (const result of results) expect(result.key).toEqual(first);
+      expect((await auditRows(key.id)).map((row) => row.action)).toEqual(['key_created', 'key_revoked']);
+    });
+
     it('accepts no reason', async () => {
       const actor = admin();
       const { key } = await createTestKey(server, actor);
@@ -550,6 +563,23 @@ describeEachDatabase('UpdateKey, RevokeKey, RotateKey, RevokeUserKeys and expiry
         `key ${key.id} was already rotated into ${rotated.newKey?.id ?? ''}; rotate that key instead`,
       );
       expect(await databaseSnapshot(server.app.db, [actor.organizationId])).toEqual(before);
+    });
+
+    it('lets exactly one of several concurrent rotations of a key succeed', async () => {
+      const actor = admin();
+      const { key } = await createTestKey(server, actor);
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 4 }, () => server.clients.admin.rotateKey({ actor, keyId: key.id, gracePeriodHours: 1 })),
+      );
+      const succeeded = outcomes.filter((outcome) => outcome.status === 'fulfilled');
+      expect(succeeded).toHaveLength(1);
+      for (const outcome of outcomes) {
+        if (outcome.status === 'rejected') {
+          expect((outcome.reason as { code: number }).code).toBe(status.FAILED_PRECONDITION);
+        }
+      }
+      const rows = (await server.app.db('api_keys').where('rotated_from_key_id', key.id)) as unknown[];
+      expect(rows).toHaveLength(1);
     });
 
     it('refuses to rotate a revoked key', async () => {
