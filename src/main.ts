@@ -4,6 +4,7 @@ import { type Logger, pino } from 'pino';
 
 import { runPrimary } from './cluster/runPrimary.js';
 import { createWorkerChannel, type WorkerChannel } from './cluster/createWorkerChannel.js';
+import type { WorkerStats } from './cluster/messages.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { createApp } from './createApp.js';
 import { loadScopeCatalog } from './loadScopeCatalog.js';
@@ -46,6 +47,19 @@ function onShutdownSignal(logger: Logger, stop: () => Promise<void>): void {
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
+/**
+ * When started with an IPC channel (child_process.fork, as the benchmark does), answers
+ * `{ type: 'stats', id }` with every process's counters.
+ */
+function answerSupervisor(collect: () => Promise<WorkerStats[]>): void {
+  if (process.send === undefined) return;
+  process.on('message', (message: unknown) => {
+    if (typeof message !== 'object' || message === null || (message as { type?: unknown }).type !== 'stats') return;
+    const id = (message as { id?: unknown }).id;
+    void collect().then((stats) => process.send?.({ type: 'stats', id, stats }));
+  });
+}
+
 /** The cluster primary: migrate once, fork the workers, relay invalidations. */
 async function runClusterPrimary(config: Config, logger: Logger): Promise<void> {
   if (config.migrateOnStart) {
@@ -62,6 +76,7 @@ async function runClusterPrimary(config: Config, logger: Logger): Promise<void> 
   }
   const primary = runPrimary(config.workers, { ...process.env, MIGRATE_ON_START: 'false' }, logger);
   onShutdownSignal(logger, () => primary.stop());
+  answerSupervisor(() => primary.stats());
   const port = await primary.listening;
   logger.info(
     { address: `${config.listenAddress.host}:${port}`, database: config.databaseDisplay, workers: config.workers },
@@ -72,6 +87,13 @@ async function runClusterPrimary(config: Config, logger: Logger): Promise<void> 
 /** A single process, or one worker of a cluster. */
 async function runServer(config: Config, logger: Logger): Promise<void> {
   let channel: WorkerChannel | undefined;
+  const stats = (): WorkerStats => ({
+    cache: { ...app.cache.stats, size: app.cache.size },
+    verifier: { ...app.verifier.stats },
+    feed: { ...app.feed.stats },
+    lastUsed: { ...app.lastUsed.stats },
+    memory: { rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed },
+  });
   const app = createApp(config, {
     logger,
     scopes: loadScopeCatalog(config.scopesFile),
@@ -80,12 +102,7 @@ async function runServer(config: Config, logger: Logger): Promise<void> {
   if (cluster.isWorker) {
     channel = createWorkerChannel({
       invalidate: (hashes) => app.cache.invalidate(hashes),
-      stats: () => ({
-        cache: { ...app.cache.stats, size: app.cache.size },
-        verifier: { ...app.verifier.stats },
-        feed: { ...app.feed.stats },
-        lastUsed: { ...app.lastUsed.stats },
-      }),
+      stats,
     });
   }
   let port: number;
@@ -101,6 +118,7 @@ async function runServer(config: Config, logger: Logger): Promise<void> {
     channel.announceListening(port);
     return;
   }
+  answerSupervisor(() => Promise.resolve([stats()]));
   logger.info(
     { address: `${config.listenAddress.host}:${port}`, database: config.databaseDisplay },
     'api-key-service listening (KeyAdmin, KeyVerifier, reflection, health)',
