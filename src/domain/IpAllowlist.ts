@@ -111,9 +111,13 @@ export function normalizeAllowedIps(entries: readonly string[]): string[] {
 /** Outcome of checking a client address against an allowlist. */
 export type IpDecision = { allowed: true } | { allowed: false; why: 'missing' | 'unparsable' | 'not_listed' };
 
+const ALLOWED: IpDecision = { allowed: true };
+const MAX_REMEMBERED_DECISIONS = 64;
+
 /** A pre-parsed allowlist for fast repeated checks on the verify path. */
 export class IpAllowlist {
   private readonly ranges: readonly Range[];
+  private readonly recent = new Map<string, IpDecision>();
 
   /** `entries` must already be canonical (as stored). */
   constructor(entries: readonly string[]) {
@@ -126,13 +130,24 @@ export class IpAllowlist {
 
   /** An empty allowlist allows every client, even one without an address. */
   check(clientIp: string): IpDecision {
-    if (this.ranges.length === 0) return { allowed: true };
+    if (this.ranges.length === 0) return ALLOWED;
+    // The same few client addresses use a key again and again: remember recent decisions.
+    let decision = this.recent.get(clientIp);
+    if (decision === undefined) {
+      if (this.recent.size >= MAX_REMEMBERED_DECISIONS) this.recent.clear();
+      decision = this.decide(clientIp);
+      this.recent.set(clientIp, decision);
+    }
+    return decision;
+  }
+
+  private decide(clientIp: string): IpDecision {
     if (clientIp.trim() === '') return { allowed: false, why: 'missing' };
     const client = parseAddress(clientIp);
     if (client === null) return { allowed: false, why: 'unparsable' };
     for (const range of this.ranges) {
       if (range.address.kind() === client.kind() && client.match(range.address, range.bits)) {
-        return { allowed: true };
+        return ALLOWED;
       }
     }
     return { allowed: false, why: 'not_listed' };

@@ -24,8 +24,8 @@ export interface KeyCacheStats {
   databaseQueries: number;
 }
 
-const ABSENT = Symbol('absent');
-type Entry = VerifiableKey | typeof ABSENT;
+/** Most "no such key" entries kept, apart from real keys so a flood of random keys cannot evict them. */
+const MAX_ABSENT_ENTRIES = 100_000;
 
 /**
  * Keys by the hex SHA-256 of their secret: a bounded LRU of parsed keys plus short-lived negative
@@ -35,7 +35,8 @@ type Entry = VerifiableKey | typeof ABSENT;
  */
 export class KeyCache {
   readonly stats: KeyCacheStats = { hits: 0, negativeHits: 0, misses: 0, evictions: 0, databaseQueries: 0 };
-  private readonly entries: LRUCache<string, Entry>;
+  private readonly entries: LRUCache<string, VerifiableKey>;
+  private readonly absent: LRUCache<string, true>;
   private readonly inFlight = new Map<string, Promise<VerifiableKey | null>>();
   /** Bumped by invalidate(); a load that started before an invalidation must not be cached. */
   private generation = 0;
@@ -46,11 +47,15 @@ export class KeyCache {
   private bypass = false;
 
   constructor(private readonly options: KeyCacheOptions) {
-    this.entries = new LRUCache<string, Entry>({
+    this.entries = new LRUCache<string, VerifiableKey>({
       max: options.maxKeys,
       dispose: (_value, _key, reason) => {
         if (reason === 'evict') this.stats.evictions++;
       },
+    });
+    this.absent = new LRUCache<string, true>({
+      max: Math.min(options.maxKeys, MAX_ABSENT_ENTRIES),
+      ttl: Math.max(1, options.negativeTtlMs),
     });
   }
 
@@ -58,25 +63,41 @@ export class KeyCache {
     return this.entries.size;
   }
 
-  /** The key whose secret hashes to `hash`, or null if none exists. */
-  async get(hash: Buffer): Promise<VerifiableKey | null> {
+  /**
+   * Answers from memory only: the key, null when it is known not to exist, undefined when the database
+   * must be asked (not cached, or the cache cannot be trusted right now). Synchronous: the hot path.
+   */
+  peek(hash: Buffer): VerifiableKey | null | undefined {
+    if (this.bypass || this.options.isFresh?.() === false) return undefined;
     const id = hash.toString('hex');
-    if (this.bypass || this.options.isFresh?.() === false) {
-      this.stats.misses++;
-      this.stats.databaseQueries++;
-      const record = await this.options.repository.findByHash(hash);
-      return record === null ? null : toVerifiableKey(record);
-    }
     const cached = this.entries.get(id);
     if (cached !== undefined) {
-      if (cached === ABSENT) {
-        this.stats.negativeHits++;
-        return null;
-      }
       this.stats.hits++;
       return cached;
     }
+    if (this.absent.has(id)) {
+      this.stats.negativeHits++;
+      return null;
+    }
+    return undefined;
+  }
+
+  /** The key whose secret hashes to `hash`, or null if none exists: from memory, else one query. */
+  async get(hash: Buffer): Promise<VerifiableKey | null> {
+    const cached = this.peek(hash);
+    return cached !== undefined ? cached : this.fetch(hash);
+  }
+
+  /** Reads the database (sharing a query already in flight for the same hash) and caches the result. */
+  fetch(hash: Buffer): Promise<VerifiableKey | null> {
     this.stats.misses++;
+    if (this.bypass || this.options.isFresh?.() === false) {
+      this.stats.databaseQueries++;
+      return this.options.repository
+        .findByHash(hash)
+        .then((record) => (record === null ? null : toVerifiableKey(record)));
+    }
+    const id = hash.toString('hex');
     const pending = this.inFlight.get(id);
     if (pending !== undefined) return pending;
     const load = this.load(id, hash).finally(() => {
@@ -91,6 +112,7 @@ export class KeyCache {
     this.generation++;
     for (const hash of hashes) {
       this.entries.delete(hash);
+      this.absent.delete(hash);
       this.inFlight.delete(hash);
     }
   }
@@ -100,6 +122,7 @@ export class KeyCache {
     this.bypass = true;
     this.generation++;
     this.entries.clear();
+    this.absent.clear();
     this.inFlight.clear();
   }
 
@@ -107,6 +130,7 @@ export class KeyCache {
   trust(): void {
     this.generation++;
     this.entries.clear();
+    this.absent.clear();
     this.bypass = false;
   }
 
@@ -118,7 +142,7 @@ export class KeyCache {
     if (generation === this.generation) {
       // lru-cache reads a ttl of 0 as "never expires": a negative TTL of 0 must mean "not remembered".
       if (key !== null) this.entries.set(id, key);
-      else if (this.options.negativeTtlMs > 0) this.entries.set(id, ABSENT, { ttl: this.options.negativeTtlMs });
+      else if (this.options.negativeTtlMs > 0) this.absent.set(id, true);
     }
     return key;
   }

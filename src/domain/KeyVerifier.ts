@@ -1,7 +1,7 @@
 import { invalidArgument } from './AppError.js';
 import type { Clock } from './Clock.js';
 import type { KeyCache } from './KeyCache.js';
-import { hashSecret, isWellFormedKey } from './keyFormat.js';
+import { hashSecret, hasKeyLength, isWellFormedKey } from './keyFormat.js';
 import type { ScopeCatalog } from './ScopeCatalog.js';
 import { MAX_SCOPES_PER_REQUEST } from './ScopeCatalog.js';
 import type { VerifiableKey } from './VerifiableKey.js';
@@ -64,22 +64,36 @@ export class KeyVerifier {
 
   constructor(private readonly options: KeyVerifierOptions) {}
 
-  async verify(input: VerifyInput): Promise<Verification> {
-    const outcome = await this.decide(input);
+  /**
+   * Decides synchronously when the key is in memory (the hot path: no promise, no I/O), otherwise after
+   * one database lookup.
+   */
+  verify(input: VerifyInput): Verification | Promise<Verification> {
+    this.requireKnownScopes(input.requiredScopes);
+    if (!hasKeyLength(input.key)) return this.count(this.malformed());
+    const hash = hashSecret(input.key);
+    // A hit means this exact string was well-formed when it was first looked up (equal SHA-256 ⇒ equal
+    // string), so the shape and checksum need not be checked again.
+    const cached = this.options.cache.peek(hash);
+    if (cached !== undefined) return this.count(this.decide(input, cached));
+    if (!isWellFormedKey(input.key)) return this.count(this.malformed());
+    return this.options.cache.fetch(hash).then((found) => this.count(this.decide(input, found)));
+  }
+
+  private count(outcome: Verification): Verification {
     this.stats[outcome.valid ? 'valid' : outcome.reason]++;
     return outcome;
   }
 
-  private async decide(input: VerifyInput): Promise<Verification> {
-    this.requireKnownScopes(input.requiredScopes);
-    if (!isWellFormedKey(input.key)) {
-      return deny(
-        'malformed',
-        'not a TopTickets API key: expected "tt_<label>_…" as issued; check for copy/paste errors',
-        this.options.clock.now(),
-      );
-    }
-    const key = await this.options.cache.get(hashSecret(input.key));
+  private malformed(): Verification {
+    return deny(
+      'malformed',
+      'not a TopTickets API key: expected "tt_<label>_…" as issued; check for copy/paste errors',
+      this.options.clock.now(),
+    );
+  }
+
+  private decide(input: VerifyInput, key: VerifiableKey | null): Verification {
     const now = this.options.clock.now();
     if (key === null) return deny('not_found', 'API key not found; it may have been deleted or mistyped', now);
     if (key.revokeTime !== null) {
@@ -104,8 +118,8 @@ export class KeyVerifier {
             : `client IP ${input.clientIp.trim()} is not in the allowlist of API key ${key.prefix}…; update the key's allowed_ips or call from an allowed IP`;
       return deny('ip_not_allowed', message, now, key);
     }
-    const missing = [...new Set(input.requiredScopes.filter((scope) => !key.scopeSet.has(scope)))].sort();
-    if (missing.length > 0) {
+    if (!input.requiredScopes.every((scope) => key.scopeSet.has(scope))) {
+      const missing = [...new Set(input.requiredScopes.filter((scope) => !key.scopeSet.has(scope)))].sort();
       return deny(
         'insufficient_scope',
         `API key ${key.prefix}… lacks the scope${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; grant ${missing.length > 1 ? 'them' : 'it'} to the key or use another key`,

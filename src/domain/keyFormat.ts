@@ -19,6 +19,14 @@ export const PREFIX_RANDOM_LENGTH = 8;
 export const KEY_PATTERN = /^tt_(admin|readonly)_[0-9A-Za-z]{30}$/;
 /** Longest string ever worth examining as a key. */
 export const MAX_KEY_LENGTH = 64;
+const KEY_LENGTHS = new Set(
+  ['admin', 'readonly'].map((label) => `tt_${label}_`.length + RANDOM_LENGTH + CHECKSUM_LENGTH),
+);
+
+/** Cheap first filter: true when `candidate` has the length of some key (no content check). */
+export function hasKeyLength(candidate: string): boolean {
+  return KEY_LENGTHS.has(candidate.length);
+}
 
 export type KeyLabel = 'admin' | 'readonly';
 

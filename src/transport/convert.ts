@@ -18,6 +18,7 @@ import { invalidArgument } from '../domain/AppError.js';
 import type { Verification } from '../domain/KeyVerifier.js';
 import { DENIAL_HTTP_STATUS } from '../domain/KeyVerifier.js';
 import type { ScopeDefinition } from '../domain/ScopeCatalog.js';
+import type { VerifiableKey } from '../domain/VerifiableKey.js';
 import type { Actor, ApiKeyRecord, AuditAction, AuditEventRecord, KeyState, Role } from '../domain/types.js';
 import { keyStateAt } from '../domain/types.js';
 import { requireIdentifier } from '../domain/validation.js';
@@ -147,21 +148,48 @@ export function scopeToProto(scope: ScopeDefinition): Scope {
   return { ...scope };
 }
 
+/** The parts of a VerifyKey response that depend only on the key, built once per cached key. */
+type KeyFields = Pick<
+  VerifyKeyResponse,
+  'keyId' | 'keyName' | 'keyPrefix' | 'scopes' | 'expireTime' | 'organizationId' | 'createdByUserId'
+>;
+const keyFieldsCache = new WeakMap<VerifiableKey, KeyFields>();
+const NO_KEY: KeyFields = {
+  keyId: '',
+  keyName: '',
+  keyPrefix: '',
+  scopes: [],
+  expireTime: undefined,
+  organizationId: '',
+  createdByUserId: '',
+};
+
+function keyFields(key: VerifiableKey | undefined): KeyFields {
+  if (key === undefined) return NO_KEY;
+  let fields = keyFieldsCache.get(key);
+  if (fields === undefined) {
+    fields = {
+      keyId: key.id,
+      keyName: key.name,
+      keyPrefix: key.prefix,
+      scopes: key.scopes as string[],
+      expireTime: timestampFromMs(key.expireTime),
+      organizationId: key.organizationId,
+      createdByUserId: key.createdByUserId,
+    };
+    keyFieldsCache.set(key, fields);
+  }
+  return fields;
+}
+
 /** A verification outcome as the VerifyKey response. */
 export function verificationToProto(outcome: Verification): VerifyKeyResponse {
-  const key = outcome.key;
   return {
     valid: outcome.valid,
     denialReason: outcome.valid ? ProtoDenialReason.DENIAL_REASON_UNSPECIFIED : DENIAL_TO_PROTO[outcome.reason],
     httpStatus: outcome.valid ? 200 : DENIAL_HTTP_STATUS[outcome.reason],
     message: outcome.message,
-    keyId: key?.id ?? '',
-    keyName: key?.name ?? '',
-    keyPrefix: key?.prefix ?? '',
-    scopes: key === undefined ? [] : (key.scopes as string[]),
-    expireTime: key === undefined ? undefined : timestampFromMs(key.expireTime),
-    organizationId: key?.organizationId ?? '',
+    ...keyFields(outcome.key),
     authenticateTime: timestampFromMs(outcome.now),
-    createdByUserId: key?.createdByUserId ?? '',
   };
 }

@@ -11,14 +11,14 @@ export function createKeyVerifierService(verifier: KeyVerifier, logger: Logger):
     verifyKey: handleUnary(
       '/apikeys.v1.KeyVerifier/VerifyKey',
       logger,
-      async (request) =>
-        verificationToProto(
-          await verifier.verify({
-            key: request.key,
-            clientIp: request.clientIp,
-            requiredScopes: request.requiredScopes,
-          }),
-        ),
+      (request) => {
+        const outcome = verifier.verify({
+          key: request.key,
+          clientIp: request.clientIp,
+          requiredScopes: request.requiredScopes,
+        });
+        return outcome instanceof Promise ? outcome.then(verificationToProto) : verificationToProto(outcome);
+      },
       { successLogLevel: 'debug' },
     ),
   } satisfies KeyVerifierServer;
