@@ -67,9 +67,8 @@ export class KeyCache {
    * Answers from memory only: the key, null when it is known not to exist, undefined when the database
    * must be asked (not cached, or the cache cannot be trusted right now). Synchronous: the hot path.
    */
-  peek(hash: Buffer): VerifiableKey | null | undefined {
+  peek(id: string): VerifiableKey | null | undefined {
     if (this.bypass || this.options.isFresh?.() === false) return undefined;
-    const id = hash.toString('hex');
     const cached = this.entries.get(id);
     if (cached !== undefined) {
       this.stats.hits++;
@@ -84,12 +83,14 @@ export class KeyCache {
 
   /** The key whose secret hashes to `hash`, or null if none exists: from memory, else one query. */
   async get(hash: Buffer): Promise<VerifiableKey | null> {
-    const cached = this.peek(hash);
-    return cached !== undefined ? cached : this.fetch(hash);
+    const id = hash.toString('hex');
+    const cached = this.peek(id);
+    return cached !== undefined ? cached : this.fetch(id);
   }
 
   /** Reads the database (sharing a query already in flight for the same hash) and caches the result. */
-  fetch(hash: Buffer): Promise<VerifiableKey | null> {
+  fetch(id: string): Promise<VerifiableKey | null> {
+    const hash = Buffer.from(id, 'hex');
     this.stats.misses++;
     if (this.bypass || this.options.isFresh?.() === false) {
       this.stats.databaseQueries++;
@@ -97,7 +98,6 @@ export class KeyCache {
         .findByHash(hash)
         .then((record) => (record === null ? null : toVerifiableKey(record)));
     }
-    const id = hash.toString('hex');
     const pending = this.inFlight.get(id);
     if (pending !== undefined) return pending;
     const load = this.load(id, hash).finally(() => {

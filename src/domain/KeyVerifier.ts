@@ -1,7 +1,7 @@
 import { invalidArgument } from './AppError.js';
 import type { Clock } from './Clock.js';
 import type { KeyCache } from './KeyCache.js';
-import { hashSecret, hasKeyLength, isWellFormedKey } from './keyFormat.js';
+import { hasKeyLength, isWellFormedKey, secretDigest } from './keyFormat.js';
 import type { ScopeCatalog } from './ScopeCatalog.js';
 import { MAX_SCOPES_PER_REQUEST } from './ScopeCatalog.js';
 import type { VerifiableKey } from './VerifiableKey.js';
@@ -71,13 +71,13 @@ export class KeyVerifier {
   verify(input: VerifyInput): Verification | Promise<Verification> {
     this.requireKnownScopes(input.requiredScopes);
     if (!hasKeyLength(input.key)) return this.count(this.malformed());
-    const hash = hashSecret(input.key);
+    const digest = secretDigest(input.key);
     // A hit means this exact string was well-formed when it was first looked up (equal SHA-256 ⇒ equal
     // string), so the shape and checksum need not be checked again.
-    const cached = this.options.cache.peek(hash);
+    const cached = this.options.cache.peek(digest);
     if (cached !== undefined) return this.count(this.decide(input, cached));
     if (!isWellFormedKey(input.key)) return this.count(this.malformed());
-    return this.options.cache.fetch(hash).then((found) => this.count(this.decide(input, found)));
+    return this.options.cache.fetch(digest).then((found) => this.count(this.decide(input, found)));
   }
 
   private count(outcome: Verification): Verification {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 
 import { randomBase62, toBase62 } from './randomBase62.js';
@@ -56,7 +56,12 @@ export function generateSecret(label: KeyLabel): GeneratedSecret {
 
 /** SHA-256 of the full secret: the only form in which a secret is ever stored or cached. */
 export function hashSecret(secret: string): Buffer {
-  return createHash('sha256').update(secret, 'utf8').digest();
+  return Buffer.from(secretDigest(secret), 'hex');
+}
+
+/** SHA-256 of the full secret as hex: the cache key (one-shot hash, no Hash object: the hot path). */
+export function secretDigest(secret: string): string {
+  return hash('sha256', secret, 'hex');
 }
 
 /**
