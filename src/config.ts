@@ -118,7 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       CHANGE_FEED_POLL_MS: intRange(10, 60_000)({ default: DEFAULTS.CHANGE_FEED_POLL_MS }),
       CHANGE_FEED_GAP_TIMEOUT_MS: intRange(100, 3_600_000)({ default: DEFAULTS.CHANGE_FEED_GAP_TIMEOUT_MS }),
       CHANGE_FEED_RETENTION_HOURS: intRange(1, 8760)({ default: DEFAULTS.CHANGE_FEED_RETENTION_HOURS }),
-      STALENESS_BOUND_MS: intRange(0, 3_600_000)({ default: DEFAULTS.STALENESS_BOUND_MS }),
+      STALENESS_BOUND_MS: intRange(20, 3_600_000)({ default: DEFAULTS.STALENESS_BOUND_MS }),
       LAST_USED_FLUSH_MS: intRange(10, 3_600_000)({ default: DEFAULTS.LAST_USED_FLUSH_MS }),
       WORKERS: workerCount({ default: 1 }),
     },
@@ -129,6 +129,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
     },
   );
+  if (raw.STALENESS_BOUND_MS < 2 * raw.CHANGE_FEED_POLL_MS) {
+    throw new ConfigError(
+      `invalid configuration:\n  STALENESS_BOUND_MS (${raw.STALENESS_BOUND_MS}) must be at least twice CHANGE_FEED_POLL_MS (${raw.CHANGE_FEED_POLL_MS})`,
+    );
+  }
   const database = raw.DATABASE_URL;
   return Object.freeze({
     listenAddress: raw.LISTEN_ADDRESS,

@@ -161,6 +161,11 @@ export class KeyAdministration {
     if (fields.has('expires_in_hours')) requested.hours = requireLifetime(input.expiresInHours);
     return this.mutate(actor, keyId, async (tx, key, now) => {
       requireState(key, now, 'updated');
+      if (requested.hours !== undefined && key.replacedByKeyId !== null) {
+        throw failedPrecondition(
+          `key ${key.id} was rotated into ${key.replacedByKeyId} and lives only until its grace period ends; update the new key instead`,
+        );
+      }
       if (key.createdByRole === 'read_only_admin') {
         if (requested.hours !== undefined) {
           throw failedPrecondition(

@@ -473,6 +473,35 @@ describeEachDatabase('UpdateKey, RevokeKey, RotateKey, RevokeUserKeys and expiry
       );
     });
 
+    it('refuses to extend the old key beyond its grace period, but still lets it be renamed', async () => {
+      const actor = admin();
+      const old = await createTestKey(server, actor);
+      const rotated = await server.clients.admin.rotateKey({ actor, keyId: old.key.id, gracePeriodHours: 24 });
+      const error = await grpcError(
+        server.clients.admin.updateKey({
+          actor,
+          keyId: old.key.id,
+          name: '',
+          scopes: [],
+          allowedIps: [],
+          expiresInHours: 8760,
+          updateMask: ['expires_in_hours'],
+        }),
+      );
+      expect(error.code).toBe(status.FAILED_PRECONDITION);
+      expect(error.details).toContain(`was rotated into ${rotated.newKey!.id}`);
+      const renamed = await server.clients.admin.updateKey({
+        actor,
+        keyId: old.key.id,
+        name: 'old, being retired',
+        scopes: [],
+        allowedIps: [],
+        expiresInHours: 0,
+        updateMask: ['name'],
+      });
+      expect(renamed.key?.expireTime).toEqual(rotated.oldKey?.expireTime);
+    });
+
     it('never lengthens the old key’s life: an earlier expiry is kept', async () => {
       const actor = admin();
       const old = await createTestKey(server, actor, { expiresInHours: 2 });
