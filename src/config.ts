@@ -1,6 +1,9 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 
-import { cleanEnv, makeValidator, str } from 'envalid';
+import { bool, cleanEnv, makeExactValidator, makeValidator, str } from 'envalid';
+import ipaddr from 'ipaddr.js';
 
 import { type DatabaseTarget, parseDatabaseUrl } from './storage/createDatabase.js';
 
@@ -41,7 +44,48 @@ export interface Config {
   readonly lastUsedFlushMs: number;
   /** Worker processes sharing the port (node:cluster); 1 = no cluster. */
   readonly workers: number;
+  /** Service tokens callers may present as `authorization: Bearer <token>`: only their SHA-256 is known. */
+  readonly authTokens: readonly ServiceTokenHash[];
+  /** Server certificate and key, and the client CA for mutual TLS; null = plaintext. */
+  readonly tls: TlsMaterial | null;
+  /** Caller identities (certificate identities and/or token names) allowed to call KeyAdmin. */
+  readonly adminClientIds: readonly string[];
+  /** Whether KeyVerifier also requires an authenticated caller (any identity). */
+  readonly verifierRequiresAuth: boolean;
+  /** Insecure setups the operator accepted by name for a non-loopback address. */
+  readonly allowInsecure: readonly InsecureMode[];
+  /** What is insecure about this configuration (allowed: on loopback, or opted into); main warns about each. */
+  readonly insecurities: readonly InsecureMode[];
 }
+
+/** A configured service token: the caller identity it stands for and the SHA-256 digest of the token. */
+export interface ServiceTokenHash {
+  readonly name: string;
+  /** 32 bytes. The token itself is never configured. */
+  readonly sha256: Buffer;
+}
+
+/** PEM contents read (and checked) at start. */
+export interface TlsMaterial {
+  readonly certChain: Buffer;
+  readonly privateKey: Buffer;
+  /** CA certificate(s) client certificates must chain to (mutual TLS); null = no client certificates. */
+  readonly clientCa: Buffer | null;
+}
+
+/**
+ * Insecure setups, each refused on a non-loopback address unless named in ALLOW_INSECURE; the text says
+ * what is exposed (it ends the start-up warning and the refusal).
+ */
+export const INSECURE_MODES = {
+  'unauthenticated-keyadmin':
+    'KeyAdmin answers unauthenticated callers (neither AUTH_TOKENS nor TLS_CLIENT_CA_FILE is set), and it trusts the actor a caller states',
+  'plaintext-tokens':
+    'service tokens travel in plaintext (AUTH_TOKENS is set but TLS_CERT_FILE/TLS_KEY_FILE are not), readable by anyone on the network path',
+} as const;
+
+/** The name of one insecure setup. */
+export type InsecureMode = keyof typeof INSECURE_MODES;
 
 /** Documented defaults, in one place. */
 export const DEFAULTS = {
@@ -63,7 +107,114 @@ export const DEFAULTS = {
   STALENESS_BOUND_MS: 30_000,
   LAST_USED_FLUSH_MS: 5000,
   WORKERS: '1',
+  AUTH_TOKENS: '',
+  TLS_CERT_FILE: '',
+  TLS_KEY_FILE: '',
+  TLS_CLIENT_CA_FILE: '',
+  ADMIN_CLIENT_IDS: '',
+  VERIFIER_REQUIRES_AUTH: false,
+  ALLOW_INSECURE: '',
 } as const;
+
+/** A token name: it is a caller identity in logs, audit events and ADMIN_CLIENT_IDS. */
+const TOKEN_NAME = /^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,99}$/;
+const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
+
+/** Splits a comma-separated list, trimming entries; an empty string is an empty list. */
+function commaList(input: string): string[] {
+  return input.trim() === '' ? [] : input.split(',').map((entry) => entry.trim());
+}
+
+/**
+ * `name=sha256hex,…`. Error messages never repeat a hash value: an operator who pasted the token itself
+ * instead of its hash must not find it in a log.
+ */
+const serviceTokens = makeValidator<ServiceTokenHash[]>((input) => {
+  const problems: string[] = [];
+  const tokens: ServiceTokenHash[] = [];
+  commaList(input).forEach((entry, index) => {
+    const separator = entry.indexOf('=');
+    const name = separator < 0 ? '' : entry.slice(0, separator).trim();
+    const hash = separator < 0 ? '' : entry.slice(separator + 1).trim();
+    if (separator < 0 || !TOKEN_NAME.test(name)) {
+      problems.push(
+        `entry ${index + 1} must be name=sha256hex with a name of letters, digits and . _ : @ / - (at most 100 characters)`,
+      );
+    } else if (!SHA256_HEX.test(hash)) {
+      problems.push(
+        `the hash of "${name}" must be 64 hex digits (got ${hash.length} characters): configure the SHA-256 of the token, never the token itself`,
+      );
+    } else if (tokens.some((token) => token.name === name)) {
+      problems.push(`"${name}" is configured twice`);
+    } else {
+      const sha256 = Buffer.from(hash, 'hex');
+      const twin = tokens.find((token) => token.sha256.equals(sha256));
+      if (twin !== undefined) problems.push(`"${name}" and "${twin.name}" have the same hash: one token, two names`);
+      else tokens.push({ name, sha256 });
+    }
+  });
+  if (problems.length > 0) throw new Error(problems.join('; '));
+  return tokens;
+});
+
+/** Comma-separated caller identities: SPIFFE ids, DNS names, CNs (spaces allowed inside), token names. */
+const clientIds = makeValidator<string[]>((input) => {
+  const ids = commaList(input);
+  if (ids.some((id) => id === '')) throw new Error('empty entry (two commas in a row, or a trailing comma)');
+  // eslint-disable-next-line no-control-regex
+  if (ids.some((id) => /[\x00-\x1f\x7f]/.test(id))) throw new Error('control characters are not allowed');
+  // The audit trail stores the caller in 200 characters.
+  if (ids.some((id) => id.length > 200)) throw new Error('an identity may have at most 200 characters');
+  return [...new Set(ids)];
+});
+
+/** A PEM file read at start. */
+interface PemFile {
+  readonly path: string;
+  readonly pem: Buffer;
+}
+
+/**
+ * A path to a PEM file holding a certificate or a private key, read and parsed at start; empty = none.
+ * Messages name the file, never its contents.
+ */
+function pemFile(holds: 'certificate' | 'private key') {
+  return makeExactValidator<PemFile | undefined>((path) => {
+    if (path === '') return undefined;
+    let pem: Buffer;
+    try {
+      pem = readFileSync(path);
+    } catch (error) {
+      throw new Error(`cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    try {
+      if (holds === 'certificate') new X509Certificate(pem);
+      else createPrivateKey(pem);
+    } catch {
+      throw new Error(`${path} holds no PEM ${holds}`);
+    }
+    return { path, pem };
+  });
+}
+
+const insecureModes = makeValidator<InsecureMode[]>((input) => {
+  const names = commaList(input);
+  const unknown = names.filter((name) => !(name in INSECURE_MODES));
+  if (unknown.length > 0) {
+    throw new Error(
+      `unknown ${unknown.map((name) => `"${name}"`).join(', ')}; expected a comma-separated list of ${Object.keys(INSECURE_MODES).join(', ')}`,
+    );
+  }
+  return [...new Set(names)] as InsecureMode[];
+});
+
+/** Whether only this machine can reach `host` (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.startsWith('[') ? host.slice(1, -1) : host;
+  if (bare.toLowerCase() === 'localhost') return true;
+  if (!ipaddr.isValid(bare)) return false;
+  return ipaddr.process(bare).range() === 'loopback';
+}
 
 const workerCount = makeValidator<number>((input) => {
   if (input === 'auto') return availableParallelism();
@@ -121,6 +272,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       STALENESS_BOUND_MS: intRange(20, 3_600_000)({ default: DEFAULTS.STALENESS_BOUND_MS }),
       LAST_USED_FLUSH_MS: intRange(10, 3_600_000)({ default: DEFAULTS.LAST_USED_FLUSH_MS }),
       WORKERS: workerCount({ default: 1 }),
+      AUTH_TOKENS: serviceTokens({ default: [] }),
+      TLS_CERT_FILE: pemFile('certificate')({ default: undefined }),
+      TLS_KEY_FILE: pemFile('private key')({ default: undefined }),
+      TLS_CLIENT_CA_FILE: pemFile('certificate')({ default: undefined }),
+      ADMIN_CLIENT_IDS: clientIds({ default: [] }),
+      VERIFIER_REQUIRES_AUTH: bool({ default: DEFAULTS.VERIFIER_REQUIRES_AUTH }),
+      ALLOW_INSECURE: insecureModes({ default: [] }),
     },
     {
       reporter: ({ errors }) => {
@@ -129,9 +287,45 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
     },
   );
+  const problems: string[] = [];
   if (raw.STALENESS_BOUND_MS < 2 * raw.CHANGE_FEED_POLL_MS) {
+    problems.push(
+      `STALENESS_BOUND_MS (${raw.STALENESS_BOUND_MS}) must be at least twice CHANGE_FEED_POLL_MS (${raw.CHANGE_FEED_POLL_MS})`,
+    );
+  }
+  const tls = tlsMaterial(raw.TLS_CERT_FILE, raw.TLS_KEY_FILE, raw.TLS_CLIENT_CA_FILE, problems);
+  const mutualTls = raw.TLS_CLIENT_CA_FILE !== undefined;
+  const authenticates = raw.AUTH_TOKENS.length > 0 || mutualTls;
+  if (!authenticates && raw.ADMIN_CLIENT_IDS.length > 0) {
+    problems.push(
+      'ADMIN_CLIENT_IDS: has no effect without AUTH_TOKENS or TLS_CLIENT_CA_FILE (no caller is authenticated)',
+    );
+  }
+  if (!authenticates && raw.VERIFIER_REQUIRES_AUTH) {
+    problems.push('VERIFIER_REQUIRES_AUTH: no caller could authenticate; set AUTH_TOKENS or TLS_CLIENT_CA_FILE too');
+  }
+  if (authenticates && !mutualTls) {
+    // Without client certificates every allowed identity must be a token name: anything else is a typo.
+    const names = new Set(raw.AUTH_TOKENS.map((token) => token.name));
+    const unknown = raw.ADMIN_CLIENT_IDS.filter((id) => !names.has(id));
+    if (unknown.length > 0) {
+      problems.push(
+        `ADMIN_CLIENT_IDS: ${unknown.map((id) => `"${id}"`).join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not the name of a token in AUTH_TOKENS (and TLS_CLIENT_CA_FILE is not set)`,
+      );
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+
+  const insecurities: InsecureMode[] = [];
+  if (!authenticates) insecurities.push('unauthenticated-keyadmin');
+  if (raw.AUTH_TOKENS.length > 0 && tls === null) insecurities.push('plaintext-tokens');
+  const { host, port } = raw.LISTEN_ADDRESS;
+  const refused = isLoopbackHost(host) ? [] : insecurities.filter((mode) => !raw.ALLOW_INSECURE.includes(mode));
+  if (refused.length > 0) {
     throw new ConfigError(
-      `invalid configuration:\n  STALENESS_BOUND_MS (${raw.STALENESS_BOUND_MS}) must be at least twice CHANGE_FEED_POLL_MS (${raw.CHANGE_FEED_POLL_MS})`,
+      `refusing to start on ${host}:${port}, which is not a loopback address: ${refused.map((mode) => INSECURE_MODES[mode]).join('; ')}. ` +
+        'Configure caller authentication and TLS (README, section "Security"), listen on 127.0.0.1, ' +
+        `or accept the risk by name with ALLOW_INSECURE=${refused.join(',')}`,
     );
   }
   const database = raw.DATABASE_URL;
@@ -158,5 +352,37 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     stalenessBoundMs: raw.STALENESS_BOUND_MS,
     lastUsedFlushMs: raw.LAST_USED_FLUSH_MS,
     workers: raw.WORKERS,
+    authTokens: raw.AUTH_TOKENS,
+    tls,
+    adminClientIds: raw.ADMIN_CLIENT_IDS,
+    verifierRequiresAuth: raw.VERIFIER_REQUIRES_AUTH,
+    allowInsecure: raw.ALLOW_INSECURE,
+    insecurities,
   });
+}
+
+/** Cross-field TLS checks: both or none of cert and key, a client CA only with them, a key matching the certificate. */
+function tlsMaterial(
+  certFile: PemFile | undefined,
+  keyFile: PemFile | undefined,
+  caFile: PemFile | undefined,
+  problems: string[],
+): TlsMaterial | null {
+  if (certFile === undefined && keyFile === undefined) {
+    if (caFile !== undefined)
+      problems.push('TLS_CLIENT_CA_FILE: needs TLS_CERT_FILE and TLS_KEY_FILE (mutual TLS is TLS)');
+    return null;
+  }
+  if (certFile === undefined || keyFile === undefined) {
+    problems.push(
+      certFile === undefined
+        ? 'TLS_CERT_FILE: required with TLS_KEY_FILE'
+        : 'TLS_KEY_FILE: required with TLS_CERT_FILE',
+    );
+    return null;
+  }
+  if (!new X509Certificate(certFile.pem).checkPrivateKey(createPrivateKey(keyFile.pem))) {
+    problems.push(`TLS_KEY_FILE: ${keyFile.path} is not the private key of the certificate in ${certFile.path}`);
+  }
+  return { certChain: certFile.pem, privateKey: keyFile.pem, clientCa: caFile?.pem ?? null };
 }

@@ -1,0 +1,119 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const OPENSSL = 'openssl';
+
+/** Paths of a certificate and its private key (PEM files). */
+export interface CertificateFiles {
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** Throwaway PKI for one test file, written into a temporary directory. */
+export interface TestCertificates {
+  readonly dir: string;
+  /** The CA that signs the server certificate and the trusted client certificates. */
+  readonly ca: CertificateFiles;
+  /** Server certificate for 127.0.0.1 and localhost. */
+  readonly server: CertificateFiles;
+  /** Client certificates signed by `ca`, named after how they identify the caller. */
+  readonly clients: {
+    /** URI SAN spiffe://toptickets/admin-backend (plus a DNS SAN and a CN, which it takes precedence over). */
+    readonly spiffe: CertificateFiles;
+    /** URI SAN spiffe://toptickets/ticket-api: a valid certificate that is not an admin client. */
+    readonly otherService: CertificateFiles;
+    /** Only a DNS SAN (dns-only.backend.internal), no CN. */
+    readonly dnsOnly: CertificateFiles;
+    /** Only a subject CN (CN Only Backend), no SAN. */
+    readonly cnOnly: CertificateFiles;
+    /** URI SAN spiffe://toptickets/admin-backend, but signed by another CA. */
+    readonly otherCa: CertificateFiles;
+  };
+  remove(): void;
+}
+
+/** The identities the client certificates carry. */
+export const CERTIFICATE_IDENTITIES = {
+  spiffe: 'spiffe://toptickets/admin-backend',
+  otherService: 'spiffe://toptickets/ticket-api',
+  dnsOnly: 'dns-only.backend.internal',
+  cnOnly: 'CN Only Backend',
+} as const;
+
+function openssl(dir: string, args: string[]): void {
+  execFileSync(OPENSSL, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/** A self-signed CA (P-256). */
+function makeCa(dir: string, name: string): CertificateFiles {
+  const files = { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
+  openssl(dir, [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', files.key, '-out', files.cert, '-days', '2', '-subj', `/O=TopTickets tests/CN=${name}`,
+  ]); // prettier-ignore
+  return files;
+}
+
+/**
+ * A certificate signed by `ca`: a key, a signing request, then `openssl x509 -req` with the extensions
+ * given (the way the README shows it).
+ */
+function makeLeaf(
+  dir: string,
+  ca: CertificateFiles,
+  name: string,
+  subject: string,
+  extensions: string[],
+): CertificateFiles {
+  const files = { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
+  const csr = join(dir, `${name}.csr`);
+  const extfile = join(dir, `${name}.ext`);
+  writeFileSync(extfile, ['basicConstraints=critical,CA:FALSE', ...extensions].join('\n') + '\n');
+  openssl(dir, [
+    'req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', files.key, '-out', csr, '-subj', subject,
+  ]); // prettier-ignore
+  openssl(dir, [
+    'x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial',
+    '-days', '2', '-out', files.cert, '-extfile', extfile,
+  ]); // prettier-ignore
+  return files;
+}
+
+/** Generates a CA, a server certificate and client certificates with openssl into a new temporary directory. */
+export function createTestCertificates(): TestCertificates {
+  const dir = mkdtempSync(join(tmpdir(), 'apikeys-certs-'));
+  const ca = makeCa(dir, 'ca');
+  const otherCa = makeCa(dir, 'other-ca');
+  const client = ['extendedKeyUsage=clientAuth'];
+  return {
+    dir,
+    ca,
+    server: makeLeaf(dir, ca, 'server', '/CN=api-key-service', [
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      'extendedKeyUsage=serverAuth',
+    ]),
+    clients: {
+      spiffe: makeLeaf(dir, ca, 'spiffe', '/CN=admin-backend-cn', [
+        ...client,
+        `subjectAltName=URI:${CERTIFICATE_IDENTITIES.spiffe},DNS:admin-backend.internal`,
+      ]),
+      otherService: makeLeaf(dir, ca, 'other-service', '/CN=ticket-api', [
+        ...client,
+        `subjectAltName=URI:${CERTIFICATE_IDENTITIES.otherService}`,
+      ]),
+      dnsOnly: makeLeaf(dir, ca, 'dns-only', '/O=TopTickets tests', [
+        ...client,
+        `subjectAltName=DNS:${CERTIFICATE_IDENTITIES.dnsOnly}`,
+      ]),
+      cnOnly: makeLeaf(dir, ca, 'cn-only', `/CN=${CERTIFICATE_IDENTITIES.cnOnly}`, client),
+      otherCa: makeLeaf(dir, otherCa, 'other-ca-client', '/CN=admin-backend-cn', [
+        ...client,
+        `subjectAltName=URI:${CERTIFICATE_IDENTITIES.spiffe}`,
+      ]),
+    },
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
