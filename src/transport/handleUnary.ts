@@ -4,6 +4,7 @@ import { type handleUnaryCall, type ServerUnaryCall, status } from '@grpc/grpc-j
 import type { Logger } from 'pino';
 
 import { AppError } from '../domain/AppError.js';
+import { CallerRejectedError } from './CallerRejectedError.js';
 import { toGrpcStatus } from './toGrpcStatus.js';
 
 /** What a handler knows about the call besides its request. */
@@ -11,6 +12,15 @@ export interface CallContext {
   /** Identity of the authenticated calling service; `anonymous` when caller authentication is off. */
   readonly caller: string;
 }
+
+/** The parts of a call that carry the caller's credentials. */
+export type CallerCredentials = Pick<ServerUnaryCall<unknown, unknown>, 'metadata' | 'getAuthContext'>;
+
+/**
+ * Runs before the handler: returns who is calling, or throws (a CallerRejectedError: UNAUTHENTICATED or
+ * PERMISSION_DENIED), in which case the handler never runs.
+ */
+export type Authenticate = (call: CallerCredentials) => CallContext;
 
 /**
  * A handler: return the response (or a promise of it) or throw. Returning a plain value lets the hot
@@ -25,6 +35,16 @@ const STATUS_NAMES = Object.fromEntries(Object.entries(status).map(([name, code]
 
 const ANONYMOUS: CallContext = { caller: 'anonymous' };
 
+/** Options of handleUnary. */
+export interface HandleUnaryOptions {
+  readonly successLogLevel?: 'info' | 'debug';
+  /** Caller authentication; omitted: every caller is `anonymous` and nothing is checked per call. */
+  readonly authenticate?: Authenticate | undefined;
+}
+
+/** How each wrapped handler was made, so withAuthentication can make it again with authentication. */
+const ORIGINS = new WeakMap<object, (authenticate: Authenticate) => unknown>();
+
 /**
  * Adapts a handler to grpc-js: the callback is called exactly once, errors go through toGrpcStatus,
  * and one log line is written per call (method, status, duration, peer, request id — never the
@@ -35,18 +55,20 @@ export function handleUnary<Req, Res>(
   method: string,
   logger: Logger,
   handler: UnaryHandler<Req, Res>,
-  options: { successLogLevel?: 'info' | 'debug' } = {},
+  options: HandleUnaryOptions = {},
 ): handleUnaryCall<Req, Res> {
   const successLogLevel = options.successLogLevel ?? 'info';
-  return (call: ServerUnaryCall<Req, Res>, callback) => {
+  const authenticate = options.authenticate;
+  const wrapped: handleUnaryCall<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback) => {
     const started = process.hrtime.bigint();
+    let context = ANONYMOUS;
     const finish = (code: status, error?: unknown): void => {
       const level =
         code === status.OK
           ? successLogLevel
           : code === status.INTERNAL || code === status.UNKNOWN
             ? 'error'
-            : code === status.UNAVAILABLE
+            : code === status.UNAVAILABLE || error instanceof CallerRejectedError
               ? 'warn'
               : 'info';
       if (!logger.isLevelEnabled(level)) return;
@@ -58,10 +80,13 @@ export function handleUnary<Req, Res>(
         requestId,
         method,
         peer: call.getPeer(),
+        caller: error instanceof CallerRejectedError ? error.caller : context.caller,
         status: STATUS_NAMES[code],
         durationMs: Math.round(durationMs * 1000) / 1000,
       };
       if (level === 'error') logger.error({ ...fields, err: error }, 'rpc failed');
+      else if (error instanceof CallerRejectedError)
+        logger.warn({ ...fields, reason: error.message }, 'caller rejected');
       else if (level === 'warn') logger.warn({ ...fields, err: (error as AppError).cause ?? error }, 'rpc unavailable');
       else logger[level](fields, 'rpc');
     };
@@ -76,7 +101,8 @@ export function handleUnary<Req, Res>(
     };
     let result: Res | Promise<Res>;
     try {
-      result = handler(call.request, ANONYMOUS);
+      if (authenticate !== undefined) context = authenticate(call);
+      result = handler(call.request, context);
     } catch (error) {
       fail(error);
       return;
@@ -84,4 +110,19 @@ export function handleUnary<Req, Res>(
     if (result instanceof Promise) result.then(succeed, fail);
     else succeed(result);
   };
+  ORIGINS.set(wrapped, (auth) => handleUnary(method, logger, handler, { ...options, authenticate: auth }));
+  return wrapped;
+}
+
+/**
+ * The same handler (made by handleUnary) with caller authentication before it. This lets the server
+ * add authentication to services built without knowing about it.
+ */
+export function withAuthentication<Req, Res>(
+  handler: handleUnaryCall<Req, Res>,
+  authenticate: Authenticate,
+): handleUnaryCall<Req, Res> {
+  const remake = ORIGINS.get(handler);
+  if (remake === undefined) throw new TypeError('withAuthentication needs a handler made by handleUnary');
+  return remake(authenticate) as handleUnaryCall<Req, Res>;
 }
