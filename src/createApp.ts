@@ -9,9 +9,10 @@ import { KeyVerifier } from './domain/KeyVerifier.js';
 import { ChangeFeed } from './domain/ChangeFeed.js';
 import { LastUsedRecorder } from './domain/LastUsedRecorder.js';
 import type { ScopeCatalog } from './domain/ScopeCatalog.js';
-import { bindServer, type BuiltServer, createServer, setServing } from './server.js';
+import { bindServer, type BuiltServer, createServer, serverCredentials, setServing } from './server.js';
 import { createDatabase, migrateDatabase } from './storage/createDatabase.js';
 import { KnexKeyRepository } from './storage/KnexKeyRepository.js';
+import { CallerAuthenticator } from './transport/CallerAuthenticator.js';
 import { createKeyAdminService } from './transport/createKeyAdminService.js';
 import { createKeyVerifierService } from './transport/createKeyVerifierService.js';
 
@@ -99,6 +100,12 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
     keyAdmin: createKeyAdminService(admin, clock, logger),
     keyVerifier: createKeyVerifierService(verifier, logger),
     maxReceiveMessageBytes: config.maxReceiveMessageBytes,
+    authenticator: new CallerAuthenticator({
+      tokens: config.authTokens,
+      clientCertificates: config.tls !== null && config.tls.clientCa !== null,
+      adminClientIds: config.adminClientIds,
+      verifierRequiresAuth: config.verifierRequiresAuth,
+    }),
   });
 
   return {
@@ -127,7 +134,12 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
         Math.min(retentionMs / 4, 3_600_000),
       );
       pruneTimer.unref();
-      const port = await bindServer(built.server, config.listenAddress.host, config.listenAddress.port);
+      const port = await bindServer(
+        built.server,
+        config.listenAddress.host,
+        config.listenAddress.port,
+        serverCredentials(config.tls),
+      );
       setServing(built.health, true);
       return port;
     },

@@ -5,7 +5,7 @@ import { type Logger, pino } from 'pino';
 import { runPrimary } from './cluster/runPrimary.js';
 import { createWorkerChannel, type WorkerChannel } from './cluster/createWorkerChannel.js';
 import type { WorkerStats } from './cluster/messages.js';
-import { type Config, ConfigError, loadConfig } from './config.js';
+import { type Config, ConfigError, INSECURE_MODES, isLoopbackHost, loadConfig } from './config.js';
 import { createApp } from './createApp.js';
 import { loadScopeCatalog } from './loadScopeCatalog.js';
 import { createDatabase, migrateDatabase } from './storage/createDatabase.js';
@@ -23,6 +23,25 @@ function readConfig(): Config {
     }
     throw error;
   }
+}
+
+/**
+ * What an operator must know about this configuration's security: each accepted insecurity (on loopback,
+ * or opted into with ALLOW_INSECURE) and a KeyAdmin nobody may call.
+ */
+function securityWarnings(config: Config): string[] {
+  const { host, port } = config.listenAddress;
+  const loopback = isLoopbackHost(host);
+  const warnings = config.insecurities.map((mode) =>
+    loopback
+      ? `INSECURE: ${INSECURE_MODES[mode]}. Tolerated only because ${host}:${port} is reachable from this machine alone; configure caller authentication before listening elsewhere (README, section "Security")`
+      : `INSECURE: ${INSECURE_MODES[mode]}. Accepted on ${host}:${port} because ALLOW_INSECURE names ${mode}`,
+  );
+  const authenticates = config.authTokens.length > 0 || (config.tls !== null && config.tls.clientCa !== null);
+  if (authenticates && config.adminClientIds.length === 0) {
+    warnings.push('ADMIN_CLIENT_IDS is empty: every KeyAdmin call will be refused with PERMISSION_DENIED');
+  }
+  return warnings;
 }
 
 /** Runs `stop` once on the first SIGTERM/SIGINT, then exits 0 (or 1 if stopping failed). */
@@ -132,6 +151,9 @@ async function main(): Promise<void> {
     redact: { paths: REDACT, censor: '[redacted]' },
     ...(cluster.isWorker ? { base: { pid: process.pid, worker: cluster.worker?.id } } : {}),
   });
+  if (cluster.isPrimary) {
+    for (const warning of securityWarnings(config)) logger.warn({ insecure: config.insecurities }, warning);
+  }
   if (config.workers > 1 && cluster.isPrimary) await runClusterPrimary(config, logger);
   else await runServer(config, logger);
 }

@@ -8,6 +8,9 @@ import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-
 
 import { KeyAdminService, KeyVerifierService } from '../gen/apikeys/v1/api_keys.js';
 import type { KeyAdminServer, KeyVerifierServer } from '../gen/apikeys/v1/api_keys.js';
+import type { TlsMaterial } from './config.js';
+import { authenticateService } from './transport/authenticateService.js';
+import type { CallerAuthenticator } from './transport/CallerAuthenticator.js';
 
 /** Fully qualified names of the services this server answers. */
 export const SERVICE_NAMES = ['apikeys.v1.KeyAdmin', 'apikeys.v1.KeyVerifier'] as const;
@@ -24,6 +27,11 @@ export interface ServerParts {
   readonly keyAdmin: KeyAdminServer;
   readonly keyVerifier: KeyVerifierServer;
   readonly maxReceiveMessageBytes: number;
+  /**
+   * Authenticates the callers of both services (health and reflection stay open); omitted: every caller
+   * is `anonymous`.
+   */
+  readonly authenticator?: CallerAuthenticator;
 }
 
 /** A built server and its health service (so shutdown can flip it to NOT_SERVING). */
@@ -48,8 +56,8 @@ export function createServer(parts: ServerParts): BuiltServer {
     'grpc.keepalive_time_ms': 60_000,
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
   });
-  server.addService(KeyAdminService, parts.keyAdmin);
-  server.addService(KeyVerifierService, parts.keyVerifier);
+  server.addService(KeyAdminService, authenticateService(parts.keyAdmin, parts.authenticator?.forKeyAdmin()));
+  server.addService(KeyVerifierService, authenticateService(parts.keyVerifier, parts.authenticator?.forKeyVerifier()));
   const health = new HealthImplementation({
     '': 'NOT_SERVING',
     ...Object.fromEntries(SERVICE_NAMES.map((name) => [name, 'NOT_SERVING'])),
@@ -62,6 +70,19 @@ export function createServer(parts: ServerParts): BuiltServer {
   });
   reflection.addToServer(server);
   return { server, health };
+}
+
+/**
+ * Plaintext without `tls`; TLS with its certificate and key; with a client CA, mutual TLS: every
+ * connection must present a client certificate issued by that CA or the handshake fails.
+ */
+export function serverCredentials(tls: TlsMaterial | null): ServerCredentials {
+  if (tls === null) return ServerCredentials.createInsecure();
+  return ServerCredentials.createSsl(
+    tls.clientCa,
+    [{ cert_chain: tls.certChain, private_key: tls.privateKey }],
+    tls.clientCa !== null,
+  );
 }
 
 /** Binds and starts listening; resolves with the actual port (useful with port 0). */
