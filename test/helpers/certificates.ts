@@ -1,7 +1,19 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+import {
+  type ChannelCredentials,
+  type Client,
+  credentials,
+  makeClientConstructor,
+  Metadata,
+  type ServiceError,
+} from '@grpc/grpc-js';
+import { service as healthService } from 'grpc-health-check';
+
+import { KeyAdminClient, KeyVerifierClient } from '../../gen/apikeys/v1/api_keys.js';
 
 const OPENSSL = 'openssl';
 
@@ -115,5 +127,58 @@ export function createTestCertificates(): TestCertificates {
       ]),
     },
     remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** Channel credentials trusting `ca`, presenting `client` (mutual TLS) when given. */
+export function tlsCredentials(ca: CertificateFiles, client?: CertificateFiles): ChannelCredentials {
+  return credentials.createSsl(
+    readFileSync(ca.cert),
+    client === undefined ? null : readFileSync(client.key),
+    client === undefined ? null : readFileSync(client.cert),
+  );
+}
+
+/** `authorization: Bearer <token>` metadata (empty metadata without a token). */
+export function bearer(token?: string): Metadata {
+  const metadata = new Metadata();
+  if (token !== undefined) metadata.set('authorization', `Bearer ${token}`);
+  return metadata;
+}
+
+type Callback = (error: ServiceError | null, response: unknown) => void;
+type Unary = (request: unknown, metadata: Metadata, options: object, callback: Callback) => void;
+
+/** Calls `method` of a generated client and resolves with its response. */
+function unary<T>(client: Client, method: string, request: unknown, metadata: Metadata): Promise<T> {
+  const call = (client as unknown as Record<string, Unary>)[method];
+  if (call === undefined) throw new Error(`no method ${method}`);
+  return new Promise((resolve, reject) => {
+    call.call(client, request, metadata, { deadline: Date.now() + 10_000 }, (error, response) =>
+      error === null ? resolve(response as T) : reject(error),
+    );
+  });
+}
+
+/** Clients of KeyAdmin, KeyVerifier and health over one channel credential, each on its own connection. */
+export function createCredentialedClients(address: string, channelCredentials: ChannelCredentials) {
+  const options = { 'grpc.use_local_subchannel_pool': 1 };
+  const admin = new KeyAdminClient(address, channelCredentials, options);
+  const verifier = new KeyVerifierClient(address, channelCredentials, options);
+  const HealthClient = makeClientConstructor(healthService, 'grpc.health.v1.Health');
+  const health = new HealthClient(address, channelCredentials, options);
+  return {
+    /** Calls a KeyAdmin method by its client name (`createKey`, `listAuditEvents`, …). */
+    admin: <T = unknown>(method: string, request: unknown, metadata = new Metadata()) =>
+      unary<T>(admin, method, request, metadata),
+    verify: <T = unknown>(request: unknown, metadata = new Metadata()) =>
+      unary<T>(verifier, 'verifyKey', request, metadata),
+    /** grpc.health.v1.Health/Check of the whole server: the status name. */
+    health: async () => (await unary<{ status: string }>(health, 'check', { service: '' }, new Metadata())).status,
+    close: () => {
+      admin.close();
+      verifier.close();
+      health.close();
+    },
   };
 }
