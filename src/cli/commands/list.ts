@@ -1,0 +1,79 @@
+import {
+  type ApiKey,
+  KeyOwnerFilter,
+  KeyState,
+  ListKeysRequest,
+  ListKeysResponse,
+} from '../../../gen/apikeys/v1/api_keys.js';
+import type { Command } from '../Command.js';
+import { KEY_ROW_HEADERS, keyRow } from '../formatKey.js';
+import { formatTable } from '../formatTable.js';
+import { flag, intOption, listOption, stringOption } from '../optionValues.js';
+import { UsageError } from '../UsageError.js';
+import { printJson } from './printJson.js';
+
+const STATES: ReadonlyMap<string, KeyState> = new Map([
+  ['active', KeyState.KEY_STATE_ACTIVE],
+  ['expired', KeyState.KEY_STATE_EXPIRED],
+  ['revoked', KeyState.KEY_STATE_REVOKED],
+]);
+
+function parseStates(names: readonly string[]): KeyState[] {
+  return names.map((name) => {
+    const state = STATES.get(name.toLowerCase());
+    if (state === undefined)
+      throw new UsageError(`--state must be active, expired or revoked, got ${JSON.stringify(name)}`);
+    return state;
+  });
+}
+
+/** `apikeys list`: the organization's keys, newest first. */
+export const list: Command = {
+  name: 'list',
+  summary: "list the organization's keys, newest first",
+  synopsis: 'list [--mine] [--state STATE …] [--all | --page-size N --page-token TOKEN]',
+  details: [
+    '--mine                 only keys the acting user created',
+    '--state STATE          active, expired or revoked; repeat or separate with commas (default: all)',
+    '--all                  follow every page',
+    '--page-size N          1–100 keys per page (default 50)',
+    '--page-token TOKEN     continue a previous listing (printed when there are more keys)',
+  ],
+  options: {
+    mine: { type: 'boolean' },
+    state: { type: 'string', multiple: true },
+    all: { type: 'boolean' },
+    'page-size': { type: 'string' },
+    'page-token': { type: 'string' },
+  },
+  positionals: [],
+  needsActor: true,
+  async run(context, { values }) {
+    const all = flag(values, 'all');
+    if (all && stringOption(values, 'page-token') !== undefined) {
+      throw new UsageError('--all and --page-token cannot be combined');
+    }
+    const request = ListKeysRequest.fromPartial({
+      actor: context.actor(),
+      owner: flag(values, 'mine') ? KeyOwnerFilter.KEY_OWNER_FILTER_MINE : KeyOwnerFilter.KEY_OWNER_FILTER_ORGANIZATION,
+      states: parseStates(listOption(values, 'state') ?? []),
+      pageSize: intOption(values, 'page-size', 1, 100) ?? 0,
+      pageToken: stringOption(values, 'page-token') ?? '',
+    });
+    const keys: ApiKey[] = [];
+    let nextPageToken: string;
+    do {
+      const page = await context.api().listKeys(request);
+      keys.push(...page.keys);
+      nextPageToken = page.nextPageToken;
+      request.pageToken = nextPageToken;
+    } while (all && nextPageToken !== '');
+    if (context.json) {
+      printJson(context, ListKeysResponse.toJSON({ keys, nextPageToken }));
+      return 0;
+    }
+    context.out(keys.length === 0 ? 'no keys' : formatTable(KEY_ROW_HEADERS, keys.map(keyRow)));
+    if (nextPageToken !== '') context.err(`more keys: add --page-token ${nextPageToken} (or list --all)`);
+    return 0;
+  },
+};
