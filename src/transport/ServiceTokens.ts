@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 
 /** A configured service token: the caller identity it stands for and the SHA-256 digest of the token. */
 export interface ServiceTokenDigest {
@@ -33,7 +33,8 @@ export class ServiceTokens {
 
   /** The name of the configured token equal to `token`, or undefined. */
   identify(token: string): string | undefined {
-    const digest = createHash('sha256').update(token, 'utf8').digest();
+    // One-shot hashing: about a third cheaper than createHash() on the hot path.
+    const digest = hash('sha256', token, 'buffer');
     let match = -1;
     // No early exit: every digest is compared, whether or not an earlier one matched.
     for (let index = 0; index < this.digests.length; index++) {
