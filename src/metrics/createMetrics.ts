@@ -1,0 +1,168 @@
+import type { Knex } from 'knex';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+import type { ChangeFeed } from '../domain/ChangeFeed.js';
+import type { Clock } from '../domain/Clock.js';
+import type { KeyCache } from '../domain/KeyCache.js';
+import type { KeyVerifier } from '../domain/KeyVerifier.js';
+import type { LastUsedRecorder } from '../domain/LastUsedRecorder.js';
+
+/** What the service exposes; read when Prometheus scrapes, never on the request path. */
+export interface MetricsSources {
+  readonly cache: KeyCache;
+  readonly verifier: KeyVerifier;
+  readonly feed: ChangeFeed;
+  readonly lastUsed: LastUsedRecorder;
+  readonly db: Knex;
+  readonly clock: Clock;
+}
+
+/** Called once per finished RPC. */
+export type RpcObserver = (method: string, code: string, seconds: number) => void;
+
+/**
+ * Buckets that resolve sub-millisecond verifies (25 µs … 2.5 s): a warm VerifyKey takes tens of
+ * microseconds of server time, a cache miss about a millisecond, an admin write a few.
+ */
+export const RPC_DURATION_BUCKETS = [
+  0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+];
+
+/** Sets a counter to a value maintained elsewhere (the domain keeps plain counters; this only reads them). */
+function mirror(counter: Counter, value: number, labels?: Record<string, string>): void {
+  if (labels === undefined) {
+    counter.reset();
+    counter.inc(value);
+  } else {
+    counter.remove(labels);
+    counter.inc(labels, value);
+  }
+}
+
+/**
+ * Registers the service's metrics on `registry`. RPC counts and latencies are recorded through the
+ * returned observer (one pre-bound child per method and status, so recording is a few additions);
+ * everything else is read from the domain's counters at scrape time.
+ */
+export function createMetrics(registry: Registry, sources: MetricsSources): RpcObserver {
+  const registers = [registry];
+  collectDefaultMetrics({ register: registry });
+  const handled = new Counter({
+    name: 'apikeys_rpc_handled_total',
+    help: 'RPCs completed, by method and gRPC status code',
+    labelNames: ['method', 'code'],
+    registers,
+  });
+  const duration = new Histogram({
+    name: 'apikeys_rpc_duration_seconds',
+    help: 'Server time per RPC, by method',
+    labelNames: ['method'],
+    buckets: RPC_DURATION_BUCKETS,
+    registers,
+  });
+  new Counter({
+    name: 'apikeys_verify_decisions_total',
+    help: 'VerifyKey outcomes, by reason (valid or the denial reason)',
+    labelNames: ['reason'],
+    registers,
+    collect() {
+      for (const [reason, value] of Object.entries(sources.verifier.stats)) mirror(this, value, { reason });
+    },
+  });
+  const cacheCounter = (name: string, help: string, read: () => number): void => {
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        mirror(this, read());
+      },
+    });
+  };
+  const gauge = (name: string, help: string, read: () => number, aggregator: 'sum' | 'max' | 'min' = 'sum'): void => {
+    new Gauge({
+      name,
+      help,
+      registers,
+      aggregator,
+      collect() {
+        this.set(read());
+      },
+    });
+  };
+  const { cache, feed, lastUsed } = sources;
+  cacheCounter('apikeys_cache_hits_total', 'Verifications answered from the key cache', () => cache.stats.hits);
+  cacheCounter(
+    'apikeys_cache_negative_hits_total',
+    'Unknown keys answered from the negative cache',
+    () => cache.stats.negativeHits,
+  );
+  cacheCounter('apikeys_cache_misses_total', 'Lookups that had to ask the database', () => cache.stats.misses);
+  cacheCounter('apikeys_cache_evictions_total', 'Keys evicted from the full cache', () => cache.stats.evictions);
+  cacheCounter(
+    'apikeys_cache_database_queries_total',
+    'Key lookups sent to the database',
+    () => cache.stats.databaseQueries,
+  );
+  gauge('apikeys_cache_size', 'Keys held in the cache', () => cache.size);
+  gauge(
+    'apikeys_change_feed_lag_seconds',
+    'Time since the last successful change-feed poll',
+    () => (feed.stats.lastSuccessTime === 0 ? 0 : (sources.clock.now() - feed.stats.lastSuccessTime) / 1000),
+    'max',
+  );
+  gauge(
+    'apikeys_change_feed_last_success_timestamp_seconds',
+    'When the change feed was last read',
+    () => feed.stats.lastSuccessTime / 1000,
+    'min',
+  );
+  gauge('apikeys_change_feed_open_gaps', 'Change ids seen missing and still waited for', () => feed.stats.openGaps);
+  gauge(
+    'apikeys_change_feed_fresh',
+    '1 while cached keys may be served, 0 while verification fails closed',
+    () => (feed.isFresh() ? 1 : 0),
+    'min',
+  );
+  cacheCounter('apikeys_change_feed_polls_total', 'Change-feed polls', () => feed.stats.polls);
+  cacheCounter('apikeys_change_feed_poll_errors_total', 'Change-feed polls that failed', () => feed.stats.pollErrors);
+  cacheCounter(
+    'apikeys_change_feed_changes_total',
+    'Key changes applied from the feed',
+    () => feed.stats.changesApplied,
+  );
+  cacheCounter('apikeys_last_used_flushes_total', 'Successful last-used flushes', () => lastUsed.stats.flushes);
+  cacheCounter(
+    'apikeys_last_used_flush_errors_total',
+    'Failed last-used flushes (retried)',
+    () => lastUsed.stats.flushErrors,
+  );
+  cacheCounter('apikeys_last_used_rows_written_total', 'Last-used rows written', () => lastUsed.stats.rowsWritten);
+  gauge('apikeys_last_used_pending', 'Keys with unflushed last-used data', () => lastUsed.pendingCount);
+  const pool = (): { numUsed(): number; numFree(): number; numPendingAcquires(): number } | undefined =>
+    (sources.db.client as { pool?: { numUsed(): number; numFree(): number; numPendingAcquires(): number } }).pool;
+  new Gauge({
+    name: 'apikeys_db_pool_connections',
+    help: 'Database pool connections, by state',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      const current = pool();
+      this.set({ state: 'used' }, current?.numUsed() ?? 0);
+      this.set({ state: 'free' }, current?.numFree() ?? 0);
+      this.set({ state: 'pending' }, current?.numPendingAcquires() ?? 0);
+    },
+  });
+
+  const bound = new Map<string, { count: Counter.Internal; time: Histogram.Internal<string> }>();
+  return (method, code, seconds) => {
+    const key = `${method} ${code}`;
+    let children = bound.get(key);
+    if (children === undefined) {
+      children = { count: handled.labels(method, code), time: duration.labels(method) };
+      bound.set(key, children);
+    }
+    children.count.inc();
+    children.time.observe(seconds);
+  };
+}
