@@ -162,7 +162,8 @@ function unary<T>(client: Client, method: string, request: unknown, metadata: Me
 
 /** Clients of KeyAdmin, KeyVerifier and health over one channel credential, each on its own connection. */
 export function createCredentialedClients(address: string, channelCredentials: ChannelCredentials) {
-  const options = { 'grpc.use_local_subchannel_pool': 1 };
+  // The server certificate names localhost too: TLS servername must not be an IP address (RFC 6066).
+  const options = { 'grpc.use_local_subchannel_pool': 1, 'grpc.ssl_target_name_override': 'localhost' };
   const admin = new KeyAdminClient(address, channelCredentials, options);
   const verifier = new KeyVerifierClient(address, channelCredentials, options);
   const HealthClient = makeClientConstructor(healthService, 'grpc.health.v1.Health');
