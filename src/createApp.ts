@@ -52,6 +52,7 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
   const db = createDatabase(config.database, {
     poolMax: config.databasePoolMax,
     acquireTimeoutMs: config.databaseTimeoutMs,
+    logger,
   });
   const repository = new KnexKeyRepository(db);
   const feed = new ChangeFeed({
