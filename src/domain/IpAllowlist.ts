@@ -54,6 +54,8 @@ function parseEntry(raw: string): Range {
   const addressText = slash === -1 ? text : text.slice(0, slash);
   const bitsText = slash === -1 ? null : text.slice(slash + 1);
   const address = parseAddress(addressText);
+  // Messages quote the entry trimmed and cut: whitespace around or inside it is not otherwise bounded.
+  const shown = JSON.stringify(text.slice(0, MAX_ENTRY_LENGTH));
   // IPv4-mapped in either spelling (::ffff:203.0.113.0 or ::ffff:cb00:7100): IPv6 text, IPv4 result.
   const isMapped = addressText.includes(':') && address?.kind() === 'ipv4';
   if (address === null || (bitsText !== null && !/^\d{1,3}$/.test(bitsText))) {
@@ -66,19 +68,19 @@ function parseEntry(raw: string): Range {
   if (isMapped && bitsText !== null) {
     if (bits < 96)
       throw invalidArgument(
-        `allowed_ips: ${JSON.stringify(raw)} mixes IPv4-mapped and plain IPv6 space; use a prefix of /96 or longer`,
+        `allowed_ips: ${shown} mixes IPv4-mapped and plain IPv6 space; use a prefix of /96 or longer`,
       );
     bits -= 96;
   }
   if (bits > maxBits(address)) {
-    throw invalidArgument(`allowed_ips: ${JSON.stringify(raw)} has a prefix longer than /${maxBits(address)}`);
+    throw invalidArgument(`allowed_ips: ${shown} has a prefix longer than /${maxBits(address)}`);
   }
   const network = networkOf(address, bits);
   // Host bits set (198.51.100.7/24) usually means a typo; widening or narrowing it silently would grant
   // or refuse access the admin did not intend, so it is rejected with the probable meaning.
   if (network.toString() !== address.toString()) {
     throw invalidArgument(
-      `allowed_ips: ${JSON.stringify(raw)} has host bits set; did you mean ${network.toString()}/${bits} (the whole range) or ${address.toString()} (the single address)?`,
+      `allowed_ips: ${shown} has host bits set; did you mean ${network.toString()}/${bits} (the whole range) or ${address.toString()} (the single address)?`,
     );
   }
   return { address, bits };

@@ -80,6 +80,8 @@ export interface RotatedKey extends CreatedKey {
 }
 
 const UPDATABLE: readonly UpdatableField[] = ['name', 'scopes', 'allowed_ips', 'expires_in_hours'];
+/** Most unknown update_mask paths an error message names. */
+const MAX_NAMED_PATHS = 5;
 
 /** The rules of managing API keys: roles, organizations, scopes, lifetimes, audit. */
 export class KeyAdministration {
@@ -394,10 +396,13 @@ function parseUpdateMask(paths: readonly string[]): Set<UpdatableField> {
   if (paths.length === 0) {
     throw invalidArgument(`update_mask is required: list the fields to change (${UPDATABLE.join(', ')})`);
   }
-  const unknown = paths.filter((path) => !(UPDATABLE as readonly string[]).includes(path));
+  const unknown = [...new Set(paths.filter((path) => !(UPDATABLE as readonly string[]).includes(path)))];
   if (unknown.length > 0) {
+    // Named a few at a time: the mask's length is bounded only by the message size limit.
+    const named = unknown.slice(0, MAX_NAMED_PATHS).map((p) => JSON.stringify(p.slice(0, 64)));
+    const more = unknown.length > MAX_NAMED_PATHS ? ` and ${unknown.length - MAX_NAMED_PATHS} more` : '';
     throw invalidArgument(
-      `update_mask has unknown path${unknown.length > 1 ? 's' : ''} ${unknown.map((p) => JSON.stringify(p.slice(0, 64))).join(', ')}; updatable: ${UPDATABLE.join(', ')}`,
+      `update_mask has unknown path${unknown.length > 1 ? 's' : ''} ${named.join(', ')}${more}; updatable: ${UPDATABLE.join(', ')}`,
     );
   }
   return new Set(paths as UpdatableField[]);
