@@ -34,7 +34,9 @@ export function verifierChannelOptions(extra: ChannelOptions = {}): ChannelOptio
   return {
     'grpc.service_config': JSON.stringify(VERIFIER_SERVICE_CONFIG),
     'grpc.enable_retries': 1,
-    // Above the server's minimum ping interval (10 s), or it answers GOAWAY too_many_pings.
+    // The service permits pings on idle connections every 10 s or slower. A proxy in between may enforce
+    // a longer minimum (gRPC C-core's default without calls is 5 minutes) and answer GOAWAY
+    // too_many_pings: raise this through `channelOptions` then.
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
     'grpc.keepalive_permit_without_calls': 1,
