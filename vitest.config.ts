@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     globalSetup: ['test/helpers/globalSetup.ts'],
+    // Many servers run at once: every one (and every child process) takes a free metrics port.
+    env: { METRICS_ADDRESS: '127.0.0.1:0' },
   },
 });

@@ -44,6 +44,8 @@ export interface Config {
   readonly lastUsedFlushMs: number;
   /** Worker processes sharing the port (node:cluster); 1 = no cluster. */
   readonly workers: number;
+  /** host:port of the operator HTTP endpoints (/metrics, /healthz, /readyz); null = off. */
+  readonly metricsAddress: { readonly host: string; readonly port: number } | null;
   /** Service tokens callers may present as `authorization: Bearer <token>`: only their SHA-256 is known. */
   readonly authTokens: readonly ServiceTokenHash[];
   /** Server certificate and key, and the client CA for mutual TLS; null = plaintext. */
@@ -90,6 +92,7 @@ export type InsecureMode = keyof typeof INSECURE_MODES;
 /** Documented defaults, in one place. */
 export const DEFAULTS = {
   LISTEN_ADDRESS: '127.0.0.1:50051',
+  METRICS_ADDRESS: '127.0.0.1:9464',
   DATABASE_URL: 'sqlite:./var/keys.db',
   DATABASE_POOL_MAX: 10,
   DATABASE_TIMEOUT_MS: 5000,
@@ -223,12 +226,18 @@ const workerCount = makeValidator<number>((input) => {
   return value;
 });
 
-const hostPort = makeValidator<{ host: string; port: number }>((input) => {
+function parseHostPort(input: string): { host: string; port: number } {
   const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(input);
   const port = Number(match?.[2]);
   if (match === null || port > 65535) throw new Error('expected host:port, e.g. 127.0.0.1:50051 or [::]:50051');
   return { host: match[1] ?? '', port };
-});
+}
+
+const hostPort = makeValidator<{ host: string; port: number }>(parseHostPort);
+
+const hostPortOrOff = makeValidator<{ host: string; port: number } | null>((input) =>
+  input === 'off' ? null : parseHostPort(input),
+);
 
 const databaseUrl = makeValidator<DatabaseTarget>((input) => parseDatabaseUrl(input));
 
@@ -252,6 +261,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     env,
     {
       LISTEN_ADDRESS: hostPort({ default: { host: '127.0.0.1', port: 50051 } }),
+      METRICS_ADDRESS: hostPortOrOff({ default: { host: '127.0.0.1', port: 9464 } }),
       DATABASE_URL: databaseUrl({ default: parseDatabaseUrl(DEFAULTS.DATABASE_URL) }),
       DATABASE_POOL_MAX: intRange(1, 1000)({ default: DEFAULTS.DATABASE_POOL_MAX }),
       DATABASE_TIMEOUT_MS: intRange(100, 600_000)({ default: DEFAULTS.DATABASE_TIMEOUT_MS }),
@@ -331,6 +341,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const database = raw.DATABASE_URL;
   return Object.freeze({
     listenAddress: raw.LISTEN_ADDRESS,
+    metricsAddress: raw.METRICS_ADDRESS,
     database,
     databaseDisplay:
       database.kind === 'sqlite'

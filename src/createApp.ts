@@ -1,5 +1,8 @@
+import type { Server } from 'node:http';
+
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
 
 import type { Config } from './config.js';
 import { type Clock, systemClock } from './domain/Clock.js';
@@ -9,6 +12,8 @@ import { KeyVerifier } from './domain/KeyVerifier.js';
 import { ChangeFeed } from './domain/ChangeFeed.js';
 import { LastUsedRecorder } from './domain/LastUsedRecorder.js';
 import type { ScopeCatalog } from './domain/ScopeCatalog.js';
+import { createMetrics } from './metrics/createMetrics.js';
+import { registryEndpoints, startMetricsServer } from './metrics/startMetricsServer.js';
 import { bindServer, type BuiltServer, createServer, serverCredentials, setServing } from './server.js';
 import { createDatabase, migrateDatabase } from './storage/createDatabase.js';
 import { KnexKeyRepository } from './storage/KnexKeyRepository.js';
@@ -26,6 +31,8 @@ export interface AppDependencies {
    * once all have, so a change is visible to the next verify whatever worker it lands on.
    */
   readonly broadcastInvalidation?: (hashes: string[]) => Promise<void>;
+  /** A cluster worker does not serve the metrics port itself; the primary aggregates its registry. */
+  readonly clusterWorker?: boolean;
 }
 
 /** A wired, not yet listening service. */
@@ -36,6 +43,10 @@ export interface App {
   readonly feed: ChangeFeed;
   readonly lastUsed: LastUsedRecorder;
   readonly built: BuiltServer;
+  /** This process's metrics (scraped directly, or aggregated by the cluster primary). */
+  readonly registry: Registry;
+  /** Serving, and the cache can be vouched for (/readyz). */
+  isReady(): boolean;
   /** Migrates when configured, binds, and marks the services SERVING. Resolves with the bound port. */
   start(): Promise<number>;
   /**
@@ -97,17 +108,25 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
     onVerified: (key, now, clientIp) => lastUsed.record(key.id, now, clientIp),
   });
   let pruneTimer: NodeJS.Timeout | undefined;
-  const built = createServer({
-    keyAdmin: createKeyAdminService(admin, clock, logger),
-    keyVerifier: createKeyVerifierService(verifier, logger),
-    maxReceiveMessageBytes: config.maxReceiveMessageBytes,
-    authenticator: new CallerAuthenticator({
-      tokens: config.authTokens,
-      clientCertificates: config.tls !== null && config.tls.clientCa !== null,
-      adminClientIds: config.adminClientIds,
-      verifierRequiresAuth: config.verifierRequiresAuth,
-    }),
+  const authenticator = new CallerAuthenticator({
+    tokens: config.authTokens,
+    clientCertificates: config.tls !== null && config.tls.clientCa !== null,
+    adminClientIds: config.adminClientIds,
+    verifierRequiresAuth: config.verifierRequiresAuth,
   });
+  const registry = new Registry();
+  const observe =
+    config.metricsAddress === null
+      ? undefined
+      : createMetrics(registry, { cache, verifier, feed, lastUsed, db, clock });
+  const built = createServer({
+    keyAdmin: createKeyAdminService(admin, clock, { logger, authenticate: authenticator.forKeyAdmin(), observe }),
+    keyVerifier: createKeyVerifierService(verifier, { logger, authenticate: authenticator.forKeyVerifier(), observe }),
+    maxReceiveMessageBytes: config.maxReceiveMessageBytes,
+  });
+  let serving = false;
+  let metricsServer: Server | undefined;
+  const isReady = (): boolean => serving && feed.isFresh();
 
   return {
     db,
@@ -116,6 +135,8 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
     feed,
     lastUsed,
     built,
+    registry,
+    isReady,
     async start() {
       if (config.migrateOnStart) {
         const applied = await migrateDatabase(db);
@@ -142,10 +163,18 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
         serverCredentials(config.tls),
       );
       setServing(built.health, true);
+      serving = true;
+      if (config.metricsAddress !== null && dependencies.clusterWorker !== true) {
+        const { host, port: metricsPort } = config.metricsAddress;
+        const started = await startMetricsServer(host, metricsPort, registryEndpoints(registry, isReady));
+        metricsServer = started.server;
+        logger.info({ metricsAddress: `${host}:${started.port}` }, 'metrics, /healthz and /readyz listening');
+      }
       return port;
     },
     async stop(timeoutMs) {
       setServing(built.health, false);
+      serving = false;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           logger.warn({ timeoutMs }, 'shutdown deadline reached; cancelling in-flight calls');
@@ -161,6 +190,7 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
       await feed.stop();
       await lastUsed.stop().catch((error: unknown) => logger.error({ err: error }, 'final last-used flush failed'));
       await db.destroy();
+      await new Promise((resolve) => (metricsServer === undefined ? resolve(undefined) : metricsServer.close(resolve)));
     },
   };
 }

@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 
 import { type Logger, pino } from 'pino';
+import { AggregatorRegistry } from 'prom-client';
 
 import { runPrimary } from './cluster/runPrimary.js';
 import { createWorkerChannel, type WorkerChannel } from './cluster/createWorkerChannel.js';
@@ -8,6 +9,7 @@ import type { WorkerStats } from './cluster/messages.js';
 import { type Config, ConfigError, INSECURE_MODES, isLoopbackHost, loadConfig } from './config.js';
 import { createApp } from './createApp.js';
 import { loadScopeCatalog } from './loadScopeCatalog.js';
+import { startMetricsServer } from './metrics/startMetricsServer.js';
 import { createDatabase, migrateDatabase } from './storage/createDatabase.js';
 
 /** Fields that may carry a secret are never written, whatever a log call passes. */
@@ -97,6 +99,16 @@ async function runClusterPrimary(config: Config, logger: Logger): Promise<void> 
   onShutdownSignal(logger, () => primary.stop());
   answerSupervisor(() => primary.stats());
   const port = await primary.listening;
+  if (config.metricsAddress !== null) {
+    // prom-client asks every worker for its registry over cluster IPC and sums (or min/max) the series.
+    const aggregator = new AggregatorRegistry();
+    const { host, port: metricsPort } = config.metricsAddress;
+    const started = await startMetricsServer(host, metricsPort, {
+      metrics: async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }),
+      ready: () => true,
+    });
+    logger.info({ metricsAddress: `${host}:${started.port}` }, 'metrics, /healthz and /readyz listening');
+  }
   logger.info(
     { address: `${config.listenAddress.host}:${port}`, database: config.databaseDisplay, workers: config.workers },
     'api-key-service listening (KeyAdmin, KeyVerifier, reflection, health)',
@@ -117,8 +129,11 @@ async function runServer(config: Config, logger: Logger): Promise<void> {
     logger,
     scopes: loadScopeCatalog(config.scopesFile),
     broadcastInvalidation: (hashes) => channel?.broadcastInvalidation(hashes) ?? Promise.resolve(),
+    clusterWorker: cluster.isWorker,
   });
   if (cluster.isWorker) {
+    AggregatorRegistry.setRegistries([app.registry]);
+    new AggregatorRegistry(); // answers the primary's metric requests
     channel = createWorkerChannel({
       invalidate: (hashes) => app.cache.invalidate(hashes),
       stats,

@@ -9,8 +9,6 @@ import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-
 import { KeyAdminService, KeyVerifierService } from '../gen/apikeys/v1/api_keys.js';
 import type { KeyAdminServer, KeyVerifierServer } from '../gen/apikeys/v1/api_keys.js';
 import type { TlsMaterial } from './config.js';
-import { authenticateService } from './transport/authenticateService.js';
-import type { CallerAuthenticator } from './transport/CallerAuthenticator.js';
 
 /** Fully qualified names of the services this server answers. */
 export const SERVICE_NAMES = ['apikeys.v1.KeyAdmin', 'apikeys.v1.KeyVerifier'] as const;
@@ -27,11 +25,6 @@ export interface ServerParts {
   readonly keyAdmin: KeyAdminServer;
   readonly keyVerifier: KeyVerifierServer;
   readonly maxReceiveMessageBytes: number;
-  /**
-   * Authenticates the callers of both services (health and reflection stay open); omitted: every caller
-   * is `anonymous`.
-   */
-  readonly authenticator?: CallerAuthenticator;
 }
 
 /** A built server and its health service (so shutdown can flip it to NOT_SERVING). */
@@ -56,8 +49,8 @@ export function createServer(parts: ServerParts): BuiltServer {
     'grpc.keepalive_time_ms': 60_000,
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
   });
-  server.addService(KeyAdminService, authenticateService(parts.keyAdmin, parts.authenticator?.forKeyAdmin()));
-  server.addService(KeyVerifierService, authenticateService(parts.keyVerifier, parts.authenticator?.forKeyVerifier()));
+  server.addService(KeyAdminService, parts.keyAdmin);
+  server.addService(KeyVerifierService, parts.keyVerifier);
   const health = new HealthImplementation({
     '': 'NOT_SERVING',
     ...Object.fromEntries(SERVICE_NAMES.map((name) => [name, 'NOT_SERVING'])),

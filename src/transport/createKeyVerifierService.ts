@@ -1,16 +1,13 @@
-import type { Logger } from 'pino';
-
 import type { KeyVerifierServer } from '../../gen/apikeys/v1/api_keys.js';
 import type { KeyVerifier } from '../domain/KeyVerifier.js';
 import { verificationToProto } from './convert.js';
-import { handleUnary } from './handleUnary.js';
+import { handleUnary, type ServiceOptions } from './handleUnary.js';
 
 /** The KeyVerifier gRPC service. Successful verifications log at debug level: it is the hot path. */
-export function createKeyVerifierService(verifier: KeyVerifier, logger: Logger): KeyVerifierServer {
+export function createKeyVerifierService(verifier: KeyVerifier, options: ServiceOptions): KeyVerifierServer {
   return {
     verifyKey: handleUnary(
       '/apikeys.v1.KeyVerifier/VerifyKey',
-      logger,
       (request) => {
         const outcome = verifier.verify({
           key: request.key,
@@ -19,7 +16,7 @@ export function createKeyVerifierService(verifier: KeyVerifier, logger: Logger):
         });
         return outcome instanceof Promise ? outcome.then(verificationToProto) : verificationToProto(outcome);
       },
-      { successLogLevel: 'debug' },
+      { ...options, successLogLevel: 'debug' },
     ),
   } satisfies KeyVerifierServer;
 }

@@ -35,15 +35,21 @@ const STATUS_NAMES = Object.fromEntries(Object.entries(status).map(([name, code]
 
 const ANONYMOUS: CallContext = { caller: 'anonymous' };
 
-/** Options of handleUnary. */
-export interface HandleUnaryOptions {
-  readonly successLogLevel?: 'info' | 'debug';
+/** Called once per finished RPC with its method, status name and server time (metrics). */
+export type RpcObserver = (method: string, code: string, seconds: number) => void;
+
+/** What every handler of a service shares: where to log, who may call, what to record. */
+export interface ServiceOptions {
+  readonly logger: Logger;
   /** Caller authentication; omitted: every caller is `anonymous` and nothing is checked per call. */
   readonly authenticate?: Authenticate | undefined;
+  readonly observe?: RpcObserver | undefined;
 }
 
-/** How each wrapped handler was made, so withAuthentication can make it again with authentication. */
-const ORIGINS = new WeakMap<object, (authenticate: Authenticate) => unknown>();
+/** Options of handleUnary. */
+export interface HandleUnaryOptions extends ServiceOptions {
+  readonly successLogLevel?: 'info' | 'debug';
+}
 
 /**
  * Adapts a handler to grpc-js: the callback is called exactly once, errors go through toGrpcStatus,
@@ -53,16 +59,16 @@ const ORIGINS = new WeakMap<object, (authenticate: Authenticate) => unknown>();
  */
 export function handleUnary<Req, Res>(
   method: string,
-  logger: Logger,
   handler: UnaryHandler<Req, Res>,
-  options: HandleUnaryOptions = {},
+  options: HandleUnaryOptions,
 ): handleUnaryCall<Req, Res> {
+  const { logger, authenticate, observe } = options;
   const successLogLevel = options.successLogLevel ?? 'info';
-  const authenticate = options.authenticate;
-  const wrapped: handleUnaryCall<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback) => {
+  return (call: ServerUnaryCall<Req, Res>, callback) => {
     const started = process.hrtime.bigint();
     let context = ANONYMOUS;
     const finish = (code: status, error?: unknown): void => {
+      observe?.(method, STATUS_NAMES[code] ?? String(code), Number(process.hrtime.bigint() - started) / 1e9);
       const level =
         code === status.OK
           ? successLogLevel
@@ -110,19 +116,4 @@ export function handleUnary<Req, Res>(
     if (result instanceof Promise) result.then(succeed, fail);
     else succeed(result);
   };
-  ORIGINS.set(wrapped, (auth) => handleUnary(method, logger, handler, { ...options, authenticate: auth }));
-  return wrapped;
-}
-
-/**
- * The same handler (made by handleUnary) with caller authentication before it. This lets the server
- * add authentication to services built without knowing about it.
- */
-export function withAuthentication<Req, Res>(
-  handler: handleUnaryCall<Req, Res>,
-  authenticate: Authenticate,
-): handleUnaryCall<Req, Res> {
-  const remake = ORIGINS.get(handler);
-  if (remake === undefined) throw new TypeError('withAuthentication needs a handler made by handleUnary');
-  return remake(authenticate) as handleUnaryCall<Req, Res>;
 }

@@ -41,6 +41,7 @@ export async function startTestServer(kind: DatabaseKind, env: Record<string, st
     DATABASE_URL: database.url,
     MIGRATE_ON_START: 'true',
     LOG_LEVEL: 'debug',
+    METRICS_ADDRESS: '127.0.0.1:0',
     ...env,
   });
   const logs: string[] = [];
