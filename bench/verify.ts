@@ -425,15 +425,22 @@ async function main(): Promise<void> {
 
   // Alternate the two under identical load; this machine's run-to-run noise is larger than the
   // difference being measured, so the ratio reported is the median of the rounds' ratios.
+  // A third process, identical but with METRICS_ADDRESS=off, shows what recording metrics costs.
   const noop = await startChild('bench/noopServer.ts', {}, PIN);
-  const rounds: { noop: Awaited<ReturnType<typeof measure>>; verify: Awaited<ReturnType<typeof measure>> }[] = [];
+  const withoutMetrics = await startChild('src/main.ts', { ...serviceEnv, METRICS_ADDRESS: 'off' }, PIN);
+  type Measured = Awaited<ReturnType<typeof measure>>;
+  const rounds: { noop: Measured; verify: Measured; bare: Measured }[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     rounds.push({
       noop: await measure(`no-op, 1 process #${round}`, noop, PIN),
       verify: await measure(`VerifyKey, 1 process #${round}`, service, PIN),
+      bare: await measure(`VerifyKey, no metrics #${round}`, withoutMetrics, PIN),
     });
   }
   await noop.stop();
+  await withoutMetrics.stop();
+  const metricsRatios = rounds.map((r) => r.verify.rps / r.bare.rps).sort((a, b) => a - b);
+  const bareRatios = rounds.map((r) => r.bare.rps / r.noop.rps).sort((a, b) => a - b);
   const ratios = rounds.map((r) => r.verify.rps / r.noop.rps).sort((a, b) => a - b);
   const medianRound = rounds.find((r) => r.verify.rps / r.noop.rps === ratios[Math.floor(ratios.length / 2)])!;
   const noop1 = medianRound.noop;
@@ -474,6 +481,9 @@ async function main(): Promise<void> {
   log(`| cache hit rate, warm phase | ${(verify1.hitRate * 100).toFixed(3)} % | |`);
   log(
     `| VerifyKey ${WORKERS} workers / 1 process | ${(verifyN.rps / verify1.rps).toFixed(2)} (${verifyN.rps.toFixed(0)} req/s; no-op ${WORKERS} workers ${noopNResult.rps.toFixed(0)} req/s) | |`,
+  );
+  log(
+    `| VerifyKey with metrics / without (median of ${ROUNDS}) | ${metricsRatios[Math.floor(ROUNDS / 2)]!.toFixed(3)} (every round: ${metricsRatios.map((r) => r.toFixed(2)).join(', ')}; without metrics / no-op: ${bareRatios[Math.floor(ROUNDS / 2)]!.toFixed(3)}) | no measurable cost |`,
   );
   log(`| heap per cached key | ${perKey.toFixed(0)} bytes | |`);
   log(`| server RSS after the runs (1 process) | ${verify1.rssMb.toFixed(0)} MB | |`);
