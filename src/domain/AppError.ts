@@ -1,3 +1,5 @@
+import { redactSecrets } from './keyFormat.js';
+
 /** The failure classes the service distinguishes; transport maps each to one gRPC status code. */
 export type ErrorCode =
   | 'INVALID_ARGUMENT'
@@ -10,7 +12,8 @@ export type ErrorCode =
   | 'INTERNAL';
 
 /**
- * The one error type that may reach a caller. `message` is client-safe text a person can act on; the
+ * The one error type that may reach a caller. `message` is client-safe text a person can act on (anything
+ * shaped like a secret in it is cut to its display prefix, since messages echo caller input); the
  * optional `cause` carries internal detail (driver errors, SQL) that is logged but never sent.
  */
 export class AppError extends Error {
@@ -21,7 +24,7 @@ export class AppError extends Error {
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(redactSecrets(message), options);
   }
 }
 

@@ -1,7 +1,7 @@
 import { invalidArgument } from './AppError.js';
 import type { Clock } from './Clock.js';
 import type { KeyCache } from './KeyCache.js';
-import { hasKeyLength, isWellFormedKey, secretDigest } from './keyFormat.js';
+import { hasKeyLength, isWellFormedKey, redactSecrets, secretDigest } from './keyFormat.js';
 import type { ScopeCatalog } from './ScopeCatalog.js';
 import { MAX_SCOPES_PER_REQUEST } from './ScopeCatalog.js';
 import type { VerifiableKey } from './VerifiableKey.js';
@@ -109,7 +109,7 @@ export class KeyVerifier {
     }
     const ip = key.allowlist.check(input.clientIp);
     if (!ip.allowed) {
-      const shown = JSON.stringify(input.clientIp.trim().slice(0, 64));
+      const shown = redactSecrets(JSON.stringify(input.clientIp.trim().slice(0, 64)));
       const message =
         ip.why === 'missing'
           ? `API key ${key.prefix}… has an IP allowlist but the request carried no client IP`

@@ -17,6 +17,8 @@ export const CHECKSUM_LENGTH = 6;
 export const PREFIX_RANDOM_LENGTH = 8;
 /** The regular expression secret scanners can use (also in the README). */
 export const KEY_PATTERN = /^tt_(admin|readonly)_[0-9A-Za-z]{30}$/;
+/** A secret inside any text: its display prefix followed by at least one more random character. */
+const SECRET_IN_TEXT = new RegExp(`tt_(admin|readonly)_([0-9A-Za-z]{${PREFIX_RANDOM_LENGTH}})[0-9A-Za-z]+`, 'g');
 /** Longest string ever worth examining as a key. */
 export const MAX_KEY_LENGTH = 64;
 const KEY_LENGTHS = new Set(
@@ -72,4 +74,13 @@ export function isWellFormedKey(candidate: string): boolean {
   if (candidate.length > MAX_KEY_LENGTH || !KEY_PATTERN.test(candidate)) return false;
   const split = candidate.length - CHECKSUM_LENGTH;
   return checksumOf(candidate.slice(0, split)) === candidate.slice(split);
+}
+
+/**
+ * `text` with everything shaped like a secret (a whole key, a near miss or a longer run) cut down to its
+ * display prefix, e.g. `tt_admin_P6jVGAam…`. For text that echoes caller input: a secret pasted into the
+ * wrong field must not come back in a message that callers log.
+ */
+export function redactSecrets(text: string): string {
+  return text.replace(SECRET_IN_TEXT, 'tt_$1_$2…');
 }
