@@ -32,7 +32,11 @@ function fromProtoJson(type: protobuf.Type, json: unknown, path = type.name): un
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`${path}: expected an object`);
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(json)) {
-    const field = type.fields[name] ?? type.fieldsArray.find((candidate) => candidate.json === name);
+    const field =
+      type.fields[name] ??
+      type.fieldsArray.find(
+        (candidate) => candidate.name.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()) === name,
+      );
     if (field === undefined) throw new Error(`${path}: ${name} is not a field of ${type.fullName}`);
     field.resolve();
     const resolved = field.resolvedType;
