@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The slow chaos suites (wire fuzzing of a server process) run with `npm run test:chaos`.
+    exclude: [...configDefaults.exclude, 'test/chaos/**'],
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,
