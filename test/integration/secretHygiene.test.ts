@@ -12,10 +12,11 @@
  * Not covered on purpose: a secret an admin types into a field that is stored and shown by design (a key
  * name, a revocation reason, an actor id) is kept as given; the service cannot tell it is a secret.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 
-import type { ServiceError } from '@grpc/grpc-js';
+import { Metadata, type ServiceError } from '@grpc/grpc-js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 import { type Actor, DenialReason, KeyOwnerFilter, Role } from '../../gen/apikeys/v1/api_keys.js';
@@ -26,7 +27,14 @@ import { grpcError } from '../helpers/grpcClients.js';
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
 import { actorOf, newOrganizationId } from '../helpers/testActors.js';
 
+/**
+ * handleUnary logs the caller's x-request-id verbatim when it looks like an id (`^[\w.-]{1,64}$`), and a
+ * secret does; the fix belongs there (log `redactSecrets(id)` or a fresh id instead). Until then the
+ * test that shows it is a known failure. Flip this to true with that fix.
+ */
+const HANDLE_UNARY_REDACTS_REQUEST_IDS = false as boolean;
 const ALLOWED_IP = '203.0.113.50';
+const SERVICE_TOKEN = 'the-admin-backend-service-token';
 const HOUR_MS = 3_600_000;
 
 /** Every form in which a secret must not be found. */
@@ -98,6 +106,8 @@ async function dumpDatabase(server: TestServer): Promise<{ tables: string[]; tex
 
 describeEachDatabase('secret hygiene', (kind) => {
   let server: TestServer;
+  /** A server with caller authentication, where a secret is presented as a service token. */
+  let guarded: TestServer;
   /** Every secret the service issued. */
   const secrets: string[] = [];
   /** Every error message and every response (as JSON) the flows received, issuing responses aside. */
@@ -119,6 +129,10 @@ describeEachDatabase('secret hygiene', (kind) => {
 
   beforeAll(async () => {
     server = await startTestServer(kind);
+    guarded = await startTestServer(kind, {
+      AUTH_TOKENS: `backend=${createHash('sha256').update(SERVICE_TOKEN).digest('hex')}`,
+      ADMIN_CLIENT_IDS: 'backend',
+    });
     const organizationId = newOrganizationId('hygiene');
     admin = actorOf(organizationId, 'alice');
     const readOnlyAdmin = actorOf(organizationId, 'rita', Role.ROLE_READ_ONLY_ADMIN);
@@ -225,14 +239,38 @@ describeEachDatabase('secret hygiene', (kind) => {
     for (const keyId of [a.key.id, b.key.id, c.key.id]) {
       await answered(server.clients.admin.getKey({ actor: admin, keyId }));
     }
+
+    // A secret presented as the service token, to KeyAdmin (refused) and to KeyVerifier (not required).
+    const asToken = new Metadata();
+    asToken.set('authorization', `Bearer ${SERVICE_TOKEN}`);
+    const issued = await guarded.clients.admin.createKey(
+      { actor: admin, name: 'guarded', scopes: ['tickets:read'], allowedIps: [] },
+      { metadata: asToken },
+    );
+    secrets.push(issued.secret);
+    for (const secret of [issued.secret, a3]) {
+      const asBearer = new Metadata();
+      asBearer.set('authorization', `Bearer ${secret}`);
+      await refused(
+        guarded.clients.admin.getKey({ actor: admin, keyId: issued.key?.id ?? '' }, { metadata: asBearer }),
+      );
+      await refused(guarded.clients.admin.listScopes({ actor: admin }, { metadata: asBearer }));
+      await answered(
+        guarded.clients.verifier.verifyKey(
+          { key: issued.secret, clientIp: '', requiredScopes: [] },
+          { metadata: asBearer },
+        ),
+      );
+    }
   }, 60_000);
 
   afterAll(async () => {
     await server.stop();
+    await guarded.stop();
   });
 
-  it('issued five distinct secrets and ran every flow', () => {
-    expect(new Set(secrets).size).toBe(5);
+  it('issued six distinct secrets and ran every flow', () => {
+    expect(new Set(secrets).size).toBe(6);
     expect(answers.length).toBeGreaterThan(60);
   });
 
@@ -242,6 +280,26 @@ describeEachDatabase('secret hygiene', (kind) => {
     expect(logs).toContain('/apikeys.v1.KeyAdmin/RotateKey');
     expect(leaks(logs, secrets)).toEqual([]);
   });
+
+  it('writes no secret to the logs when a secret is presented as the service token', () => {
+    const logs = guarded.logs.join('');
+    expect(logs).toContain('"caller rejected"');
+    expect(leaks(logs, secrets)).toEqual([]);
+  });
+
+  (HANDLE_UNARY_REDACTS_REQUEST_IDS ? it : it.fails)(
+    `writes no secret to the logs when a secret is sent as x-request-id${HANDLE_UNARY_REDACTS_REQUEST_IDS ? '' : ' [known bug: logged verbatim]'}`,
+    async () => {
+      const from = guarded.logs.length;
+      const secret = secrets[5] ?? '';
+      const metadata = new Metadata();
+      metadata.set('x-request-id', secret);
+      await guarded.clients.verifier.verifyKey({ key: secret, clientIp: '', requiredScopes: [] }, { metadata });
+      const logs = guarded.logs.slice(from).join('');
+      expect(logs).toContain('/apikeys.v1.KeyVerifier/VerifyKey');
+      expect(leaks(logs, secrets)).toEqual([]);
+    },
+  );
 
   it('stores no secret in any row of any table', async () => {
     const dump = await dumpDatabase(server);
