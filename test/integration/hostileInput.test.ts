@@ -9,7 +9,9 @@
  * Every case asserts the exact status, a message that names the field or the limit and stays short
  * whatever the size of the input, and that nothing was stored: the row counts of api_keys, audit_events
  * and key_changes and the newest update_time of api_keys are unchanged (a write of any kind moves one of
- * them). A VerifyKey with a bad key is not an error: it is answered DENIAL_REASON_MALFORMED.
+ * them). A VerifyKey with a bad key is not an error: it is answered DENIAL_REASON_MALFORMED. Bytes that
+ * are not the request message at all never reach the service: grpc-js answers them INTERNAL "Error
+ * deserializing request", and the case checks that nothing more is said.
  *
  * The walk is generated: the generic cases (size, framing, deadline, actor) apply to every RPC, the field
  * cases to every text, list, number, enum, timestamp and token field of each RPC.
