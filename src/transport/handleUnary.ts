@@ -4,6 +4,7 @@ import { type handleUnaryCall, type ServerUnaryCall, status } from '@grpc/grpc-j
 import type { Logger } from 'pino';
 
 import { AppError } from '../domain/AppError.js';
+import { redactSecrets } from '../domain/keyFormat.js';
 import { CallerRejectedError } from './CallerRejectedError.js';
 import { toGrpcStatus } from './toGrpcStatus.js';
 
@@ -80,7 +81,9 @@ export function handleUnary<Req, Res>(
       if (!logger.isLevelEnabled(level)) return;
       const requestIdHeader = call.metadata.get('x-request-id')[0];
       const requestId =
-        typeof requestIdHeader === 'string' && /^[\w.-]{1,64}$/.test(requestIdHeader) ? requestIdHeader : randomUUID();
+        typeof requestIdHeader === 'string' && /^[\w.-]{1,64}$/.test(requestIdHeader)
+          ? redactSecrets(requestIdHeader) // a key pasted into the wrong header must not reach the log
+          : randomUUID();
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       const fields: Record<string, unknown> = {
         requestId,

@@ -32,7 +32,7 @@ import { actorOf, newOrganizationId } from '../helpers/testActors.js';
  * secret does; the fix belongs there (log `redactSecrets(id)` or a fresh id instead). Until then the
  * test that shows it is a known failure. Flip this to true with that fix.
  */
-const HANDLE_UNARY_REDACTS_REQUEST_IDS = false as boolean;
+const HANDLE_UNARY_REDACTS_REQUEST_IDS = true as boolean;
 const ALLOWED_IP = '203.0.113.50';
 const SERVICE_TOKEN = 'the-admin-backend-service-token';
 const HOUR_MS = 3_600_000;
