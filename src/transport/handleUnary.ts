@@ -108,6 +108,17 @@ export function handleUnary<Req, Res>(
       finish(status.OK);
       callback(null, response);
     };
+    // grpc-js hands over a call whose deadline already passed before its own timer fires: refuse it
+    // here, so a write is never stored while its caller is told DEADLINE_EXCEEDED.
+    const deadline = call.getDeadline();
+    if (deadline !== Infinity && Date.now() >= (deadline instanceof Date ? deadline.getTime() : deadline)) {
+      finish(status.DEADLINE_EXCEEDED);
+      callback({
+        code: status.DEADLINE_EXCEEDED,
+        details: 'Deadline exceeded before the call started; nothing was done',
+      });
+      return;
+    }
     let result: Res | Promise<Res>;
     try {
       if (authenticate !== undefined) context = authenticate(call);

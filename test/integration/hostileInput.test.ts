@@ -57,7 +57,7 @@ import type { DatabaseKind } from '../helpers/testDatabase.js';
  * are marked: `it.fails` where the outcome is certain (a write RPC stores), `it.skip` where it is a race.
  * Flip this to true with that fix.
  */
-const HANDLE_UNARY_REFUSES_EXPIRED_CALLS = false as boolean;
+const HANDLE_UNARY_REFUSES_EXPIRED_CALLS = true as boolean;
 
 const DEFAULT_LIMIT = 64 * 1024;
 const RAISED_LIMIT = 8 * 1024 * 1024;
