@@ -235,8 +235,9 @@ function parseHostPort(input: string): { host: string; port: number } {
 
 const hostPort = makeValidator<{ host: string; port: number }>(parseHostPort);
 
-const hostPortOrOff = makeValidator<{ host: string; port: number } | null>((input) =>
-  input === 'off' ? null : parseHostPort(input),
+// envalid rejects a parser result of null, so "off" is carried as a literal and mapped below.
+const hostPortOrOff = makeValidator<{ host: string; port: number } | 'off'>((input) =>
+  input === 'off' ? 'off' : parseHostPort(input),
 );
 
 const databaseUrl = makeValidator<DatabaseTarget>((input) => parseDatabaseUrl(input));
@@ -341,7 +342,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const database = raw.DATABASE_URL;
   return Object.freeze({
     listenAddress: raw.LISTEN_ADDRESS,
-    metricsAddress: raw.METRICS_ADDRESS,
+    metricsAddress: raw.METRICS_ADDRESS === 'off' ? null : raw.METRICS_ADDRESS,
     database,
     databaseDisplay:
       database.kind === 'sqlite'
