@@ -33,6 +33,7 @@ import { newId } from '../src/domain/KeyAdministration.js';
 import type { ApiKeyRecord } from '../src/domain/types.js';
 import { createDatabase, migrateDatabase, parseDatabaseUrl } from '../src/storage/createDatabase.js';
 import { isMysql } from '../src/storage/isMysql.js';
+import { type KeyRow, toKeyRow } from '../src/storage/KnexKeyRepository.js';
 
 const env = process.env;
 const KEYS = Number(env.BENCH_KEYS ?? 1_000_000);
@@ -189,23 +190,6 @@ function keyRecord(hash: Buffer, prefix: string, now: number): ApiKeyRecord {
   };
 }
 
-function toRow(key: ApiKeyRecord): Record<string, unknown> {
-  return {
-    id: key.id,
-    organization_id: key.organizationId,
-    name: key.name,
-    prefix: key.prefix,
-    secret_hash: key.secretHash,
-    scopes: JSON.stringify(key.scopes),
-    allowed_ips: JSON.stringify(key.allowedIps),
-    created_by_user_id: key.createdByUserId,
-    created_by_role: key.createdByRole,
-    create_time: key.createTime,
-    expire_time: key.expireTime,
-    update_time: key.updateTime,
-  };
-}
-
 /** Inserts `count` keys; the first `withSecrets` get real secrets (returned), the rest random hashes. */
 async function seed(db: Knex, count: number, withSecrets: number): Promise<string[]> {
   const secrets: string[] = [];
@@ -214,14 +198,14 @@ async function seed(db: Knex, count: number, withSecrets: number): Promise<strin
   if (!isMysql(db)) await db.raw('PRAGMA synchronous = OFF');
   const batch = isMysql(db) ? 2000 : 500;
   for (let done = 0; done < count; done += batch) {
-    const rows: Record<string, unknown>[] = [];
+    const rows: KeyRow[] = [];
     for (let i = done; i < Math.min(count, done + batch); i++) {
       if (i < withSecrets) {
         const generated = generateSecret('admin');
         secrets.push(generated.secret);
-        rows.push(toRow(keyRecord(generated.hash, generated.prefix, now)));
+        rows.push(toKeyRow(keyRecord(generated.hash, generated.prefix, now)));
       } else {
-        rows.push(toRow(keyRecord(randomBytes(32), 'tt_admin_seeded0', now)));
+        rows.push(toKeyRow(keyRecord(randomBytes(32), 'tt_admin_seeded0', now)));
       }
     }
     await db.transaction((trx) => trx('api_keys').insert(rows));

@@ -14,7 +14,7 @@ import type { ApiKeyRecord, AuditEventRecord, KeyState, Role } from '../domain/t
 import { isMysql } from './isMysql.js';
 import { toDatabaseError } from './toDatabaseError.js';
 
-interface KeyRow {
+export interface KeyRow {
   id: string;
   organization_id: string;
   name: string;
@@ -82,7 +82,8 @@ function fromKeyRow(row: KeyRow): ApiKeyRecord {
   };
 }
 
-function toKeyRow(key: ApiKeyRecord): KeyRow {
+/** The `api_keys` row of a key (exported for bulk seeding in the benchmark). */
+export function toKeyRow(key: ApiKeyRecord): KeyRow {
   return {
     id: key.id,
     organization_id: key.organizationId,
