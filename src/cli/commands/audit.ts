@@ -9,7 +9,7 @@ import type { Command } from '../Command.js';
 import { formatTime, roleName } from '../formatKey.js';
 import { formatTable } from '../formatTable.js';
 import { flag, intOption, stringOption, timeOption } from '../optionValues.js';
-import { UsageError } from '../UsageError.js';
+import { fetchPages } from '../fetchPages.js';
 import { printJson } from './printJson.js';
 
 const ACTION_NAMES: Readonly<Record<number, string>> = {
@@ -60,10 +60,6 @@ export const audit: Command = {
   positionals: [],
   needsActor: true,
   async run(context, { values }) {
-    const all = flag(values, 'all');
-    if (all && stringOption(values, 'page-token') !== undefined) {
-      throw new UsageError('--all and --page-token cannot be combined');
-    }
     const request = ListAuditEventsRequest.fromPartial({
       actor: context.actor(),
       keyId: stringOption(values, 'key-id') ?? '',
@@ -72,14 +68,12 @@ export const audit: Command = {
       pageSize: intOption(values, 'page-size', 1, 100) ?? 0,
       pageToken: stringOption(values, 'page-token') ?? '',
     });
-    const events: AuditEvent[] = [];
-    let nextPageToken: string;
-    do {
-      const page = await context.api().listAuditEvents(request);
-      events.push(...page.events);
-      nextPageToken = page.nextPageToken;
-      request.pageToken = nextPageToken;
-    } while (all && nextPageToken !== '');
+    const { items: events, nextPageToken } = await fetchPages(
+      request,
+      { all: flag(values, 'all'), pageTokenGiven: stringOption(values, 'page-token') !== undefined },
+      (page) => context.api().listAuditEvents(page),
+      (response) => response.events,
+    );
     if (context.json) {
       printJson(context, ListAuditEventsResponse.toJSON({ events, nextPageToken }));
       return 0;

@@ -1,15 +1,10 @@
-import {
-  type ApiKey,
-  KeyOwnerFilter,
-  KeyState,
-  ListKeysRequest,
-  ListKeysResponse,
-} from '../../../gen/apikeys/v1/api_keys.js';
+import { KeyOwnerFilter, KeyState, ListKeysRequest, ListKeysResponse } from '../../../gen/apikeys/v1/api_keys.js';
 import type { Command } from '../Command.js';
 import { KEY_ROW_HEADERS, keyRow } from '../formatKey.js';
 import { formatTable } from '../formatTable.js';
 import { flag, intOption, listOption, stringOption } from '../optionValues.js';
 import { UsageError } from '../UsageError.js';
+import { fetchPages } from '../fetchPages.js';
 import { printJson } from './printJson.js';
 
 const STATES: ReadonlyMap<string, KeyState> = new Map([
@@ -49,10 +44,6 @@ export const list: Command = {
   positionals: [],
   needsActor: true,
   async run(context, { values }) {
-    const all = flag(values, 'all');
-    if (all && stringOption(values, 'page-token') !== undefined) {
-      throw new UsageError('--all and --page-token cannot be combined');
-    }
     const request = ListKeysRequest.fromPartial({
       actor: context.actor(),
       owner: flag(values, 'mine') ? KeyOwnerFilter.KEY_OWNER_FILTER_MINE : KeyOwnerFilter.KEY_OWNER_FILTER_ORGANIZATION,
@@ -60,14 +51,12 @@ export const list: Command = {
       pageSize: intOption(values, 'page-size', 1, 100) ?? 0,
       pageToken: stringOption(values, 'page-token') ?? '',
     });
-    const keys: ApiKey[] = [];
-    let nextPageToken: string;
-    do {
-      const page = await context.api().listKeys(request);
-      keys.push(...page.keys);
-      nextPageToken = page.nextPageToken;
-      request.pageToken = nextPageToken;
-    } while (all && nextPageToken !== '');
+    const { items: keys, nextPageToken } = await fetchPages(
+      request,
+      { all: flag(values, 'all'), pageTokenGiven: stringOption(values, 'page-token') !== undefined },
+      (page) => context.api().listKeys(page),
+      (response) => response.keys,
+    );
     if (context.json) {
       printJson(context, ListKeysResponse.toJSON({ keys, nextPageToken }));
       return 0;
