@@ -2,24 +2,12 @@ import { Client, credentials, Metadata, type ServiceError } from '@grpc/grpc-js'
 import type protobuf from 'protobufjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { Role } from '../../gen/apikeys/v1/api_keys.js';
+import { KeyAdminService, KeyVerifierService, Role } from '../../gen/apikeys/v1/api_keys.js';
+import { CONTRACT_METHODS } from '../helpers/contractMethods.js';
 import { ReflectionClient } from '../helpers/reflectionClient.js';
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
 
-const EXPECTED_METHODS = {
-  'apikeys.v1.KeyAdmin': [
-    'CreateKey',
-    'GetKey',
-    'ListKeys',
-    'UpdateKey',
-    'RevokeKey',
-    'RotateKey',
-    'RevokeUserKeys',
-    'ListScopes',
-    'ListAuditEvents',
-  ],
-  'apikeys.v1.KeyVerifier': ['VerifyKey'],
-};
+const EXPECTED_METHODS = CONTRACT_METHODS;
 
 /** Every message type reachable from `type`, including imported well-known types. */
 function reachableTypes(type: protobuf.Type, seen = new Set<string>()): Set<string> {
@@ -41,6 +29,13 @@ describe('server reflection, the way grpcurl uses it', () => {
   afterAll(async () => {
     reflection.close();
     await server.stop();
+  });
+
+  it('generates exactly the contract’s methods', () => {
+    const generated = (service: Record<string, { path: string }>) =>
+      Object.values(service).map((definition) => definition.path.slice(definition.path.lastIndexOf('/') + 1));
+    expect(generated(KeyAdminService)).toEqual(EXPECTED_METHODS['apikeys.v1.KeyAdmin']);
+    expect(generated(KeyVerifierService)).toEqual(EXPECTED_METHODS['apikeys.v1.KeyVerifier']);
   });
 
   it('lists both services, health and reflection', async () => {
