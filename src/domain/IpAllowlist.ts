@@ -119,7 +119,8 @@ const MAX_REMEMBERED_DECISIONS = 64;
 /** A pre-parsed allowlist for fast repeated checks on the verify path. */
 export class IpAllowlist {
   private readonly ranges: readonly Range[];
-  private readonly recent = new Map<string, IpDecision>();
+  /** Created on first use: most cached keys have no allowlist and never need it. */
+  private recent: Map<string, IpDecision> | undefined;
 
   /** `entries` must already be canonical (as stored). */
   constructor(entries: readonly string[]) {
@@ -134,6 +135,7 @@ export class IpAllowlist {
   check(clientIp: string): IpDecision {
     if (this.ranges.length === 0) return ALLOWED;
     // The same few client addresses use a key again and again: remember recent decisions.
+    this.recent ??= new Map();
     let decision = this.recent.get(clientIp);
     if (decision === undefined) {
       if (this.recent.size >= MAX_REMEMBERED_DECISIONS) this.recent.clear();
