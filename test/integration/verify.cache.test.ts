@@ -2,13 +2,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { crc32 } from 'node:zlib';
 
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { DenialReason, Role, UpdateKeyRequest, type VerifyKeyResponse } from '../../gen/apikeys/v1/api_keys.js';
 import { CHECKSUM_LENGTH, isWellFormedKey, RANDOM_LENGTH } from '../../src/domain/keyFormat.js';
 import { BASE62_ALPHABET, toBase62 } from '../../src/domain/randomBase62.js';
 import { createTestKey, type TestKey } from '../helpers/createTestKey.js';
 import { describeEachDatabase } from '../helpers/eachDatabase.js';
+import { settleFeed as settle } from '../helpers/settleFeed.js';
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
 import { actorOf, newOrganizationId } from '../helpers/testActors.js';
 import { timestampMs } from '../helpers/timestampMs.js';
@@ -21,24 +22,6 @@ function admin() {
 
 function verifyOn(server: TestServer, key: string, clientIp = '', requiredScopes: string[] = []) {
   return server.clients.verifier.verifyKey({ key, clientIp, requiredScopes });
-}
-
-/**
- * Waits until the change feed has applied every committed change and vouches for the cache again.
- * Creating a key appends to the feed, and applying it drops that key from the cache; a test that counts
- * queries must not have that happen in the middle.
- */
-async function settle(server: TestServer): Promise<void> {
-  const row = (await server.app.db('key_changes').max({ id: 'id' }).first()) as
-    { id: number | string | null } | undefined;
-  const head = Number(row?.id ?? 0);
-  await vi.waitFor(
-    () => {
-      expect(server.app.feed.stats.highestSeen).toBeGreaterThanOrEqual(head);
-      expect(server.app.feed.isFresh()).toBe(true);
-    },
-    { timeout: 10_000, interval: 10 },
-  );
 }
 
 /** Counts the database queries and cache hits that `work` causes. */
