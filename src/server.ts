@@ -9,6 +9,7 @@ import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-
 import { KeyAdminService, KeyVerifierService } from '../gen/apikeys/v1/api_keys.js';
 import type { KeyAdminServer, KeyVerifierServer } from '../gen/apikeys/v1/api_keys.js';
 import type { TlsMaterial } from './config.js';
+import { withTolerantDecoding } from './transport/tolerantDecoding.js';
 
 /** Fully qualified names of the services this server answers. */
 export const SERVICE_NAMES = ['apikeys.v1.KeyAdmin', 'apikeys.v1.KeyVerifier'] as const;
@@ -49,8 +50,8 @@ export function createServer(parts: ServerParts): BuiltServer {
     'grpc.keepalive_time_ms': 60_000,
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
   });
-  server.addService(KeyAdminService, parts.keyAdmin);
-  server.addService(KeyVerifierService, parts.keyVerifier);
+  server.addService(withTolerantDecoding(KeyAdminService), parts.keyAdmin);
+  server.addService(withTolerantDecoding(KeyVerifierService), parts.keyVerifier);
   const health = new HealthImplementation({
     '': 'NOT_SERVING',
     ...Object.fromEntries(SERVICE_NAMES.map((name) => [name, 'NOT_SERVING'])),

@@ -3,9 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { type handleUnaryCall, type ServerUnaryCall, status } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 
-import { AppError } from '../domain/AppError.js';
+import { type AppError, invalidArgument } from '../domain/AppError.js';
 import { redactSecrets } from '../domain/keyFormat.js';
 import { CallerRejectedError } from './CallerRejectedError.js';
+import { UndecodableRequest } from './tolerantDecoding.js';
 import { toGrpcStatus } from './toGrpcStatus.js';
 
 /** What a handler knows about the call besides its request. */
@@ -122,6 +123,8 @@ export function handleUnary<Req, Res>(
     let result: Res | Promise<Res>;
     try {
       if (authenticate !== undefined) context = authenticate(call);
+      const request: unknown = call.request;
+      if (request instanceof UndecodableRequest) throw invalidArgument(request.describe());
       result = handler(call.request, context);
     } catch (error) {
       fail(error);

@@ -5,8 +5,9 @@
  * it), so a crash shows up as an exit, and its memory is read after full garbage collections.
  *
  * Required of every call: it ends with a gRPC status, one a caller can get from bad input (OK,
- * INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED, FAILED_PRECONDITION, RESOURCE_EXHAUSTED, and INTERNAL
- * only with grpc-js's generic "Error deserializing request" for bytes that are not the message); no
+ * INVALID_ARGUMENT (also for bytes that are not the message), NOT_FOUND, PERMISSION_DENIED,
+ * FAILED_PRECONDITION, RESOURCE_EXHAUSTED, and INTERNAL only with grpc-js's fixed texts for broken
+ * framing such as an undecompressable body); no
  * stack trace, SQL or driver text in any message; no handler failing unexpectedly ("rpc failed" in the
  * log). Required of the process: alive throughout, memory within the stated bound, and correct
  * afterwards (creates, verifies and revokes a key), then a clean exit on SIGTERM.
@@ -64,8 +65,7 @@ const ALLOWED = new Set([
 /** What broken framing may additionally be answered with (grpc-js's own statuses for it). */
 const ALLOWED_FOR_FRAMING = new Set([...ALLOWED, 'UNIMPLEMENTED', 'OUT_OF_RANGE', 'DEADLINE_EXCEEDED']);
 /** grpc-js's own INTERNAL messages for what is not a request: fixed texts, nothing from the service. */
-const GENERIC_INTERNAL =
-  /^(Error deserializing request|Failed to decompress message|Invalid grpc-timeout value "[^"]*")$/;
+const GENERIC_INTERNAL = /^(Failed to decompress message|Invalid grpc-timeout value "[^"]*")$/;
 const LEAK = [/\n\s+at |SQLITE_[A-Z]|\bER_[A-Z]/, /knex|\bselect\b.*\bfrom\b|\binsert into\b|better-sqlite3|mysql2/i];
 
 type MemoryUsage = NodeJS.MemoryUsage;

@@ -28,6 +28,7 @@ import {
 } from '../helpers/certificates.js';
 import { grpcError } from '../helpers/grpcClients.js';
 import { checkHealth } from '../helpers/healthClient.js';
+import { RawClient } from '../helpers/rawClient.js';
 import { ReflectionClient } from '../helpers/reflectionClient.js';
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
 import { actorOf, newOrganizationId } from '../helpers/testActors.js';
@@ -115,6 +116,21 @@ describe('service tokens (plaintext, loopback)', () => {
       expect(error.code).toBe(status.UNAUTHENTICATED);
       expect(error.details).toContain(message);
       expectNoToken([error.details]);
+    });
+
+    it('bytes that are not a request: the caller is checked first, and only an admitted one hears why', async () => {
+      const raw = new RawClient(server.address);
+      try {
+        const garbage = new Uint8Array(16).fill(0xff);
+        const path = '/apikeys.v1.KeyAdmin/CreateKey';
+        expect(await raw.call(path, garbage)).toEqual({ code: status.UNAUTHENTICATED, details: NO_CREDENTIALS });
+        expect((await raw.call(path, garbage, { metadata: bearer(SEARCH_TOKEN) })).code).toBe(status.PERMISSION_DENIED);
+        const admitted = await raw.call(path, garbage, { metadata: bearer(ADMIN_TOKEN) });
+        expect(admitted.code).toBe(status.INVALID_ARGUMENT);
+        expect(admitted.details).toMatch(/^request is not a valid apikeys\.v1\.CreateKeyRequest message \(/);
+      } finally {
+        raw.close();
+      }
     });
 
     it('a valid token that is not in ADMIN_CLIENT_IDS: PERMISSION_DENIED on KeyAdmin, nothing written', async () => {

@@ -10,8 +10,8 @@
  * whatever the size of the input, and that nothing was stored: the row counts of api_keys, audit_events
  * and key_changes and the newest update_time of api_keys are unchanged (a write of any kind moves one of
  * them). A VerifyKey with a bad key is not an error: it is answered DENIAL_REASON_MALFORMED. Bytes that
- * are not the request message at all never reach the service: grpc-js answers them INTERNAL "Error
- * deserializing request", and the case checks that nothing more is said.
+ * are not the request message at all never reach a handler: they are answered INVALID_ARGUMENT naming
+ * the expected message type and the decoder's complaint (grpc-js alone would say INTERNAL).
  *
  * The walk is generated: the generic cases (size, framing, deadline, actor) apply to every RPC, the field
  * cases to every text, list, number, enum, timestamp and token field of each RPC.
@@ -460,7 +460,10 @@ function requestBody(
     ]);
 }
 
-const DESERIALIZE_ERROR: Expected = { code: 'INTERNAL', message: /^Error deserializing request$/ };
+const DESERIALIZE_ERROR: Expected = {
+  code: 'INVALID_ARGUMENT',
+  message: /^request is not a valid apikeys\.v1\.[A-Za-z]+Request message \([ -~]{1,120}\); check that the client/,
+};
 const tooLarge = (limit: number): Expected => ({
   code: 'RESOURCE_EXHAUSTED',
   message: new RegExp(`^Received message larger than max \\(\\d+ vs ${limit}\\)$`),
@@ -497,19 +500,19 @@ function genericCases(rpc: Rpc): Case[] {
     },
     {
       rpc,
-      title: 'answers bytes that are not protobuf with INTERNAL and only a generic message',
+      title: 'answers bytes that are not protobuf with INVALID_ARGUMENT naming the expected message',
       expected: DESERIALIZE_ERROR,
       body: () => new Uint8Array(16).fill(0xff),
     },
     {
       rpc,
-      title: 'answers a length prefix running past the end with INTERNAL and only a generic message',
+      title: 'answers a length prefix running past the end with INVALID_ARGUMENT naming the expected message',
       expected: DESERIALIZE_ERROR,
       body: withTail(Uint8Array.from([(1 << 3) | 2, 0x7f, 0x61])),
     },
     {
       rpc,
-      title: 'answers 1,000 nested groups of an unknown field with INTERNAL and only a generic message',
+      title: 'answers 1,000 nested groups of an unknown field with INVALID_ARGUMENT naming the expected message',
       expected: DESERIALIZE_ERROR,
       body: withTail(nestedGroups(1000)),
     },
@@ -923,7 +926,7 @@ function timestampCases(rpc: Rpc): Case[] {
     }
     cases.push({
       rpc,
-      title: `answers ${field} seconds beyond 2^53 (undecodable here) with INTERNAL and only a generic message`,
+      title: `answers ${field} seconds beyond 2^53 (undecodable here) with INVALID_ARGUMENT naming the expected message`,
       expected: DESERIALIZE_ERROR,
       body: requestBody(rpc, undefined, () => [[number, [[1, 2n ** 62n]]]]),
     });
