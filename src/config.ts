@@ -6,6 +6,9 @@ import { bool, cleanEnv, makeExactValidator, makeValidator, str } from 'envalid'
 import ipaddr from 'ipaddr.js';
 
 import { type DatabaseTarget, parseDatabaseUrl } from './storage/createDatabase.js';
+import { readTlsMaterial, type TlsMaterial } from './tlsMaterial.js';
+
+export type { TlsMaterial } from './tlsMaterial.js';
 
 /** The validated, frozen configuration of one process. */
 export interface Config {
@@ -50,6 +53,8 @@ export interface Config {
   readonly authTokens: readonly ServiceTokenHash[];
   /** Server certificate and key, and the client CA for mutual TLS; null = plaintext. */
   readonly tls: TlsMaterial | null;
+  /** How often the TLS files are re-read (also on SIGHUP); 0 = only on SIGHUP. */
+  readonly tlsReloadIntervalMs: number;
   /** Caller identities (certificate identities and/or token names) allowed to call KeyAdmin. */
   readonly adminClientIds: readonly string[];
   /** Whether KeyVerifier also requires an authenticated caller (any identity). */
@@ -65,14 +70,6 @@ export interface ServiceTokenHash {
   readonly name: string;
   /** 32 bytes. The token itself is never configured. */
   readonly sha256: Buffer;
-}
-
-/** PEM contents read (and checked) at start. */
-export interface TlsMaterial {
-  readonly certChain: Buffer;
-  readonly privateKey: Buffer;
-  /** CA certificate(s) client certificates must chain to (mutual TLS); null = no client certificates. */
-  readonly clientCa: Buffer | null;
 }
 
 /**
@@ -114,6 +111,7 @@ export const DEFAULTS = {
   TLS_CERT_FILE: '',
   TLS_KEY_FILE: '',
   TLS_CLIENT_CA_FILE: '',
+  TLS_RELOAD_INTERVAL_MS: 60_000,
   ADMIN_CLIENT_IDS: '',
   VERIFIER_REQUIRES_AUTH: false,
   ALLOW_INSECURE: '',
@@ -287,6 +285,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       TLS_CERT_FILE: pemFile('certificate')({ default: undefined }),
       TLS_KEY_FILE: pemFile('private key')({ default: undefined }),
       TLS_CLIENT_CA_FILE: pemFile('certificate')({ default: undefined }),
+      TLS_RELOAD_INTERVAL_MS: intRange(0, 86_400_000)({ default: DEFAULTS.TLS_RELOAD_INTERVAL_MS }),
       ADMIN_CLIENT_IDS: clientIds({ default: [] }),
       VERIFIER_REQUIRES_AUTH: bool({ default: DEFAULTS.VERIFIER_REQUIRES_AUTH }),
       ALLOW_INSECURE: insecureModes({ default: [] }),
@@ -366,6 +365,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workers: raw.WORKERS,
     authTokens: raw.AUTH_TOKENS,
     tls,
+    tlsReloadIntervalMs: raw.TLS_RELOAD_INTERVAL_MS,
     adminClientIds: raw.ADMIN_CLIENT_IDS,
     verifierRequiresAuth: raw.VERIFIER_REQUIRES_AUTH,
     allowInsecure: raw.ALLOW_INSECURE,
@@ -393,8 +393,10 @@ function tlsMaterial(
     );
     return null;
   }
-  if (!new X509Certificate(certFile.pem).checkPrivateKey(createPrivateKey(keyFile.pem))) {
-    problems.push(`TLS_KEY_FILE: ${keyFile.path} is not the private key of the certificate in ${certFile.path}`);
+  try {
+    return readTlsMaterial({ cert: certFile.path, key: keyFile.path, clientCa: caFile?.path ?? null });
+  } catch (error) {
+    problems.push((error as Error).message);
+    return null;
   }
-  return { certChain: certFile.pem, privateKey: keyFile.pem, clientCa: caFile?.pem ?? null };
 }

@@ -18,6 +18,7 @@ import { bindServer, type BuiltServer, createServer, serverCredentials, setServi
 import { createDatabase, migrateDatabase } from './storage/createDatabase.js';
 import { KnexKeyRepository } from './storage/KnexKeyRepository.js';
 import { CallerAuthenticator } from './transport/CallerAuthenticator.js';
+import { type ReloadResult, ReloadingCertificates } from './transport/ReloadingCertificates.js';
 import { createKeyAdminService } from './transport/createKeyAdminService.js';
 import { createKeyVerifierService } from './transport/createKeyVerifierService.js';
 
@@ -45,6 +46,10 @@ export interface App {
   readonly built: BuiltServer;
   /** This process's metrics (scraped directly, or aggregated by the cluster primary). */
   readonly registry: Registry;
+  /** The TLS certificates being served; null in plaintext. */
+  readonly certificates: ReloadingCertificates | null;
+  /** Re-reads the TLS files (SIGHUP and a timer call it); null in plaintext. */
+  reloadTls(): ReloadResult | null;
   /** Serving, and the cache can be vouched for (/readyz). */
   isReady(): boolean;
   /** Migrates when configured, binds, and marks the services SERVING. Resolves with the bound port. */
@@ -114,11 +119,13 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
     adminClientIds: config.adminClientIds,
     verifierRequiresAuth: config.verifierRequiresAuth,
   });
+  const certificates = config.tls === null ? null : new ReloadingCertificates(config.tls, logger, clock);
+  let tlsReloadTimer: NodeJS.Timeout | undefined;
   const registry = new Registry();
   const observe =
     config.metricsAddress === null
       ? undefined
-      : createMetrics(registry, { cache, verifier, feed, lastUsed, db, clock });
+      : createMetrics(registry, { cache, verifier, feed, lastUsed, db, clock, certificates });
   const built = createServer({
     keyAdmin: createKeyAdminService(admin, clock, { logger, authenticate: authenticator.forKeyAdmin(), observe }),
     keyVerifier: createKeyVerifierService(verifier, { logger, authenticate: authenticator.forKeyVerifier(), observe }),
@@ -136,6 +143,8 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
     lastUsed,
     built,
     registry,
+    certificates,
+    reloadTls: () => certificates?.reload() ?? null,
     isReady,
     async start() {
       if (config.migrateOnStart) {
@@ -160,8 +169,12 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
         built.server,
         config.listenAddress.host,
         config.listenAddress.port,
-        serverCredentials(config.tls),
+        serverCredentials(certificates),
       );
+      if (certificates !== null && config.tlsReloadIntervalMs > 0) {
+        tlsReloadTimer = setInterval(() => certificates.reload(), config.tlsReloadIntervalMs);
+        tlsReloadTimer.unref();
+      }
       setServing(built.health, true);
       serving = true;
       if (config.metricsAddress !== null && dependencies.clusterWorker !== true) {
@@ -187,6 +200,7 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
         });
       });
       clearInterval(pruneTimer);
+      clearInterval(tlsReloadTimer);
       await feed.stop();
       await lastUsed.stop().catch((error: unknown) => logger.error({ err: error }, 'final last-used flush failed'));
       await db.destroy();

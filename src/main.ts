@@ -97,6 +97,10 @@ async function runClusterPrimary(config: Config, logger: Logger): Promise<void> 
   }
   const primary = runPrimary(config.workers, { ...process.env, MIGRATE_ON_START: 'false' }, logger);
   onShutdownSignal(logger, () => primary.stop());
+  process.on('SIGHUP', () => {
+    logger.info('SIGHUP: workers reload the TLS files');
+    primary.signalWorkers('SIGHUP');
+  });
   answerSupervisor(() => primary.stats());
   const port = await primary.listening;
   if (config.metricsAddress !== null) {
@@ -139,6 +143,10 @@ async function runServer(config: Config, logger: Logger): Promise<void> {
       stats,
     });
   }
+  // SIGHUP re-reads the TLS files (installed before start: by default the signal would end the process).
+  process.on('SIGHUP', () => {
+    if (app.reloadTls() === null) logger.info('SIGHUP: plaintext, no TLS files to reload');
+  });
   let port: number;
   try {
     port = await app.start();

@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { experimental, Server, ServerCredentials } from '@grpc/grpc-js';
 import { loadFileDescriptorSetFromBuffer, loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 
 import { KeyAdminService, KeyVerifierService } from '../gen/apikeys/v1/api_keys.js';
 import type { KeyAdminServer, KeyVerifierServer } from '../gen/apikeys/v1/api_keys.js';
-import type { TlsMaterial } from './config.js';
+import type { ReloadingCertificates } from './transport/ReloadingCertificates.js';
 import { withTolerantDecoding } from './transport/tolerantDecoding.js';
 
 /** Fully qualified names of the services this server answers. */
@@ -67,16 +67,17 @@ export function createServer(parts: ServerParts): BuiltServer {
 }
 
 /**
- * Plaintext without `tls`; TLS with its certificate and key; with a client CA, mutual TLS: every
- * connection must present a client certificate issued by that CA or the handshake fails.
+ * Plaintext without certificates; TLS with them; with a client CA, mutual TLS: every connection must
+ * present a client certificate issued by that CA or the handshake fails. The certificates come from a
+ * provider, so a reload reaches new connections without a restart.
  */
-export function serverCredentials(tls: TlsMaterial | null): ServerCredentials {
-  if (tls === null) return ServerCredentials.createInsecure();
-  return ServerCredentials.createSsl(
-    tls.clientCa,
-    [{ cert_chain: tls.certChain, private_key: tls.privateKey }],
-    tls.clientCa !== null,
-  );
+export function serverCredentials(certificates: ReloadingCertificates | null): ServerCredentials {
+  if (certificates === null) return ServerCredentials.createInsecure();
+  const mutual = certificates.material.clientCa !== null;
+  // grpc-js 1.14 passes this function's first two arguments to its credentials class in the opposite
+  // order of their names (identity first, then CA). One provider serves both, so mutual TLS is unaffected;
+  // for plain TLS the provider goes first, where it is used as the identity. The TLS tests catch any change.
+  return experimental.createCertificateProviderServerCredentials(certificates, mutual ? certificates : null, mutual);
 }
 
 /** Binds and starts listening; resolves with the actual port (useful with port 0). */

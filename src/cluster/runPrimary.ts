@@ -13,6 +13,8 @@ export interface Primary {
   readonly listening: Promise<number>;
   /** Counters of every live worker. */
   stats(): Promise<WorkerStats[]>;
+  /** Sends `signal` to every live worker (SIGHUP: reload TLS files). */
+  signalWorkers(signal: NodeJS.Signals): void;
   /** SIGTERM to every worker; resolves when all exited. */
   stop(): Promise<void>;
 }
@@ -102,6 +104,9 @@ export function runPrimary(workers: number, env: NodeJS.ProcessEnv, logger: Logg
         if (targets.length === 0) done();
         for (const worker of targets) send(worker, { type: 'stats', id });
       }),
+    signalWorkers: (signal) => {
+      for (const worker of live()) worker.process.kill(signal);
+    },
     stop: async () => {
       stopping = true;
       const exits = live().map((worker) => new Promise<void>((resolve) => worker.once('exit', () => resolve())));

@@ -6,6 +6,7 @@ import type { Clock } from '../domain/Clock.js';
 import type { KeyCache } from '../domain/KeyCache.js';
 import type { KeyVerifier } from '../domain/KeyVerifier.js';
 import type { LastUsedRecorder } from '../domain/LastUsedRecorder.js';
+import type { ReloadingCertificates } from '../transport/ReloadingCertificates.js';
 
 /** What the service exposes; read when Prometheus scrapes, never on the request path. */
 export interface MetricsSources {
@@ -15,6 +16,8 @@ export interface MetricsSources {
   readonly lastUsed: LastUsedRecorder;
   readonly db: Knex;
   readonly clock: Clock;
+  /** TLS certificates being served; null in plaintext. */
+  readonly certificates?: ReloadingCertificates | null;
 }
 
 /** Called once per finished RPC. */
@@ -153,6 +156,26 @@ export function createMetrics(registry: Registry, sources: MetricsSources): RpcO
       this.set({ state: 'pending' }, current?.numPendingAcquires() ?? 0);
     },
   });
+
+  const { certificates } = sources;
+  if (certificates !== undefined && certificates !== null) {
+    gauge(
+      'apikeys_tls_certificate_expiry_timestamp_seconds',
+      'When the served TLS certificate expires (alert well before it)',
+      () => Date.parse(certificates.material.certificate.validTo) / 1000,
+      'min',
+    );
+    new Counter({
+      name: 'apikeys_tls_reloads_total',
+      help: 'TLS file reloads that changed the served certificate (reloaded) or were refused (rejected)',
+      labelNames: ['result'],
+      registers,
+      collect() {
+        mirror(this, certificates.stats.reloads, { result: 'reloaded' });
+        mirror(this, certificates.stats.rejected, { result: 'rejected' });
+      },
+    });
+  }
 
   const bound = new Map<string, { count: Counter.Internal; time: Histogram.Internal<string> }>();
   return (method, code, seconds) => {

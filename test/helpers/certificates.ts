@@ -28,8 +28,12 @@ export interface TestCertificates {
   readonly dir: string;
   /** The CA that signs the server certificate and the trusted client certificates. */
   readonly ca: CertificateFiles;
+  /** A second CA, which signs `clients.otherCa` (for refusals and client-CA rotation). */
+  readonly otherCa: CertificateFiles;
   /** Server certificate for 127.0.0.1 and localhost. */
   readonly server: CertificateFiles;
+  /** Another server certificate for the same names, signed by `ca` (what a rotation installs). */
+  readonly renewedServer: CertificateFiles;
   /** Client certificates signed by `ca`, named after how they identify the caller. */
   readonly clients: {
     /** URI SAN spiffe://toptickets/admin-backend (plus a DNS SAN and a CN, which it takes precedence over). */
@@ -100,13 +104,13 @@ export function createTestCertificates(): TestCertificates {
   const ca = makeCa(dir, 'ca');
   const otherCa = makeCa(dir, 'other-ca');
   const client = ['extendedKeyUsage=clientAuth'];
+  const serverExtensions = ['subjectAltName=IP:127.0.0.1,DNS:localhost', 'extendedKeyUsage=serverAuth'];
   return {
     dir,
     ca,
-    server: makeLeaf(dir, ca, 'server', '/CN=api-key-service', [
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      'extendedKeyUsage=serverAuth',
-    ]),
+    otherCa,
+    server: makeLeaf(dir, ca, 'server', '/CN=api-key-service', serverExtensions),
+    renewedServer: makeLeaf(dir, ca, 'renewed-server', '/CN=api-key-service', serverExtensions),
     clients: {
       spiffe: makeLeaf(dir, ca, 'spiffe', '/CN=admin-backend-cn', [
         ...client,

@@ -1,7 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
-
-const TSX = join(process.cwd(), 'node_modules', '.bin', 'tsx');
 
 /** A service process started the way `npm start` runs it. */
 export interface ServiceProcess {
@@ -14,7 +11,9 @@ export interface ServiceProcess {
 
 /** Starts `src/main.ts` as its own process and resolves once it logged its listening address. */
 export function startServiceProcess(env: Record<string, string>): Promise<ServiceProcess> {
-  const child = spawn(TSX, ['src/main.ts'], {
+  // Node itself with tsx as a loader (not the tsx binary, a supervisor that relays only SIGINT and
+  // SIGTERM), so every signal a test sends reaches the service.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
