@@ -63,7 +63,11 @@ if (workers > 1 && cluster.isPrimary) {
   else process.stdout.write(`${JSON.stringify({ address: `${host}:${bound}` })}\n`);
   process.on('message', (message: { type?: string; id?: number }) => {
     if (message.type === 'stats')
-      process.send?.({ type: 'stats', id: message.id, stats: [{ verifier: { valid: served } }] });
+      process.send?.({
+        type: 'stats',
+        id: message.id,
+        stats: [{ verifier: { valid: served }, cpu: { ...process.cpuUsage() } }],
+      });
   });
   process.on('SIGTERM', () => process.exit(0));
 }

@@ -186,14 +186,18 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
       return port;
     },
     async stop(timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      const remaining = (): number => Math.max(0, deadline - Date.now());
       setServing(built.health, false);
       serving = false;
+      // In-flight calls may use the budget except a reserve for the final last-used flush.
+      const drainMs = timeoutMs - Math.min(2000, Math.floor(timeoutMs / 4));
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
-          logger.warn({ timeoutMs }, 'shutdown deadline reached; cancelling in-flight calls');
+          logger.warn({ timeoutMs: drainMs }, 'shutdown deadline reached; cancelling in-flight calls');
           built.server.forceShutdown();
           resolve();
-        }, timeoutMs);
+        }, drainMs);
         built.server.tryShutdown(() => {
           clearTimeout(timer);
           resolve();
@@ -201,10 +205,35 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
       });
       clearInterval(pruneTimer);
       clearInterval(tlsReloadTimer);
-      await feed.stop();
-      await lastUsed.stop().catch((error: unknown) => logger.error({ err: error }, 'final last-used flush failed'));
-      await db.destroy();
+      // A slow or unreachable database must not hold the exit past SHUTDOWN_TIMEOUT_MS.
+      const finished = await settlesWithin(Promise.all([feed.stop(), lastUsed.stop()]), remaining());
+      if (lastUsed.unwrittenCount > 0) {
+        logger.error(
+          { timeoutMs, unwrittenKeys: lastUsed.unwrittenCount },
+          finished
+            ? 'final last-used flush failed; exiting without it'
+            : 'shutdown deadline reached before the final last-used flush finished; exiting without it',
+        );
+      }
+      await settlesWithin(db.destroy(), remaining());
       await new Promise((resolve) => (metricsServer === undefined ? resolve(undefined) : metricsServer.close(resolve)));
     },
   };
+}
+
+/** Whether `work` settles within `ms` (it is not cancelled either way). */
+async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([
+      work.then(
+        () => true,
+        () => true,
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

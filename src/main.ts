@@ -128,6 +128,7 @@ async function runServer(config: Config, logger: Logger): Promise<void> {
     feed: { ...app.feed.stats },
     lastUsed: { ...app.lastUsed.stats },
     memory: { rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed },
+    cpu: { ...process.cpuUsage() },
   });
   const app = createApp(config, {
     logger,

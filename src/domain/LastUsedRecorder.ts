@@ -30,6 +30,7 @@ export class LastUsedRecorder {
   private pending = new Map<string, LastUsedEntry>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
+  private writing = 0;
 
   constructor(private readonly options: LastUsedRecorderOptions) {}
 
@@ -45,6 +46,11 @@ export class LastUsedRecorder {
 
   get pendingCount(): number {
     return this.pending.size;
+  }
+
+  /** Keys whose last-used data is not in the database yet: pending, or in a flush still running. */
+  get unwrittenCount(): number {
+    return this.pending.size + this.writing;
   }
 
   start(): void {
@@ -66,8 +72,10 @@ export class LastUsedRecorder {
     if (this.pending.size === 0) return;
     const batch = this.pending;
     this.pending = new Map();
+    this.writing = batch.size;
     this.flushing = this.write(batch).finally(() => {
       this.flushing = undefined;
+      this.writing = 0;
     });
     await this.flushing;
   }

@@ -237,6 +237,38 @@ describeMysql(`process shutdown and crash [mysql]${skipped}`, () => {
     expect(row.last_used_ip).toBe('203.0.113.9');
   });
 
+  it('on SIGTERM with a database that stopped answering: exits within SHUTDOWN_TIMEOUT_MS, saying what was not written', async () => {
+    service = await startServiceProcess({
+      LISTEN_ADDRESS: '127.0.0.1:0',
+      DATABASE_URL: url,
+      MIGRATE_ON_START: 'true',
+      LAST_USED_FLUSH_MS: '600000',
+      SHUTDOWN_TIMEOUT_MS: '1500',
+      DATABASE_TIMEOUT_MS: '20000',
+    });
+    const clients = createClients(service.address);
+    const used = await clients.admin.createKey({
+      actor: admin,
+      name: 'used',
+      scopes: ['tickets:read'],
+      allowedIps: [],
+    });
+    expect((await clients.verifier.verifyKey(verifyRequest(used.secret))).valid).toBe(true);
+    clients.close();
+    proxy.delayMs = 60_000; // every answer from the database now arrives a minute late
+    const started = Date.now();
+    service.child.kill('SIGTERM');
+    expect(await service.exited).toBe(0);
+    const tookMs = Date.now() - started;
+    // Before the bound the final flush alone could wait DATABASE_TIMEOUT_MS (20 s) and the pool close as
+    // long again; 5 s leaves room for a loaded machine while telling the two apart.
+    expect(tookMs).toBeLessThan(5000);
+    expect(service.output()).toContain(
+      'shutdown deadline reached before the final last-used flush finished; exiting without it',
+    );
+    expect(service.output()).toMatch(/"unwrittenKeys":1\b/);
+  });
+
   it('on SIGKILL loses at most the unflushed last-used data and nothing else', async () => {
     service = await startServiceProcess({
       LISTEN_ADDRESS: '127.0.0.1:0',
