@@ -1,5 +1,6 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 
 /** Where the PEM files are (they are re-read on reload). */
 export interface TlsFiles {
@@ -56,6 +57,15 @@ export function readTlsMaterial(files: TlsFiles): TlsMaterial {
     throw new Error(`TLS_KEY_FILE: ${files.key} is not the private key of the certificate in ${files.cert}`);
   }
   if (clientCa !== null && files.clientCa !== null) certificateIn('TLS_CLIENT_CA_FILE', files.clientCa, clientCa);
+  try {
+    // What the server will do with them: a set Node cannot load (a broken certificate further down a
+    // chain or CA bundle, say) must be refused here, not when the server swaps it in.
+    createSecureContext({ cert: certChain, key: privateKey, ...(clientCa === null ? {} : { ca: clientCa }) });
+  } catch (error) {
+    throw new Error(
+      `TLS_CERT_FILE/TLS_KEY_FILE${clientCa === null ? '' : '/TLS_CLIENT_CA_FILE'}: Node cannot load them together (${(error as Error).message})`,
+    );
+  }
   return { files, certChain, privateKey, clientCa, certificate };
 }
 
