@@ -43,7 +43,7 @@ const STREAMS = Number(env.BENCH_STREAMS ?? 8);
 const WORKERS = Number(env.BENCH_WORKERS ?? availableParallelism());
 const REVOCATIONS = Number(env.BENCH_REVOCATIONS ?? 100);
 const COLD_SAMPLES = Number(env.BENCH_COLD_SAMPLES ?? 1000);
-const ROUNDS = Number(env.BENCH_ROUNDS ?? 5);
+const ROUNDS = Number(env.BENCH_ROUNDS ?? 6); // a multiple of 3: each contender in each position equally often
 /** Pin the server to CPU 0 and h2load to CPU 1 for the single-process comparison (less noise). */
 const PIN = env.BENCH_PIN !== '0' && availableParallelism() >= 2 && spawnSync('taskset', ['-V']).status === 0;
 const SMALL_TABLE = 1000;

@@ -15,6 +15,9 @@ import { createDatabase, migrateDatabase } from './storage/createDatabase.js';
 /** Fields that may carry a secret are never written, whatever a log call passes. */
 const REDACT = ['secret', 'key', 'request', 'metadata', '*.secret', '*.key', 'authorization', '*.authorization'];
 
+/** What SIGHUP does once there is something to reload: re-read the TLS files. */
+let onReloadSignal = (): void => undefined;
+
 function readConfig(): Config {
   try {
     return loadConfig();
@@ -97,10 +100,10 @@ async function runClusterPrimary(config: Config, logger: Logger): Promise<void> 
   }
   const primary = runPrimary(config.workers, { ...process.env, MIGRATE_ON_START: 'false' }, logger);
   onShutdownSignal(logger, () => primary.stop());
-  process.on('SIGHUP', () => {
+  onReloadSignal = () => {
     logger.info('SIGHUP: workers reload the TLS files');
     primary.signalWorkers('SIGHUP');
-  });
+  };
   answerSupervisor(() => primary.stats());
   const port = await primary.listening;
   if (config.metricsAddress !== null) {
@@ -144,10 +147,9 @@ async function runServer(config: Config, logger: Logger): Promise<void> {
       stats,
     });
   }
-  // SIGHUP re-reads the TLS files (installed before start: by default the signal would end the process).
-  process.on('SIGHUP', () => {
+  onReloadSignal = () => {
     if (app.reloadTls() === null) logger.info('SIGHUP: plaintext, no TLS files to reload');
-  });
+  };
   let port: number;
   try {
     port = await app.start();
@@ -169,6 +171,9 @@ async function runServer(config: Config, logger: Logger): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  // Installed first: the default action of SIGHUP would end the process. Until the service is wired there
+  // is nothing to reload (the configuration about to be read holds the files' current contents).
+  process.on('SIGHUP', () => onReloadSignal());
   const config = readConfig();
   const logger = pino({
     level: config.logLevel,

@@ -42,7 +42,7 @@ function certificateIn(variable: string, path: string, pem: Buffer): X509Certifi
  * Used at start (configuration) and on every reload, so a half-written or mismatched pair is refused the
  * same way in both.
  */
-export function readTlsMaterial(files: TlsFiles): TlsMaterial {
+export function readTlsMaterial(files: TlsFiles, now: number = Date.now()): TlsMaterial {
   const certChain = read('TLS_CERT_FILE', files.cert);
   const privateKey = read('TLS_KEY_FILE', files.key);
   const clientCa = files.clientCa === null ? null : read('TLS_CLIENT_CA_FILE', files.clientCa);
@@ -52,6 +52,10 @@ export function readTlsMaterial(files: TlsFiles): TlsMaterial {
     key = createPrivateKey(privateKey);
   } catch {
     throw new Error(`TLS_KEY_FILE: ${files.key} holds no PEM private key`);
+  }
+  const expires = Date.parse(certificate.validTo);
+  if (expires <= now) {
+    throw new Error(`TLS_CERT_FILE: ${files.cert} expired at ${new Date(expires).toISOString()}`);
   }
   if (!certificate.checkPrivateKey(key)) {
     throw new Error(`TLS_KEY_FILE: ${files.key} is not the private key of the certificate in ${files.cert}`);

@@ -13,7 +13,7 @@ export interface Primary {
   readonly listening: Promise<number>;
   /** Counters of every live worker. */
   stats(): Promise<WorkerStats[]>;
-  /** Sends `signal` to every live worker (SIGHUP: reload TLS files). */
+  /** Sends `signal` to every live worker (SIGHUP: reload TLS files); a starting one gets it once it listens. */
   signalWorkers(signal: NodeJS.Signals): void;
   /** SIGTERM to every worker; resolves when all exited. */
   stop(): Promise<void>;
@@ -33,6 +33,8 @@ export function runPrimary(workers: number, env: NodeJS.ProcessEnv, logger: Logg
   let resolveListening: (port: number) => void = () => undefined;
   const listening = new Promise<number>((resolve) => (resolveListening = resolve));
   const listeningWorkers = new Set<number>();
+  /** Signals for workers still starting, delivered once they listen (their handlers exist by then). */
+  const deferredSignals = new Map<number, NodeJS.Signals>();
 
   const live = (): Worker[] =>
     Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
@@ -72,6 +74,11 @@ export function runPrimary(workers: number, env: NodeJS.ProcessEnv, logger: Logg
     if (message.type === 'invalidate') relayInvalidation(worker, message.id, message.hashes);
     else if (message.type === 'listening') {
       listeningWorkers.add(worker.id);
+      const deferred = deferredSignals.get(worker.id);
+      if (deferred !== undefined) {
+        deferredSignals.delete(worker.id);
+        worker.process.kill(deferred);
+      }
       if (listeningWorkers.size >= workers) resolveListening(message.port);
     } else if (message.type === 'stats') {
       const waiting = statsWaiting.get(message.id);
@@ -105,7 +112,11 @@ export function runPrimary(workers: number, env: NodeJS.ProcessEnv, logger: Logg
         for (const worker of targets) send(worker, { type: 'stats', id });
       }),
     signalWorkers: (signal) => {
-      for (const worker of live()) worker.process.kill(signal);
+      // A worker still starting has not installed its handler yet: the default action would end it.
+      for (const worker of live()) {
+        if (listeningWorkers.has(worker.id)) worker.process.kill(signal);
+        else deferredSignals.set(worker.id, signal);
+      }
     },
     stop: async () => {
       stopping = true;

@@ -87,6 +87,7 @@ export class LastUsedRecorder {
         const chunk = entries.slice(i, i + this.options.batchSize);
         await this.options.repository.recordLastUsed(chunk);
         this.stats.rowsWritten += chunk.length;
+        this.writing -= chunk.length;
       }
       this.stats.flushes++;
     } catch (error) {

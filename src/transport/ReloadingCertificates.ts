@@ -35,11 +35,7 @@ export class ReloadingCertificates implements experimental.CertificateProvider {
   reload(): ReloadResult {
     let next: TlsMaterial;
     try {
-      next = readTlsMaterial(this.current.files);
-      const expires = Date.parse(next.certificate.validTo);
-      if (expires <= this.clock.now()) {
-        throw new Error(`TLS_CERT_FILE: ${next.files.cert} expired at ${new Date(expires).toISOString()}`);
-      }
+      next = readTlsMaterial(this.current.files, this.clock.now());
     } catch (error) {
       this.stats.rejected++;
       this.logger.error(

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 
 import { ConfigError, isLoopbackHost, loadConfig } from '../../src/config.js';
 import { createTestCertificates } from '../helpers/certificates.js';
@@ -100,6 +100,18 @@ describe('caller authentication settings', () => {
     expect(message).toContain('LOG_LEVEL');
     expect(message).not.toContain('hello');
     expect(message).not.toContain('BEGIN');
+  });
+
+  it('refuses to start with a server certificate that has expired (the test certificates last 2 days)', () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.now() + 3 * 86_400_000);
+      expect(configError(TLS)).toMatch(
+        new RegExp(`TLS_CERT_FILE: ${certificates.server.cert} expired at \\d{4}-\\d\\d-\\d\\dT`),
+      );
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it.each([
