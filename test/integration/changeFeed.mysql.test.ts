@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DenialReason, Role } from '../../gen/apikeys/v1/api_keys.js';
 import { hashSecret } from '../../src/domain/keyFormat.js';
 import { grpcError } from '../helpers/grpcClients.js';
+import { settleFeed } from '../helpers/settleFeed.js';
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
 import { TcpProxy } from '../helpers/TcpProxy.js';
 import { createTestDatabase, TEST_MYSQL_URL, type TestDatabase } from '../helpers/testDatabase.js';
@@ -115,6 +116,8 @@ describeMysql(
       });
       const verify = (secret: string) =>
         server.clients.verifier.verifyKey({ key: secret, clientIp: '', requiredScopes: [] });
+      // Applying the creations from the change feed drops the keys from the cache: let that happen first.
+      await settleFeed(server);
       expect((await verify(cached.secret)).valid).toBe(true);
 
       proxy.cut();

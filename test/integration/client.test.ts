@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer as createTcpServer } from 'node:net';
 
 import {
   type ChannelCredentials,
@@ -42,14 +41,11 @@ async function rejection(call: Promise<unknown>): Promise<ServiceError> {
   throw new Error('expected the call to fail');
 }
 
-/** A port nothing listens on (bound, then released). */
-async function closedPort(): Promise<number> {
-  const server = createTcpServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return typeof address === 'object' && address !== null ? address.port : 0;
-}
+/**
+ * A port nothing listens on: 1 (tcpmux), which nothing here serves. An ephemeral port bound and released
+ * could be taken meanwhile by a server of a test file running in parallel.
+ */
+const CLOSED_PORT = 1;
 
 /** A stand-in KeyVerifier that records each call's metadata and answers with `answer`. */
 async function startStandIn(answer: (attempt: number) => VerifyKeyResponse | { code: status; details: string }) {
@@ -195,13 +191,13 @@ describe('createVerifierClient against a real server [sqlite]', () => {
       const port = await proxy.start();
       const slowClient = createVerifierClient({ address: `127.0.0.1:${port}`, deadlineMs: 150 });
       try {
-        // Connect first, then slow the network down.
-        expect((await slowClient.verify({ key: created.secret })).valid).toBe(true);
-        proxy.delayMs = 400;
+        // Connect first (with time to spare on a loaded machine), then slow the network down.
+        expect((await slowClient.verify({ key: created.secret }, { deadlineMs: 5000 })).valid).toBe(true);
+        proxy.delayMs = 2000;
         const started = Date.now();
         const error = await rejection(slowClient.verify({ key: created.secret }));
         expect(error.code).toBe(status.DEADLINE_EXCEEDED);
-        expect(Date.now() - started).toBeLessThan(390);
+        expect(Date.now() - started).toBeLessThan(1500); // the 150 ms deadline, not the 2 s answer
         expect((await slowClient.verify({ key: created.secret }, { deadlineMs: 5000 })).valid).toBe(true);
       } finally {
         slowClient.close();
@@ -215,14 +211,14 @@ describe('createVerifierClient against a real server [sqlite]', () => {
       const port = await proxy.start();
       const defaultClient = createVerifierClient({ address: `127.0.0.1:${port}` });
       try {
-        expect((await defaultClient.verify({ key: created.secret })).valid).toBe(true);
-        proxy.delayMs = 1500;
+        expect((await defaultClient.verify({ key: created.secret }, { deadlineMs: 5000 })).valid).toBe(true);
+        proxy.delayMs = 4000;
         const started = Date.now();
         const error = await rejection(defaultClient.verify({ key: created.secret }));
         const elapsed = Date.now() - started;
         expect(error.code).toBe(status.DEADLINE_EXCEEDED);
         expect(elapsed).toBeGreaterThanOrEqual(450);
-        expect(elapsed).toBeLessThan(1400);
+        expect(elapsed).toBeLessThan(3000); // the 500 ms default, not the 4 s answer
       } finally {
         defaultClient.close();
         await proxy.stop();
@@ -233,7 +229,7 @@ describe('createVerifierClient against a real server [sqlite]', () => {
 
 describe('createVerifierClient retries UNAVAILABLE (service config)', () => {
   it('against a server that is not there: UNAVAILABLE after three attempts', async () => {
-    const client = createVerifierClient({ address: `127.0.0.1:${await closedPort()}`, deadlineMs: 3000 });
+    const client = createVerifierClient({ address: `127.0.0.1:${CLOSED_PORT}`, deadlineMs: 3000 });
     try {
       const started = Date.now();
       const error = await rejection(client.verify({ key: 'tt_admin_x' }));

@@ -1,5 +1,4 @@
 import type { AddressInfo } from 'node:net';
-import { createServer as createTcpServer } from 'node:net';
 import type { Server } from 'node:http';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -174,11 +173,8 @@ describe('examples/test-endpoint.ts: POST /v1/test over HTTP against a real serv
 
 describe('examples/test-endpoint.ts when api-key-service cannot be reached', () => {
   it('answers 503 with Retry-After (fails closed, never lets the request through)', async () => {
-    const placeholder = createTcpServer();
-    await new Promise<void>((resolve) => placeholder.listen(0, '127.0.0.1', resolve));
-    const port = (placeholder.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => placeholder.close(() => resolve()));
-    const verifier = createVerifierClient({ address: `127.0.0.1:${port}` });
+    // Port 1 (tcpmux): nothing here serves it, unlike an ephemeral port another test file may take.
+    const verifier = createVerifierClient({ address: '127.0.0.1:1' });
     const logged: string[] = [];
     const http = createTestEndpointServer({ verifier, log: (line) => logged.push(line) });
     const baseUrl = await listen(http);
