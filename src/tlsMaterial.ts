@@ -62,8 +62,8 @@ export function readTlsMaterial(files: TlsFiles, now: number = Date.now()): TlsM
   }
   if (clientCa !== null && files.clientCa !== null) certificateIn('TLS_CLIENT_CA_FILE', files.clientCa, clientCa);
   try {
-    // What the server will do with them: a set Node cannot load (a broken certificate further down a
-    // chain or CA bundle, say) must be refused here, not when the server swaps it in.
+    // What the server will do with them: a set Node refuses to load must be refused here, not when the
+    // server swaps it in (grpc-js would then drop every new connection).
     createSecureContext({ cert: certChain, key: privateKey, ...(clientCa === null ? {} : { ca: clientCa }) });
   } catch (error) {
     throw new Error(
