@@ -54,6 +54,13 @@ function leaks(text: string, secrets: readonly string[]): string[] {
 }
 
 /** Variants of a real secret: typos rejected by the checksum, and one with a valid checksum. */
+/** Two adjacent characters of the random part swapped (the first differing pair: a swap must change it). */
+function transposed(secret: string): string {
+  let i = 15;
+  while (secret.charAt(i) === secret.charAt(i + 1)) i++;
+  return secret.slice(0, i) + secret.charAt(i + 1) + secret.charAt(i) + secret.slice(i + 2);
+}
+
 function nearMisses(secret: string): { malformed: string[]; wellFormed: string } {
   const changeAt = (index: number) =>
     secret.slice(0, index) + (secret.charAt(index) === 'x' ? 'y' : 'x') + secret.slice(index + 1);
@@ -62,7 +69,7 @@ function nearMisses(secret: string): { malformed: string[]; wellFormed: string }
     malformed: [
       changeAt(secret.length - 1),
       changeAt(20),
-      secret.slice(0, 15) + secret.charAt(16) + secret.charAt(15) + secret.slice(17),
+      transposed(secret),
       `${secret} `,
       secret.slice(0, -1),
       `${secret}x`,
