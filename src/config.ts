@@ -1,12 +1,10 @@
-import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 
 import { bool, cleanEnv, makeExactValidator, makeValidator, str } from 'envalid';
 import ipaddr from 'ipaddr.js';
 
 import { type DatabaseTarget, parseDatabaseUrl } from './storage/createDatabase.js';
-import { readTlsMaterial, type TlsMaterial } from './tlsMaterial.js';
+import { readPemFile, readTlsMaterial, type TlsMaterial } from './tlsMaterial.js';
 
 export type { TlsMaterial } from './tlsMaterial.js';
 
@@ -182,18 +180,7 @@ interface PemFile {
 function pemFile(holds: 'certificate' | 'private key') {
   return makeExactValidator<PemFile | undefined>((path) => {
     if (path === '') return undefined;
-    let pem: Buffer;
-    try {
-      pem = readFileSync(path);
-    } catch (error) {
-      throw new Error(`cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
-    try {
-      if (holds === 'certificate') new X509Certificate(pem);
-      else createPrivateKey(pem);
-    } catch {
-      throw new Error(`${path} holds no PEM ${holds}`);
-    }
+    const pem = readPemFile(path, holds);
     return { path, pem };
   });
 }

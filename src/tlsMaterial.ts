@@ -21,19 +21,32 @@ export interface TlsMaterial {
   readonly certificate: X509Certificate;
 }
 
-function read(variable: string, path: string): Buffer {
+/**
+ * Reads one PEM file and checks it holds what it should; the message names the file, never its contents.
+ * Configuration validates each variable with it, and readTlsMaterial checks the whole set with it.
+ */
+export function readPemFile(path: string, holds: 'certificate' | 'private key'): Buffer {
+  let pem: Buffer;
   try {
-    return readFileSync(path);
+    pem = readFileSync(path);
   } catch (error) {
-    throw new Error(`${variable}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new Error(`cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
   }
+  try {
+    if (holds === 'certificate') new X509Certificate(pem);
+    else createPrivateKey(pem);
+  } catch {
+    throw new Error(`${path} holds no PEM ${holds}`);
+  }
+  return pem;
 }
 
-function certificateIn(variable: string, path: string, pem: Buffer): X509Certificate {
+/** readPemFile with the variable's name in front of any complaint. */
+function readVariable(variable: string, path: string, holds: 'certificate' | 'private key'): Buffer {
   try {
-    return new X509Certificate(pem);
-  } catch {
-    throw new Error(`${variable}: ${path} holds no PEM certificate`);
+    return readPemFile(path, holds);
+  } catch (error) {
+    throw new Error(`${variable}: ${(error as Error).message}`);
   }
 }
 
@@ -43,16 +56,11 @@ function certificateIn(variable: string, path: string, pem: Buffer): X509Certifi
  * same way in both.
  */
 export function readTlsMaterial(files: TlsFiles, now: number = Date.now()): TlsMaterial {
-  const certChain = read('TLS_CERT_FILE', files.cert);
-  const privateKey = read('TLS_KEY_FILE', files.key);
-  const clientCa = files.clientCa === null ? null : read('TLS_CLIENT_CA_FILE', files.clientCa);
-  const certificate = certificateIn('TLS_CERT_FILE', files.cert, certChain);
-  let key;
-  try {
-    key = createPrivateKey(privateKey);
-  } catch {
-    throw new Error(`TLS_KEY_FILE: ${files.key} holds no PEM private key`);
-  }
+  const certChain = readVariable('TLS_CERT_FILE', files.cert, 'certificate');
+  const privateKey = readVariable('TLS_KEY_FILE', files.key, 'private key');
+  const clientCa = files.clientCa === null ? null : readVariable('TLS_CLIENT_CA_FILE', files.clientCa, 'certificate');
+  const certificate = new X509Certificate(certChain);
+  const key = createPrivateKey(privateKey);
   const expires = Date.parse(certificate.validTo);
   if (expires <= now) {
     throw new Error(`TLS_CERT_FILE: ${files.cert} expired at ${new Date(expires).toISOString()}`);
@@ -60,7 +68,6 @@ export function readTlsMaterial(files: TlsFiles, now: number = Date.now()): TlsM
   if (!certificate.checkPrivateKey(key)) {
     throw new Error(`TLS_KEY_FILE: ${files.key} is not the private key of the certificate in ${files.cert}`);
   }
-  if (clientCa !== null && files.clientCa !== null) certificateIn('TLS_CLIENT_CA_FILE', files.clientCa, clientCa);
   try {
     // What the server will do with them: a set Node refuses to load must be refused here, not when the
     // server swaps it in (grpc-js would then drop every new connection).
