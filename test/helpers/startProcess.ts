@@ -10,7 +10,11 @@ export interface ServiceProcess {
 }
 
 /** Starts `src/main.ts` as its own process and resolves once it logged its listening address. */
-export function startServiceProcess(env: Record<string, string>): Promise<ServiceProcess> {
+export function startServiceProcess(
+  env: Record<string, string>,
+  /** Called with everything written so far on each write, before the service listens too. */
+  onOutput?: (output: string, child: ChildProcess) => void,
+): Promise<ServiceProcess> {
   // Node itself with tsx as a loader (not the tsx binary, a supervisor that relays only SIGINT and
   // SIGTERM), so every signal a test sends reaches the service.
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
@@ -22,6 +26,7 @@ export function startServiceProcess(env: Record<string, string>): Promise<Servic
   return new Promise((resolve, reject) => {
     const onData = (chunk: Buffer): void => {
       output += chunk.toString();
+      onOutput?.(output, child);
       const match = /"address":"([^"]+)"/.exec(output);
       if (match?.[1] !== undefined) {
         resolve({

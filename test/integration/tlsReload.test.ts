@@ -5,7 +5,6 @@
  * refused while the last good one keeps being served. Real servers, real TLS handshakes; SIGHUP on real
  * processes, a single one and a cluster whose primary relays it to every worker.
  */
-import { spawn } from 'node:child_process';
 import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:tls';
 import { join } from 'node:path';
@@ -318,47 +317,32 @@ describe('SIGHUP on a real process', () => {
 
   it('SIGHUP while the workers are still starting ends no process; they load the new files once listening', async () => {
     const live = liveFiles(certificates, false);
-    // Spawned by hand: the signal must go out as soon as the primary logs, long before it listens.
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      env: {
-        ...process.env,
-        LOG_LEVEL: 'info',
-        LISTEN_ADDRESS: '127.0.0.1:0',
+    let signalled = false;
+    const service = await startServiceProcess(
+      {
         DATABASE_URL: `sqlite:${join(certificates.dir, 'sighup-early.db')}`,
+        LISTEN_ADDRESS: '127.0.0.1:0',
         METRICS_ADDRESS: 'off',
         TLS_CERT_FILE: live.cert,
         TLS_KEY_FILE: live.key,
         TLS_RELOAD_INTERVAL_MS: '0',
         WORKERS: '2',
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      (output, child) => {
+        // The primary's first line (the loopback security warning) comes before any worker exists.
+        if (signalled || !output.includes('INSECURE')) return;
+        signalled = true;
+        live.install(certificates.renewedServer);
+        child.kill('SIGHUP');
+      },
+    );
     try {
-      const address = await new Promise<string>((resolve, reject) => {
-        let signalled = false;
-        const onData = (chunk: Buffer): void => {
-          output += chunk.toString();
-          // The primary's first line (the loopback security warning) comes before any worker exists.
-          if (!signalled && output.includes('INSECURE')) {
-            signalled = true;
-            live.install(certificates.renewedServer);
-            child.kill('SIGHUP');
-          }
-          const match = /"address":"([^"]+)"/.exec(output);
-          if (match?.[1] !== undefined) resolve(match[1]);
-        };
-        child.stdout.on('data', onData);
-        child.stderr.on('data', onData);
-        void exited.then((code) => reject(new Error(`exited with ${String(code)}:\n${output}`)));
-      });
-      expect(await served(address, 8)).toEqual(new Set([fingerprintOf(certificates.renewedServer)]));
-      expect(output).not.toContain('worker died');
+      expect(signalled).toBe(true);
+      expect(await served(service.address, 8)).toEqual(new Set([fingerprintOf(certificates.renewedServer)]));
+      expect(service.output()).not.toContain('worker died');
     } finally {
       live.install(certificates.server);
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      expect(await service.stop()).toBe(0);
     }
   }, 60_000);
 
