@@ -1,25 +1,31 @@
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 
 import { experimental, Server, ServerCredentials } from '@grpc/grpc-js';
-import { loadFileDescriptorSetFromBuffer, loadSync } from '@grpc/proto-loader';
-import { ReflectionService } from '@grpc/reflection';
-import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import { HealthImplementation } from 'grpc-health-check';
 
 import { KeyAdminService, KeyVerifierService } from '../gen/apikeys/v1/api_keys.js';
 import type { KeyAdminServer, KeyVerifierServer } from '../gen/apikeys/v1/api_keys.js';
+import { addReflectionService } from './transport/reflection/addReflectionService.js';
+import { DescriptorIndex } from './transport/reflection/DescriptorIndex.js';
 import type { ReloadingCertificates } from './transport/ReloadingCertificates.js';
 import { withTolerantDecoding } from './transport/tolerantDecoding.js';
 
 /** Fully qualified names of the services this server answers. */
 export const SERVICE_NAMES = ['apikeys.v1.KeyAdmin', 'apikeys.v1.KeyVerifier'] as const;
 
-/** The descriptor set `npm run generate` writes next to the generated code (imports included); the build copies it. */
-const DESCRIPTOR_SET_URL = new URL('../gen/descriptor_set.binpb', import.meta.url);
+/** Health is answered too (by grpc-health-check), so reflection lists and describes it. */
+const HEALTH_SERVICE_NAME = 'grpc.health.v1.Health';
 
-const REFLECTION_PROTO_PATH = createRequire(import.meta.url).resolve(
-  '@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto',
+/**
+ * The descriptor sets `npm run generate` writes with `buf build` (imports included) next to the generated
+ * code: our contract, and the `.proto` files that grpc-health-check and @grpc/reflection ship. The build
+ * copies them. Reflection serves their bytes exactly as buf wrote them.
+ */
+const DESCRIPTOR_SETS = ['apikeys', 'grpc_health', 'grpc_reflection'].map(
+  (name) => new URL(`../gen/descriptors/${name}.binpb`, import.meta.url),
 );
+
+let descriptorIndex: DescriptorIndex | undefined;
 
 /** What createServer needs. */
 export interface ServerParts {
@@ -34,14 +40,17 @@ export interface BuiltServer {
   readonly health: HealthImplementation;
 }
 
-/** Loads the descriptor set for reflection; exported for tests. */
-export function loadDescriptorSet(): Buffer {
-  return readFileSync(DESCRIPTOR_SET_URL);
+/** The index reflection answers from, built once per process; exported for tests. */
+export function loadDescriptorIndex(): DescriptorIndex {
+  descriptorIndex ??= DescriptorIndex.fromDescriptorSets(
+    DESCRIPTOR_SETS.map((url) => ({ source: url.pathname, bytes: readFileSync(url) })),
+  );
+  return descriptorIndex;
 }
 
 /**
- * Builds the grpc-js server: both services, server reflection (v1 and v1alpha, resolving every type
- * including imported well-known types) and the standard grpc.health.v1 service.
+ * Builds the grpc-js server: both services, server reflection (v1 and v1alpha, serving buf's exact
+ * descriptors, imported well-known types included) and the standard grpc.health.v1 service.
  */
 export function createServer(parts: ServerParts): BuiltServer {
   const server = new Server({
@@ -57,12 +66,8 @@ export function createServer(parts: ServerParts): BuiltServer {
     ...Object.fromEntries(SERVICE_NAMES.map((name) => [name, 'NOT_SERVING'])),
   });
   health.addToServer(server);
-  // Our contract plus the health and reflection services, so `grpcurl list` shows all four.
-  const reflection = new ReflectionService({
-    ...loadSync([healthProtoPath, REFLECTION_PROTO_PATH]),
-    ...loadFileDescriptorSetFromBuffer(loadDescriptorSet()),
-  });
-  reflection.addToServer(server);
+  // Our contract plus the health and reflection services, so `grpcurl list` shows every one of them.
+  addReflectionService(server, loadDescriptorIndex(), [...SERVICE_NAMES, HEALTH_SERVICE_NAME]);
   return { server, health };
 }
 

@@ -1,0 +1,179 @@
+import { create, createFileRegistry, fromBinary } from '@bufbuild/protobuf';
+import type { DescFile, DescMessage, DescService, FileRegistry } from '@bufbuild/protobuf';
+import { nestedTypes } from '@bufbuild/protobuf/reflect';
+import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
+import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
+
+/** `FileDescriptorSet.file` is field 1. */
+const FILE_FIELD = 1;
+
+/** One file of a descriptor set: the bytes buf wrote, untouched, and what they declare. */
+interface IndexedFile {
+  readonly name: string;
+  readonly bytes: Uint8Array;
+  readonly desc: DescFile;
+}
+
+/**
+ * Splits serialized `FileDescriptorSet`s into the exact bytes of each `FileDescriptorProto`, without
+ * decoding and re-encoding them (re-encoding is what makes other reflection servers lossy).
+ */
+function splitDescriptorSet(set: Uint8Array, source: string): Uint8Array[] {
+  const reader = new BinaryReader(set);
+  const files: Uint8Array[] = [];
+  while (reader.pos < reader.len) {
+    const [fieldNo, wireType] = reader.tag();
+    if (fieldNo === FILE_FIELD && wireType === WireType.LengthDelimited) files.push(reader.bytes());
+    else reader.skip(wireType);
+  }
+  if (files.length === 0) throw new Error(`descriptor set ${source} holds no files`);
+  return files;
+}
+
+/**
+ * Everything server reflection answers, indexed once at start from the descriptor sets buf produced:
+ * files by name, the file declaring each fully-qualified symbol, extensions by extendee and number, and
+ * the transitive dependencies of each file. Building it validates the sets the way Go's protobuf
+ * runtime does (every import present, every type name resolvable), so a broken set fails the start,
+ * not the first grpcurl call.
+ */
+export class DescriptorIndex {
+  private readonly files = new Map<string, IndexedFile>();
+  private readonly symbols = new Map<string, IndexedFile>();
+  private readonly extensions = new Map<string, Map<number, IndexedFile>>();
+  private readonly serviceNames = new Set<string>();
+  private readonly messageNames = new Set<string>();
+  private readonly registry: FileRegistry;
+
+  private constructor(sets: readonly { readonly source: string; readonly bytes: Uint8Array }[]) {
+    const raw: { bytes: Uint8Array; name: string }[] = [];
+    for (const set of sets) {
+      for (const bytes of splitDescriptorSet(set.bytes, set.source)) {
+        const name = fromBinary(FileDescriptorProtoSchema, bytes).name;
+        const known = raw.find((file) => file.name === name);
+        if (known === undefined) raw.push({ bytes, name });
+        else if (Buffer.compare(known.bytes, bytes) !== 0)
+          throw new Error(`descriptor sets disagree about ${name} (${set.source} holds another version of it)`);
+      }
+    }
+    this.registry = createFileRegistry(
+      create(FileDescriptorSetSchema, { file: raw.map((file) => fromBinary(FileDescriptorProtoSchema, file.bytes)) }),
+    );
+    for (const { bytes, name } of raw) this.addFile(name, bytes);
+  }
+
+  /** Builds the index from serialized `FileDescriptorSet`s (imports included, as `buf build` writes them). */
+  static fromDescriptorSets(sets: readonly { readonly source: string; readonly bytes: Uint8Array }[]): DescriptorIndex {
+    return new DescriptorIndex(sets);
+  }
+
+  private addFile(name: string, bytes: Uint8Array): void {
+    const desc = this.registry.getFile(name);
+    if (desc === undefined) throw new Error(`descriptor ${name} did not register`);
+    const file: IndexedFile = { name, bytes, desc };
+    this.files.set(name, file);
+    for (const type of nestedTypes(desc)) {
+      switch (type.kind) {
+        case 'message':
+          this.addSymbol(type.typeName, file);
+          this.messageNames.add(type.typeName);
+          this.addMessageMembers(type, file);
+          break;
+        case 'enum': {
+          this.addSymbol(type.typeName, file);
+          // Enum values are siblings of their enum (C++ scoping), as protobuf's own registries name them.
+          const scope = type.typeName.slice(0, Math.max(0, type.typeName.lastIndexOf('.')));
+          for (const value of type.values) this.addSymbol(scope === '' ? value.name : `${scope}.${value.name}`, file);
+          break;
+        }
+        case 'extension': {
+          this.addSymbol(type.typeName, file);
+          const byNumber = this.extensions.get(type.extendee.typeName) ?? new Map<number, IndexedFile>();
+          byNumber.set(type.number, file);
+          this.extensions.set(type.extendee.typeName, byNumber);
+          break;
+        }
+        case 'service':
+          this.addService(type, file);
+          break;
+      }
+    }
+  }
+
+  private addMessageMembers(message: DescMessage, file: IndexedFile): void {
+    for (const field of message.fields) this.addSymbol(`${message.typeName}.${field.name}`, file);
+    for (const oneof of message.oneofs) this.addSymbol(`${message.typeName}.${oneof.name}`, file);
+  }
+
+  private addService(service: DescService, file: IndexedFile): void {
+    this.addSymbol(service.typeName, file);
+    this.serviceNames.add(service.typeName);
+    for (const method of service.methods) this.addSymbol(`${service.typeName}.${method.name}`, file);
+  }
+
+  private addSymbol(name: string, file: IndexedFile): void {
+    const known = this.symbols.get(name);
+    if (known !== undefined && known !== file)
+      throw new Error(`symbol ${name} is declared by both ${known.name} and ${file.name}`);
+    this.symbols.set(name, file);
+  }
+
+  /** Whether a service of this fully-qualified name is described. */
+  hasService(name: string): boolean {
+    return this.serviceNames.has(name);
+  }
+
+  /** The descriptor of a message type, for a codec that must follow the same schema (reflection's own). */
+  message(typeName: string): DescMessage {
+    const message = this.registry.getMessage(typeName);
+    if (message === undefined) throw new Error(`message type ${typeName} is not in the descriptor sets`);
+    return message;
+  }
+
+  /** Names of every file in the index (for tests and diagnostics). */
+  fileNames(): string[] {
+    return [...this.files.keys()];
+  }
+
+  /**
+   * The file named `name` followed by all of its transitive dependencies, each once, as exact bytes;
+   * `undefined` when no such file is known.
+   */
+  fileByName(name: string): Uint8Array[] | undefined {
+    const file = this.files.get(name);
+    return file === undefined ? undefined : this.withDependencies(file);
+  }
+
+  /** The file declaring a fully-qualified symbol (a leading dot is accepted) and its dependencies. */
+  fileContainingSymbol(symbol: string): Uint8Array[] | undefined {
+    const file = this.symbols.get(symbol.startsWith('.') ? symbol.slice(1) : symbol);
+    return file === undefined ? undefined : this.withDependencies(file);
+  }
+
+  /** The file declaring extension `number` of message `extendee`, and its dependencies. */
+  fileContainingExtension(extendee: string, number: number): Uint8Array[] | undefined {
+    const file = this.extensions.get(extendee)?.get(number);
+    return file === undefined ? undefined : this.withDependencies(file);
+  }
+
+  /** Field numbers of every known extension of `messageType`; `undefined` when the type is unknown. */
+  extensionNumbersOf(messageType: string): number[] | undefined {
+    if (!this.messageNames.has(messageType)) return undefined;
+    return [...(this.extensions.get(messageType)?.keys() ?? [])].sort((a, b) => a - b);
+  }
+
+  private withDependencies(root: IndexedFile): Uint8Array[] {
+    const ordered: Uint8Array[] = [];
+    const seen = new Set<string>();
+    const pending: DescFile[] = [root.desc];
+    for (let next = pending.shift(); next !== undefined; next = pending.shift()) {
+      const name = next.proto.name;
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const file = this.files.get(name);
+      if (file !== undefined) ordered.push(file.bytes);
+      pending.push(...next.dependencies);
+    }
+    return ordered;
+  }
+}
