@@ -69,6 +69,17 @@ export class ReflectionClient {
     return (response.listServicesResponse?.service ?? []).map((service) => service.name).sort();
   }
 
+  /**
+   * The `file_descriptor_proto` bytes the server answers to one request (`{ fileContainingSymbol: … }`,
+   * `{ fileByFilename: … }`), exactly as sent; rejects with the server's message on an error response.
+   */
+  async rawFiles(request: Record<string, string>): Promise<Buffer[]> {
+    const response = await this.ask(request);
+    if (response.errorResponse !== undefined)
+      throw new Error(`reflection ${response.errorResponse.errorCode}: ${response.errorResponse.errorMessage}`);
+    return response.fileDescriptorResponse?.fileDescriptorProto ?? [];
+  }
+
   /** Downloads the files defining `symbol` plus every dependency; fails on any unresolvable import. */
   async loadSymbol(symbol: string): Promise<protobuf.Root> {
     const response = await this.ask({ fileContainingSymbol: symbol });
@@ -77,7 +88,10 @@ export class ReflectionClient {
     const set = descriptor.FileDescriptorSet.create({
       file: [...this.files.values()].map((bytes) => descriptor.FileDescriptorProto.decode(bytes)),
     });
-    const root = (protobuf.Root as unknown as { fromDescriptor(set: unknown): protobuf.Root }).fromDescriptor(set);
+    // keepCase: field names as in the .proto (protobufjs would otherwise take each field's json_name).
+    const root = (
+      protobuf.Root as unknown as { fromDescriptor(set: unknown, options: { keepCase: boolean }): protobuf.Root }
+    ).fromDescriptor(set, { keepCase: true });
     root.resolveAll();
     return root;
   }

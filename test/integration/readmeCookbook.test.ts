@@ -1,32 +1,11 @@
-import { readFileSync } from 'node:fs';
-
 import { Client, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CONTRACT_METHODS } from '../helpers/contractMethods.js';
+import { grpcurlCommands } from '../helpers/readmeCookbook.js';
 import { ReflectionClient } from '../helpers/reflectionClient.js';
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
-
-interface Command {
-  readonly text: string;
-  readonly body?: string;
-  readonly target: string;
-}
-
-/** The grpcurl commands of the README's cookbook, continuation lines joined, in order. */
-function cookbookCommands(): Command[] {
-  const readme = readFileSync('README.md', 'utf8');
-  const section = readme.slice(readme.indexOf('## Try it with grpcurl'));
-  const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
-  const joined = block.replace(/\\\n\s*/g, ' ');
-  const commands: Command[] = [];
-  const pattern = /grpcurl -plaintext(?: -d '([\s\S]*?)')?\s+127\.0\.0\.1:50051 ([^\n]+)/g;
-  for (const match of joined.matchAll(pattern)) {
-    commands.push({ text: match[0], target: match[2]!.trim(), ...(match[1] !== undefined ? { body: match[1] } : {}) });
-  }
-  return commands;
-}
 
 /** protojson → protobufjs object: checks every key is a field of `type` (as grpcurl would reject it). */
 function fromProtoJson(type: protobuf.Type, json: unknown, path = type.name): unknown {
@@ -80,7 +59,7 @@ describe('the README grpcurl cookbook, run through server reflection', () => {
   });
 
   it('documents every KeyAdmin and KeyVerifier method', () => {
-    const targets = cookbookCommands().map((command) => command.target);
+    const targets = grpcurlCommands().map((command) => command.target);
     for (const [service, methods] of Object.entries(CONTRACT_METHODS)) {
       for (const method of methods) expect(targets).toContain(`${service}/${method}`);
     }
@@ -89,7 +68,7 @@ describe('the README grpcurl cookbook, run through server reflection', () => {
 
   it('runs every command in order and each one succeeds', async () => {
     const values = { secret: '', keyId: '' };
-    for (const command of cookbookCommands()) {
+    for (const command of grpcurlCommands()) {
       if (command.target === 'list') {
         expect(await reflection.listServices()).toContain('apikeys.v1.KeyAdmin');
         continue;

@@ -28,9 +28,8 @@ export const protobufFileName = "apikeys/v1/api_keys.proto";
 /**
  * The public contract of api-key-service: issuing, managing and verifying TopTickets API keys.
  *
- * Everything lives in this one file on purpose: @grpc/reflection (grpc-node) mis-resolves types that a
- * service file imports from a sibling file of the same package (grpc/grpc-node#3018), so keeping the
- * package in one file keeps `grpcurl describe` working. Only well-known types are imported.
+ * Server reflection serves this file exactly as `buf build` compiles it (src/transport/reflection/), so
+ * the package may be split into several files when it grows; grpcurl and buf curl resolve any imports.
  */
 
 /** The role of the user an admin backend acts for. */

@@ -11,7 +11,10 @@ const REFLECTION_PACKAGES = ['grpc.reflection.v1', 'grpc.reflection.v1alpha'] as
 /** Fully-qualified names of the reflection services this module serves. */
 export const REFLECTION_SERVICE_NAMES = REFLECTION_PACKAGES.map((pkg) => `${pkg}.ServerReflection`);
 
-type ReflectionCall = ServerDuplexStream<ReflectionRequest | null, unknown>;
+/** What the deserializer yields for bytes that are not a request (not `null`: that would end the stream). */
+const UNDECODABLE = Symbol('undecodable reflection request');
+
+type ReflectionCall = ServerDuplexStream<ReflectionRequest | typeof UNDECODABLE, unknown>;
 
 function definitionFor(index: DescriptorIndex, pkg: string): ServiceDefinition {
   const requestType: DescMessage = index.message(`${pkg}.ServerReflectionRequest`);
@@ -25,9 +28,9 @@ function definitionFor(index: DescriptorIndex, pkg: string): ServiceDefinition {
       // Bytes that are not a request end the call with INVALID_ARGUMENT instead of grpc-js's INTERNAL.
       requestDeserialize: (bytes: Buffer) => {
         try {
-          return fromBinary(requestType, bytes) as unknown as ReflectionRequest;
+          return fromBinary(requestType, bytes);
         } catch {
-          return null;
+          return UNDECODABLE;
         }
       },
       responseSerialize: (value: object) => Buffer.from(toBinary(responseType, create(responseType, { ...value }))),
@@ -37,9 +40,12 @@ function definitionFor(index: DescriptorIndex, pkg: string): ServiceDefinition {
 }
 
 function serve(index: DescriptorIndex, services: readonly string[], call: ReflectionCall): void {
-  call.on('data', (request: ReflectionRequest | null) => {
-    if (request === null) {
-      call.emit('error', { code: status.INVALID_ARGUMENT, details: 'request is not a ServerReflectionRequest message' });
+  call.on('data', (request: ReflectionRequest | typeof UNDECODABLE) => {
+    if (request === UNDECODABLE) {
+      call.emit('error', {
+        code: status.INVALID_ARGUMENT,
+        details: 'request is not a ServerReflectionRequest message',
+      });
       return;
     }
     const answer = answerReflectionRequest(index, services, request);

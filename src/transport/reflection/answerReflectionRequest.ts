@@ -6,7 +6,10 @@ import type { DescriptorIndex } from './DescriptorIndex.js';
 export interface ReflectionRequest {
   readonly host: string;
   readonly messageRequest:
-    | { readonly case: 'fileByFilename' | 'fileContainingSymbol' | 'allExtensionNumbersOfType' | 'listServices'; readonly value: string }
+    | {
+        readonly case: 'fileByFilename' | 'fileContainingSymbol' | 'allExtensionNumbersOfType' | 'listServices';
+        readonly value: string;
+      }
     | {
         readonly case: 'fileContainingExtension';
         readonly value: { readonly containingType: string; readonly extensionNumber: number };
@@ -61,7 +64,10 @@ export function answerReflectionRequest(
       return numbers === undefined
         ? {
             case: 'errorResponse',
-            value: { errorCode: status.NOT_FOUND, errorMessage: `message type ${JSON.stringify(asked.value)} not found` },
+            value: {
+              errorCode: status.NOT_FOUND,
+              errorMessage: `message type ${JSON.stringify(asked.value)} not found`,
+            },
           }
         : { case: 'allExtensionNumbersResponse', value: { baseTypeName: asked.value, extensionNumber: numbers } };
     }
