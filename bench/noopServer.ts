@@ -8,7 +8,7 @@ import cluster from 'node:cluster';
 import { status } from '@grpc/grpc-js';
 
 import { type KeyAdminServer, type KeyVerifierServer, VerifyKeyResponse } from '../gen/apikeys/v1/api_keys.js';
-import { bindServer, createServer, setServing } from '../src/server.js';
+import { bindServer, createServer, setServing } from '../src/transport/server.js';
 
 const workers = Number(process.env.WORKERS ?? '1');
 const [host = '127.0.0.1', port = '0'] = (process.env.LISTEN_ADDRESS ?? '127.0.0.1:0').split(':');

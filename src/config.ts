@@ -4,9 +4,9 @@ import { bool, cleanEnv, makeExactValidator, makeValidator, str } from 'envalid'
 import ipaddr from 'ipaddr.js';
 
 import { type DatabaseTarget, parseDatabaseUrl } from './storage/createDatabase.js';
-import { readPemFile, readTlsMaterial, type TlsMaterial } from './tlsMaterial.js';
+import { readPemFile, readTlsMaterial, type TlsMaterial } from './transport/tlsMaterial.js';
 
-export type { TlsMaterial } from './tlsMaterial.js';
+export type { TlsMaterial } from './transport/tlsMaterial.js';
 
 /** The validated, frozen configuration of one process. */
 export interface Config {

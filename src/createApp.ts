@@ -14,7 +14,7 @@ import { LastUsedRecorder } from './domain/LastUsedRecorder.js';
 import type { ScopeCatalog } from './domain/ScopeCatalog.js';
 import { createMetrics } from './metrics/createMetrics.js';
 import { registryEndpoints, startMetricsServer } from './metrics/startMetricsServer.js';
-import { bindServer, type BuiltServer, createServer, serverCredentials, setServing } from './server.js';
+import { bindServer, type BuiltServer, createServer, serverCredentials, setServing } from './transport/server.js';
 import { createDatabase, migrateDatabase } from './storage/createDatabase.js';
 import { KnexKeyRepository } from './storage/KnexKeyRepository.js';
 import { CallerAuthenticator } from './transport/CallerAuthenticator.js';

@@ -2,7 +2,7 @@ import { experimental } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 
 import type { Clock } from '../domain/Clock.js';
-import { readTlsMaterial, sameTlsMaterial, type TlsMaterial } from '../tlsMaterial.js';
+import { readTlsMaterial, sameTlsMaterial, type TlsMaterial } from './tlsMaterial.js';
 
 type CaListener = experimental.CaCertificateUpdateListener;
 type IdentityListener = experimental.IdentityCertificateUpdateListener;

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { addReflectionService } from '../../src/transport/reflection/addReflectionService.js';
 import { answerReflectionRequest } from '../../src/transport/reflection/answerReflectionRequest.js';
 import { DescriptorIndex } from '../../src/transport/reflection/DescriptorIndex.js';
-import { loadDescriptorIndex } from '../../src/server.js';
+import { loadDescriptorIndex } from '../../src/transport/server.js';
 
 type FileInit = Parameters<typeof create<typeof FileDescriptorProtoSchema>>[1];
 

@@ -3,12 +3,12 @@ import { readFileSync } from 'node:fs';
 import { experimental, Server, ServerCredentials } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 
-import { KeyAdminService, KeyVerifierService } from '../gen/apikeys/v1/api_keys.js';
-import type { KeyAdminServer, KeyVerifierServer } from '../gen/apikeys/v1/api_keys.js';
-import { addReflectionService } from './transport/reflection/addReflectionService.js';
-import { DescriptorIndex } from './transport/reflection/DescriptorIndex.js';
-import type { ReloadingCertificates } from './transport/ReloadingCertificates.js';
-import { withTolerantDecoding } from './transport/tolerantDecoding.js';
+import { KeyAdminService, KeyVerifierService } from '../../gen/apikeys/v1/api_keys.js';
+import type { KeyAdminServer, KeyVerifierServer } from '../../gen/apikeys/v1/api_keys.js';
+import { addReflectionService } from './reflection/addReflectionService.js';
+import { DescriptorIndex } from './reflection/DescriptorIndex.js';
+import type { ReloadingCertificates } from './ReloadingCertificates.js';
+import { withTolerantDecoding } from './tolerantDecoding.js';
 
 /** Fully qualified names of the services this server answers. */
 export const SERVICE_NAMES = ['apikeys.v1.KeyAdmin', 'apikeys.v1.KeyVerifier'] as const;
@@ -22,7 +22,7 @@ const HEALTH_SERVICE_NAME = 'grpc.health.v1.Health';
  * copies them. Reflection serves their bytes exactly as buf wrote them.
  */
 const DESCRIPTOR_SETS = ['apikeys', 'grpc_health', 'grpc_reflection'].map(
-  (name) => new URL(`../gen/descriptors/${name}.binpb`, import.meta.url),
+  (name) => new URL(`../../gen/descriptors/${name}.binpb`, import.meta.url),
 );
 
 let descriptorIndex: DescriptorIndex | undefined;
