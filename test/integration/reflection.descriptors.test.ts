@@ -89,7 +89,7 @@ describe('the descriptors reflection returns', () => {
         'apikeys/v1/api_keys.proto',
         'google/protobuf/timestamp.proto',
         'google/protobuf/field_mask.proto',
-        'health/v1/health.proto',
+        'grpc/health/v1/health.proto',
         'grpc/reflection/v1/reflection.proto',
         'grpc/reflection/v1alpha/reflection.proto',
       ]),
@@ -120,7 +120,7 @@ describe('the descriptors reflection returns', () => {
     expect(contract.dependency).toEqual(
       expect.arrayContaining(['google/protobuf/timestamp.proto', 'google/protobuf/field_mask.proto']),
     );
-    const health = fromBinary(FileDescriptorProtoSchema, sent.get('health/v1/health.proto')!);
+    const health = fromBinary(FileDescriptorProtoSchema, sent.get('grpc/health/v1/health.proto')!);
     const listResponse = health.messageType.find((message) => message.name === 'HealthListResponse');
     expect(listResponse?.nestedType.map((entry) => [entry.name, entry.options?.mapEntry])).toEqual([
       ['StatusesEntry', true],
@@ -144,6 +144,10 @@ describe('the descriptors reflection returns', () => {
       'apikeys.v1.VerifyKeyRequest.client_ip',
       'apikeys.v1.DENIAL_REASON_REVOKED',
       'grpc.health.v1.HealthCheckResponse.ServingStatus',
+      // Go resolves these too: a map entry, its fields, and the synthetic oneof of a proto3 optional field.
+      'grpc.health.v1.HealthListResponse.StatusesEntry',
+      'grpc.health.v1.HealthListResponse.StatusesEntry.key',
+      'apikeys.v1.CreateKeyRequest._expires_in_hours',
     ]) {
       expect((await reflection.rawFiles({ fileContainingSymbol: symbol })).length, symbol).toBeGreaterThan(0);
     }

@@ -104,6 +104,14 @@ describe('DescriptorIndex', () => {
       expect(names(index.fileByName('c.proto'))).toEqual(['c.proto']);
     });
 
+    it('imports a stream already received only once, but always the file asked for', () => {
+      const sent = new Set<string>();
+      expect(names(index.fileByName('b.proto', sent))).toEqual(['b.proto', 'c.proto']);
+      expect(names(index.fileContainingSymbol('t.Top', sent))).toEqual(['a.proto']);
+      expect(names(index.fileByName('c.proto', sent))).toEqual(['c.proto']);
+      expect([...sent].sort()).toEqual(['a.proto', 'b.proto', 'c.proto']);
+    });
+
     it('the exact bytes it was given', () => {
       const given = toBinary(FileDescriptorProtoSchema, B);
       expect(Buffer.compare(index.fileByName('b.proto')![0]!, given)).toBe(0);
@@ -112,6 +120,8 @@ describe('DescriptorIndex', () => {
     it('extensions by extendee and number, and the sorted numbers of a type', () => {
       expect(names(index.fileContainingExtension('t.Base', 150))?.[0]).toBe('b.proto');
       expect(index.extensionNumbersOf('t.Base')).toEqual([101, 150]);
+      expect(index.extensionNumbersOf('.t.Base')).toEqual([101, 150]);
+      expect(names(index.fileContainingExtension('.t.Base', 101))?.[0]).toBe('b.proto');
       expect(index.extensionNumbersOf('t.Top')).toEqual([]);
     });
   });

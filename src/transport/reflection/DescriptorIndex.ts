@@ -14,6 +14,10 @@ interface IndexedFile {
   readonly desc: DescFile;
 }
 
+function withoutLeadingDot(name: string): string {
+  return name.startsWith('.') ? name.slice(1) : name;
+}
+
 /**
  * Splits serialized `FileDescriptorSet`s into the exact bytes of each `FileDescriptorProto`, without
  * decoding and re-encoding them (re-encoding is what makes other reflection servers lossy).
@@ -100,9 +104,22 @@ export class DescriptorIndex {
     }
   }
 
+  /**
+   * Fields and oneofs by the names the `.proto` declares, read from the descriptor itself: protobuf-es'
+   * views leave out synthetic oneofs (`_expires_in_hours`) and map entry messages (`StatusesEntry`),
+   * which Go's reflection server resolves like any other symbol.
+   */
   private addMessageMembers(message: DescMessage, file: IndexedFile): void {
-    for (const field of message.fields) this.addSymbol(`${message.typeName}.${field.name}`, file);
-    for (const oneof of message.oneofs) this.addSymbol(`${message.typeName}.${oneof.name}`, file);
+    const { proto, typeName } = message;
+    for (const field of proto.field) this.addSymbol(`${typeName}.${field.name}`, file);
+    for (const oneof of proto.oneofDecl) this.addSymbol(`${typeName}.${oneof.name}`, file);
+    for (const nested of proto.nestedType) {
+      if (nested.options?.mapEntry !== true) continue;
+      const entry = `${typeName}.${nested.name}`;
+      this.addSymbol(entry, file);
+      this.messageNames.add(entry);
+      for (const field of nested.field) this.addSymbol(`${entry}.${field.name}`, file);
+    }
   }
 
   private addService(service: DescService, file: IndexedFile): void {
@@ -136,42 +153,49 @@ export class DescriptorIndex {
   }
 
   /**
-   * The file named `name` followed by all of its transitive dependencies, each once, as exact bytes;
-   * `undefined` when no such file is known.
+   * The file named `name` followed by its transitive dependencies (see `withDependencies`), as exact
+   * bytes; `undefined` when no such file is known.
    */
-  fileByName(name: string): Uint8Array[] | undefined {
+  fileByName(name: string, alreadySent?: Set<string>): Uint8Array[] | undefined {
     const file = this.files.get(name);
-    return file === undefined ? undefined : this.withDependencies(file);
+    return file === undefined ? undefined : this.withDependencies(file, alreadySent);
   }
 
   /** The file declaring a fully-qualified symbol (a leading dot is accepted) and its dependencies. */
-  fileContainingSymbol(symbol: string): Uint8Array[] | undefined {
-    const file = this.symbols.get(symbol.startsWith('.') ? symbol.slice(1) : symbol);
-    return file === undefined ? undefined : this.withDependencies(file);
+  fileContainingSymbol(symbol: string, alreadySent?: Set<string>): Uint8Array[] | undefined {
+    const file = this.symbols.get(withoutLeadingDot(symbol));
+    return file === undefined ? undefined : this.withDependencies(file, alreadySent);
   }
 
   /** The file declaring extension `number` of message `extendee`, and its dependencies. */
-  fileContainingExtension(extendee: string, number: number): Uint8Array[] | undefined {
-    const file = this.extensions.get(extendee)?.get(number);
-    return file === undefined ? undefined : this.withDependencies(file);
+  fileContainingExtension(extendee: string, number: number, alreadySent?: Set<string>): Uint8Array[] | undefined {
+    const file = this.extensions.get(withoutLeadingDot(extendee))?.get(number);
+    return file === undefined ? undefined : this.withDependencies(file, alreadySent);
   }
 
   /** Field numbers of every known extension of `messageType`; `undefined` when the type is unknown. */
   extensionNumbersOf(messageType: string): number[] | undefined {
-    if (!this.messageNames.has(messageType)) return undefined;
-    return [...(this.extensions.get(messageType)?.keys() ?? [])].sort((a, b) => a - b);
+    const name = withoutLeadingDot(messageType);
+    if (!this.messageNames.has(name)) return undefined;
+    return [...(this.extensions.get(name)?.keys() ?? [])].sort((a, b) => a - b);
   }
 
-  private withDependencies(root: IndexedFile): Uint8Array[] {
+  /**
+   * `root` and then its imports, transitively, each once. With `alreadySent` (one set per reflection
+   * stream, as Go's server keeps), imports the stream has already received are left out and the set is
+   * updated; `root` itself is always included, because it is what was asked for.
+   */
+  private withDependencies(root: IndexedFile, alreadySent = new Set<string>()): Uint8Array[] {
     const ordered: Uint8Array[] = [];
-    const seen = new Set<string>();
+    const visited = new Set<string>();
     const pending: DescFile[] = [root.desc];
     for (let next = pending.shift(); next !== undefined; next = pending.shift()) {
       const name = next.proto.name;
-      if (seen.has(name)) continue;
-      seen.add(name);
+      if (visited.has(name)) continue;
+      visited.add(name);
       const file = this.files.get(name);
-      if (file !== undefined) ordered.push(file.bytes);
+      if (file !== undefined && (file === root || !alreadySent.has(name))) ordered.push(file.bytes);
+      alreadySent.add(name);
       pending.push(...next.dependencies);
     }
     return ordered;

@@ -40,6 +40,7 @@ function definitionFor(index: DescriptorIndex, pkg: string): ServiceDefinition {
 }
 
 function serve(index: DescriptorIndex, services: readonly string[], call: ReflectionCall): void {
+  const sent = new Set<string>();
   call.on('data', (request: ReflectionRequest | typeof UNDECODABLE) => {
     if (request === UNDECODABLE) {
       call.emit('error', {
@@ -48,7 +49,7 @@ function serve(index: DescriptorIndex, services: readonly string[], call: Reflec
       });
       return;
     }
-    const answer = answerReflectionRequest(index, services, request);
+    const answer = answerReflectionRequest(index, services, request, sent);
     // A client that stops reading must not make the server buffer answers without bound.
     if (!call.write({ validHost: request.host, originalRequest: request, messageResponse: answer })) {
       call.pause();

@@ -36,26 +36,32 @@ function files(found: Uint8Array[] | undefined, missing: string): ReflectionAnsw
 /**
  * One answer of the reflection protocol (https://github.com/grpc/grpc/blob/master/doc/server-reflection.md),
  * identical for v1 and v1alpha. File answers carry the requested file first, then every file it imports,
- * transitively, as the exact bytes buf produced. Unknown names are NOT_FOUND in an `error_response`, which
+ * transitively, that the stream has not received yet (as Go's server does), as the exact bytes buf
+ * produced. Unknown names are NOT_FOUND in an `error_response`, which
  * keeps the stream open, as the protocol asks.
  */
 export function answerReflectionRequest(
   index: DescriptorIndex,
   services: readonly string[],
   request: ReflectionRequest,
+  /** Files this stream has already received; their bytes are not sent again as imports. */
+  alreadySent?: Set<string>,
 ): ReflectionAnswer {
   const asked = request.messageRequest;
   switch (asked.case) {
     case 'listServices':
       return { case: 'listServicesResponse', value: { service: services.map((name) => ({ name })) } };
     case 'fileByFilename':
-      return files(index.fileByName(asked.value), `file ${JSON.stringify(asked.value)} not found`);
+      return files(index.fileByName(asked.value, alreadySent), `file ${JSON.stringify(asked.value)} not found`);
     case 'fileContainingSymbol':
-      return files(index.fileContainingSymbol(asked.value), `symbol ${JSON.stringify(asked.value)} not found`);
+      return files(
+        index.fileContainingSymbol(asked.value, alreadySent),
+        `symbol ${JSON.stringify(asked.value)} not found`,
+      );
     case 'fileContainingExtension': {
       const { containingType, extensionNumber } = asked.value;
       return files(
-        index.fileContainingExtension(containingType, extensionNumber),
+        index.fileContainingExtension(containingType, extensionNumber, alreadySent),
         `no extension ${extensionNumber} of ${JSON.stringify(containingType)} is known`,
       );
     }
