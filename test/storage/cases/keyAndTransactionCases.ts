@@ -1,14 +1,33 @@
 import { describe, expect, it } from 'vitest';
 
 import { AppError } from '../../../src/domain/AppError.js';
+import type { KeyRepository } from '../../../src/domain/KeyRepository.js';
 import type { ContractSubject } from '../keyRepository.contract.js';
 import { auditEvent, hashOf, keyRecord, T0 } from '../storageFixtures.js';
 
-/** A promise and the function that settles it, to hold a transaction open at a chosen point. */
-function gate(): { opened: Promise<void>; open: () => void } {
-  let open = (): void => undefined;
-  const opened = new Promise<void>((resolve) => (open = resolve));
-  return { opened, open };
+/**
+ * Inserts key k1, then opens a transaction that locks it and holds the lock until `commit()` is called,
+ * when it renames the key to `name` and commits.
+ */
+async function holdLockOnK1(repository: KeyRepository, name: string): Promise<{ commit(): Promise<void> }> {
+  await repository.transaction((tx) => tx.insertKey(keyRecord('k1')));
+  let locked = (): void => undefined;
+  let release = (): void => undefined;
+  const lockTaken = new Promise<void>((resolve) => (locked = resolve));
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const done = repository.transaction(async (tx) => {
+    const key = await tx.lockKey('org-a', 'k1');
+    locked();
+    await released;
+    await tx.updateKey(key!, { name, updateTime: T0 + 1 });
+  });
+  await lockTaken;
+  return {
+    commit: () => {
+      release();
+      return done;
+    },
+  };
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -122,17 +141,8 @@ export function keyAndTransactionCases(subject: () => ContractSubject): void {
 
     it('makes a second transaction that locks the same key wait until the first commits, then see its write', async () => {
       const { repository } = subject();
-      await repository.transaction((tx) => tx.insertKey(keyRecord('k1')));
-      const locked = gate();
-      const release = gate();
+      const first = await holdLockOnK1(repository, 'first');
       const events: string[] = [];
-      const first = repository.transaction(async (tx) => {
-        const key = await tx.lockKey('org-a', 'k1');
-        locked.open();
-        await release.opened;
-        await tx.updateKey(key!, { name: 'first', updateTime: T0 + 1 });
-      });
-      await locked.opened;
       const second = repository.transaction(async (tx) => {
         const key = await tx.lockKey('org-a', 'k1');
         events.push(`second read ${key?.name}`);
@@ -140,28 +150,19 @@ export function keyAndTransactionCases(subject: () => ContractSubject): void {
       });
       await pause(150);
       events.push('first released');
-      release.open();
-      await Promise.all([first, second]);
+      await first.commit();
+      await second;
       expect(events).toEqual(['first released', 'second read first']);
       expect((await repository.findById('org-a', 'k1'))?.name).toBe('first then second');
     });
 
     it('makes a last-used write to a locked key wait, and loses neither write', async () => {
       const { repository } = subject();
-      await repository.transaction((tx) => tx.insertKey(keyRecord('k1')));
-      const locked = gate();
-      const release = gate();
-      const first = repository.transaction(async (tx) => {
-        const key = await tx.lockKey('org-a', 'k1');
-        locked.open();
-        await release.opened;
-        await tx.updateKey(key!, { name: 'renamed', updateTime: T0 + 1 });
-      });
-      await locked.opened;
+      const first = await holdLockOnK1(repository, 'renamed');
       const lastUsed = repository.recordLastUsed([{ keyId: 'k1', time: T0 + 7, ip: '10.0.0.1' }]);
       await pause(100);
-      release.open();
-      await Promise.all([first, lastUsed]);
+      await first.commit();
+      await lastUsed;
       const key = await repository.findById('org-a', 'k1');
       expect(key).toMatchObject({ name: 'renamed', lastUsedTime: T0 + 7, lastUsedIp: '10.0.0.1' });
     });
