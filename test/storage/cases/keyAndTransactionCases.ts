@@ -2,32 +2,22 @@ import { describe, expect, it } from 'vitest';
 
 import { AppError } from '../../../src/domain/AppError.js';
 import type { KeyRepository } from '../../../src/domain/KeyRepository.js';
+import type { ApiKeyRecord } from '../../../src/domain/types.js';
+import { type HeldTransaction, holdTransaction } from '../holdTransaction.js';
 import type { ContractSubject } from '../keyRepository.contract.js';
 import { auditEvent, hashOf, keyRecord, T0 } from '../storageFixtures.js';
 
-/**
- * Inserts key k1, then opens a transaction that locks it and holds the lock until `commit()` is called,
- * when it renames the key to `name` and commits.
- */
-async function holdLockOnK1(repository: KeyRepository, name: string): Promise<{ commit(): Promise<void> }> {
+/** Inserts key k1, then holds a transaction that has locked it; on commit it renames the key to `name`. */
+async function holdLockOnK1(repository: KeyRepository, name: string): Promise<HeldTransaction> {
   await repository.transaction((tx) => tx.insertKey(keyRecord('k1')));
-  let locked = (): void => undefined;
-  let release = (): void => undefined;
-  const lockTaken = new Promise<void>((resolve) => (locked = resolve));
-  const released = new Promise<void>((resolve) => (release = resolve));
-  const done = repository.transaction(async (tx) => {
-    const key = await tx.lockKey('org-a', 'k1');
-    locked();
-    await released;
-    await tx.updateKey(key!, { name, updateTime: T0 + 1 });
-  });
-  await lockTaken;
-  return {
-    commit: () => {
-      release();
-      return done;
+  let key: ApiKeyRecord | null = null;
+  return holdTransaction(
+    repository,
+    async (tx) => {
+      key = await tx.lockKey('org-a', 'k1');
     },
-  };
+    (tx) => tx.updateKey(key!, { name, updateTime: T0 + 1 }),
+  );
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
