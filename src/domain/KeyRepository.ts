@@ -1,4 +1,8 @@
+import type { KeyPatch } from './KeyPatch.js';
 import type { ApiKeyRecord, AuditEventRecord, KeyState } from './types.js';
+
+// Storage imports the patch type from here, next to the interface that takes it.
+export type { KeyPatch } from './KeyPatch.js';
 
 /** Position in a newest-first listing: the last row of the previous page. */
 export interface ListCursor {
@@ -29,22 +33,6 @@ export interface AuditListQuery {
   readonly limit: number;
   readonly after?: ListCursor;
 }
-
-/** Mutable columns of a key. */
-export type KeyPatch = Partial<
-  Pick<
-    ApiKeyRecord,
-    | 'name'
-    | 'scopes'
-    | 'allowedIps'
-    | 'expireTime'
-    | 'updateTime'
-    | 'revokeTime'
-    | 'revokedByUserId'
-    | 'revokeReason'
-    | 'replacedByKeyId'
-  >
->;
 
 /** A last-used observation to persist. */
 export interface LastUsedEntry {

@@ -107,12 +107,11 @@ export function toKeyRow(key: ApiKeyRecord): KeyRow {
   };
 }
 
-const PATCH_COLUMNS: Record<keyof KeyPatch, keyof KeyRow> = {
+const PATCH_COLUMNS: Record<Exclude<keyof KeyPatch, 'updateTime'>, keyof KeyRow> = {
   name: 'name',
   scopes: 'scopes',
   allowedIps: 'allowed_ips',
   expireTime: 'expire_time',
-  updateTime: 'update_time',
   revokeTime: 'revoke_time',
   revokedByUserId: 'revoked_by_user_id',
   revokeReason: 'revoke_reason',
@@ -120,9 +119,10 @@ const PATCH_COLUMNS: Record<keyof KeyPatch, keyof KeyRow> = {
 };
 
 function toPatchRow(patch: KeyPatch): Partial<Record<keyof KeyRow, unknown>> {
-  const row: Partial<Record<keyof KeyRow, unknown>> = {};
-  for (const [property, value] of Object.entries(patch) as [keyof KeyPatch, unknown][]) {
-    row[PATCH_COLUMNS[property]] = Array.isArray(value) ? JSON.stringify(value) : value;
+  const row: Partial<Record<keyof KeyRow, unknown>> = { update_time: patch.updateTime };
+  for (const [property, column] of Object.entries(PATCH_COLUMNS) as [keyof typeof PATCH_COLUMNS, keyof KeyRow][]) {
+    const update = patch[property];
+    if (update.kind === 'set') row[column] = Array.isArray(update.value) ? JSON.stringify(update.value) : update.value;
   }
   return row;
 }
@@ -304,7 +304,7 @@ export class KnexKeyRepository implements KeyRepository {
       },
       updateKey: async (key, patch) => {
         await trx('api_keys').where('id', key.id).update(toPatchRow(patch));
-        await recordChange(key, patch.updateTime ?? key.updateTime);
+        await recordChange(key, patch.updateTime);
       },
       insertAuditEvent: async (event) => {
         await trx('audit_events').insert({
