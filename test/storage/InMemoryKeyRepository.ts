@@ -1,0 +1,280 @@
+import { AppError } from '../../src/domain/AppError.js';
+import type {
+  AuditListQuery,
+  KeyChange,
+  KeyListQuery,
+  KeyPatch,
+  KeyRepository,
+  KeyTransaction,
+  LastUsedEntry,
+  ListCursor,
+} from '../../src/domain/KeyRepository.js';
+import type { ApiKeyRecord, AuditEventRecord, KeyState } from '../../src/domain/types.js';
+import { toDatabaseError } from '../../src/storage/toDatabaseError.js';
+
+/** The committed contents: records are immutable values, so a transaction copies the maps, not the rows. */
+interface Tables {
+  keys: Map<string, ApiKeyRecord>;
+  auditEvents: Map<string, AuditEventRecord>;
+  changes: Map<number, KeyChange>;
+}
+
+function copyTables(tables: Tables): Tables {
+  return { keys: new Map(tables.keys), auditEvents: new Map(tables.auditEvents), changes: new Map(tables.changes) };
+}
+
+function copyKey(key: ApiKeyRecord): ApiKeyRecord {
+  return { ...key, secretHash: Buffer.from(key.secretHash), scopes: [...key.scopes], allowedIps: [...key.allowedIps] };
+}
+
+function copyAuditEvent(event: AuditEventRecord): AuditEventRecord {
+  return { ...event, changes: event.changes.map((change) => ({ ...change })) };
+}
+
+function copyChange(change: KeyChange): KeyChange {
+  return { ...change, secretHash: Buffer.from(change.secretHash) };
+}
+
+/** Both databases compare ids byte by byte (utf8mb4_bin, SQLite BINARY), not by UTF-16 code unit. */
+function compareIds(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/** Newest first: create time descending, then id descending. */
+function newestFirst(a: { createTime: number; id: string }, b: { createTime: number; id: string }): number {
+  return b.createTime - a.createTime || compareIds(b.id, a.id);
+}
+
+function isAfterCursor(row: { createTime: number; id: string }, after: ListCursor | undefined): boolean {
+  if (after === undefined) return true;
+  return row.createTime < after.time || (row.createTime === after.time && compareIds(row.id, after.id) < 0);
+}
+
+/** Same rule as the SQL: no filter for an empty list or a list of three entries (even with repeats). */
+function matchesStates(key: ApiKeyRecord, states: readonly KeyState[], now: number): boolean {
+  if (states.length === 0 || states.length === 3) return true;
+  return states.some((state) => {
+    if (state === 'revoked') return key.revokeTime !== null;
+    if (state === 'active') return key.revokeTime === null && key.expireTime > now;
+    return key.revokeTime === null && key.expireTime <= now;
+  });
+}
+
+/** A driver-like failure (unique violation, empty update), mapped the way KnexKeyRepository maps it. */
+function constraintFailure(message: string): never {
+  throw toDatabaseError(new Error(message));
+}
+
+/**
+ * A KeyRepository in memory for tests, with the semantics of KnexKeyRepository that callers rely on:
+ * a transaction commits everything it wrote or (when its work throws) nothing; transactions and
+ * last-used batches run one at a time, so a key read with `lockKey` cannot change until that transaction
+ * ends; reads outside a transaction see only committed data; change ids are taken when written (a rolled
+ * back transaction leaves a gap, as on MySQL); last-used writes never replace a newer time; listings
+ * are newest first with keyset cursors. Errors are mapped through `toDatabaseError` exactly as the knex
+ * repository maps them (an AppError passes through, anything else becomes INTERNAL).
+ *
+ * Test hooks: `commitChange` makes a change row with a chosen id visible (another replica's commit,
+ * out of order or leaving gaps), and `unavailable` makes every call fail as an unreachable database does.
+ */
+export class InMemoryKeyRepository implements KeyRepository {
+  /** While true, every call fails with UNAVAILABLE and changes nothing. */
+  unavailable = false;
+
+  private committed: Tables = { keys: new Map(), auditEvents: new Map(), changes: new Map() };
+  private lastChangeId = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  findByHash(secretHash: Buffer): Promise<ApiKeyRecord | null> {
+    return this.read(() => {
+      for (const key of this.committed.keys.values()) if (key.secretHash.equals(secretHash)) return copyKey(key);
+      return null;
+    });
+  }
+
+  findById(organizationId: string, keyId: string): Promise<ApiKeyRecord | null> {
+    return this.read(() => {
+      const key = this.committed.keys.get(keyId);
+      return key?.organizationId === organizationId ? copyKey(key) : null;
+    });
+  }
+
+  listKeys(query: KeyListQuery): Promise<ApiKeyRecord[]> {
+    return this.read(() =>
+      [...this.committed.keys.values()]
+        .filter(
+          (key) =>
+            key.organizationId === query.organizationId &&
+            (query.createdByUserId === undefined || key.createdByUserId === query.createdByUserId) &&
+            matchesStates(key, query.states, query.now) &&
+            isAfterCursor(key, query.after),
+        )
+        .sort(newestFirst)
+        .slice(0, query.limit)
+        .map(copyKey),
+    );
+  }
+
+  listAuditEvents(query: AuditListQuery): Promise<AuditEventRecord[]> {
+    return this.read(() =>
+      [...this.committed.auditEvents.values()]
+        .filter(
+          (event) =>
+            event.organizationId === query.organizationId &&
+            (query.keyId === undefined || event.keyId === query.keyId) &&
+            (query.startTime === undefined || event.createTime >= query.startTime) &&
+            (query.endTime === undefined || event.createTime < query.endTime) &&
+            isAfterCursor(event, query.after),
+        )
+        .sort(newestFirst)
+        .slice(0, query.limit)
+        .map(copyAuditEvent),
+    );
+  }
+
+  transaction<T>(work: (tx: KeyTransaction) => Promise<T>): Promise<T> {
+    return this.serialised(async () => {
+      const working = copyTables(this.committed);
+      const result = await work(this.transactionOver(working));
+      this.committed = working;
+      return result;
+    });
+  }
+
+  recordLastUsed(entries: readonly LastUsedEntry[]): Promise<void> {
+    return this.serialised(() => {
+      const working = copyTables(this.committed);
+      for (const entry of entries) {
+        const key = working.keys.get(entry.keyId);
+        if (key === undefined || (key.lastUsedTime !== null && key.lastUsedTime >= entry.time)) continue;
+        working.keys.set(key.id, { ...key, lastUsedTime: entry.time, lastUsedIp: entry.ip });
+      }
+      this.committed = working;
+      return Promise.resolve();
+    });
+  }
+
+  readChanges(afterId: number, missingIds: readonly number[], limit: number): Promise<KeyChange[]> {
+    return this.read(() => {
+      // The SQL asks for at most the first 1000 missing ids.
+      const missing = new Set(missingIds.slice(0, 1000));
+      return [...this.committed.changes.values()]
+        .filter((change) => change.id > afterId || missing.has(change.id))
+        .sort((a, b) => a.id - b.id)
+        .slice(0, limit)
+        .map(copyChange);
+    });
+  }
+
+  pruneChanges(before: number): Promise<number> {
+    return this.serialised(() => {
+      let deleted = 0;
+      const working = copyTables(this.committed);
+      for (const change of working.changes.values()) {
+        if (change.changeTime < before && working.changes.delete(change.id)) deleted += 1;
+      }
+      this.committed = working;
+      return Promise.resolve(deleted);
+    });
+  }
+
+  latestChangeId(): Promise<number> {
+    return this.read(() => Math.max(0, ...this.committed.changes.keys()));
+  }
+
+  ping(): Promise<void> {
+    return this.read(() => undefined);
+  }
+
+  /**
+   * Test hook: makes a change row with this exact id visible at once, as a commit by another replica
+   * would. Later ids taken by this repository continue above the highest id ever seen.
+   */
+  commitChange(change: KeyChange): Promise<void> {
+    return this.serialised(() => {
+      if (this.committed.changes.has(change.id)) constraintFailure('duplicate key_changes.id');
+      const working = copyTables(this.committed);
+      working.changes.set(change.id, copyChange(change));
+      this.lastChangeId = Math.max(this.lastChangeId, change.id);
+      this.committed = working;
+      return Promise.resolve();
+    });
+  }
+
+  private transactionOver(working: Tables): KeyTransaction {
+    const recordChange = (key: ApiKeyRecord, changeTime: number): void => {
+      this.lastChangeId += 1;
+      const id = this.lastChangeId;
+      working.changes.set(id, { id, keyId: key.id, secretHash: Buffer.from(key.secretHash), changeTime });
+    };
+    return {
+      lockKey: (organizationId, keyId) => {
+        const key = working.keys.get(keyId);
+        return Promise.resolve(key?.organizationId === organizationId ? copyKey(key) : null);
+      },
+      lockActiveKeysOf: (organizationId, userId, now) =>
+        Promise.resolve(
+          [...working.keys.values()]
+            .filter(
+              (key) =>
+                key.organizationId === organizationId &&
+                key.createdByUserId === userId &&
+                key.revokeTime === null &&
+                key.expireTime > now,
+            )
+            .sort((a, b) => a.createTime - b.createTime || compareIds(a.id, b.id))
+            .map(copyKey),
+        ),
+      insertKey: (key) => {
+        if (working.keys.has(key.id)) constraintFailure('duplicate api_keys.id');
+        for (const other of working.keys.values()) {
+          if (other.secretHash.equals(key.secretHash)) constraintFailure('duplicate api_keys.secret_hash');
+        }
+        working.keys.set(key.id, copyKey(key));
+        recordChange(key, key.updateTime);
+        return Promise.resolve();
+      },
+      updateKey: (key, patch) => {
+        const stored = working.keys.get(key.id);
+        const changes = definedProperties(patch);
+        if (Object.keys(changes).length === 0) constraintFailure('empty update');
+        if (stored !== undefined) working.keys.set(key.id, copyKey({ ...stored, ...changes }));
+        recordChange(key, patch.updateTime ?? key.updateTime);
+        return Promise.resolve();
+      },
+      insertAuditEvent: (event) => {
+        if (working.auditEvents.has(event.id)) constraintFailure('duplicate audit_events.id');
+        working.auditEvents.set(event.id, copyAuditEvent(event));
+        return Promise.resolve();
+      },
+    };
+  }
+
+  /** Runs after every earlier transaction has ended; a failure rolls nothing forward. */
+  private serialised<T>(operation: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(() => this.guarded(operation));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private read<T>(operation: () => T): Promise<T> {
+    return this.guarded(() => Promise.resolve(operation()));
+  }
+
+  private async guarded<T>(operation: () => Promise<T>): Promise<T> {
+    if (this.unavailable) {
+      throw new AppError('UNAVAILABLE', 'the key database is unavailable; nothing was changed, retry shortly');
+    }
+    try {
+      return await operation();
+    } catch (error) {
+      throw toDatabaseError(error);
+    }
+  }
+}
+
+/** knex leaves properties whose value is undefined out of an UPDATE; so does the in-memory patch. */
+function definedProperties(patch: KeyPatch): KeyPatch {
+  const entries: [string, unknown][] = Object.entries(patch);
+  return Object.fromEntries(entries.filter(([, value]) => value !== undefined));
+}

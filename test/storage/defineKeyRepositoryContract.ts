@@ -1,0 +1,16 @@
+import { changeFeedCases } from './cases/changeFeedCases.js';
+import { keyAndTransactionCases } from './cases/keyAndTransactionCases.js';
+import { keyPatchCases } from './cases/keyPatchCases.js';
+import { lastUsedCases } from './cases/lastUsedCases.js';
+import { listingCases } from './cases/listingCases.js';
+import { type ContractTarget, useContractTarget } from './keyRepository.contract.js';
+
+/** Declares every KeyRepository contract case against `target`. */
+export function defineKeyRepositoryContract(target: ContractTarget): void {
+  const subject = useContractTarget(target);
+  keyAndTransactionCases(subject);
+  changeFeedCases(subject);
+  lastUsedCases(subject);
+  listingCases(subject);
+  keyPatchCases(subject);
+}
