@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 
 import { AppError } from '../../../src/domain/AppError.js';
+import { setTo } from '../../../src/domain/FieldUpdate.js';
+import { keyPatch } from '../../../src/domain/KeyPatch.js';
 import type { ContractSubject } from '../keyRepository.contract.js';
 import { auditEvent, hashOf, keyRecord, T0 } from '../storageFixtures.js';
 
@@ -98,7 +100,7 @@ export function keyAndTransactionCases(subject: () => ContractSubject): void {
       const refusal = new AppError('FAILED_PRECONDITION', 'changed my mind');
       const failure = repository.transaction(async (tx) => {
         await tx.insertKey(keyRecord('k2'));
-        await tx.updateKey(keyRecord('k1'), { name: 'renamed', updateTime: T0 + 1 });
+        await tx.updateKey(keyRecord('k1'), { ...keyPatch(T0 + 1), name: setTo('renamed') });
         await tx.insertAuditEvent(auditEvent('e1', 'k2'));
         throw refusal;
       });
@@ -130,13 +132,13 @@ export function keyAndTransactionCases(subject: () => ContractSubject): void {
         const key = await tx.lockKey('org-a', 'k1');
         locked.open();
         await release.opened;
-        await tx.updateKey(key!, { name: 'first', updateTime: T0 + 1 });
+        await tx.updateKey(key!, { ...keyPatch(T0 + 1), name: setTo('first') });
       });
       await locked.opened;
       const second = repository.transaction(async (tx) => {
         const key = await tx.lockKey('org-a', 'k1');
         events.push(`second read ${key?.name}`);
-        await tx.updateKey(key!, { name: `${key?.name} then second`, updateTime: T0 + 2 });
+        await tx.updateKey(key!, { ...keyPatch(T0 + 2), name: setTo(`${key?.name} then second`) });
       });
       await pause(150);
       events.push('first released');
@@ -155,7 +157,7 @@ export function keyAndTransactionCases(subject: () => ContractSubject): void {
         const key = await tx.lockKey('org-a', 'k1');
         locked.open();
         await release.opened;
-        await tx.updateKey(key!, { name: 'renamed', updateTime: T0 + 1 });
+        await tx.updateKey(key!, { ...keyPatch(T0 + 1), name: setTo('renamed') });
       });
       await locked.opened;
       const lastUsed = repository.recordLastUsed([{ keyId: 'k1', time: T0 + 7, ip: '10.0.0.1' }]);
