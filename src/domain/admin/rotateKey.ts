@@ -1,6 +1,6 @@
 import { failedPrecondition } from '../AppError.js';
 import { setTo } from '../FieldUpdate.js';
-import { generateSecret, labelForRole } from '../keyFormat.js';
+import { generateSecret, labelForRole, type GeneratedSecret } from '../keyFormat.js';
 import { applyKeyPatch, keyPatch, type KeyPatch } from '../KeyPatch.js';
 import type { Actor, ApiKeyRecord } from '../types.js';
 import { requireIdentifier } from '../validation.js';
@@ -47,21 +47,7 @@ export async function rotateKey(
         `key ${key.id} was already rotated into ${key.replacedByKeyId}; rotate that key instead`,
       );
     }
-    const replacement: ApiKeyRecord = {
-      ...key,
-      id: newId('key'),
-      prefix: generated.prefix,
-      secretHash: generated.hash,
-      createdByUserId: actor.userId,
-      createdByRole: actor.role,
-      createTime: now,
-      expireTime: now + lifetimeHours * HOUR_MS,
-      updateTime: now,
-      lastUsedTime: null,
-      lastUsedIp: null,
-      rotatedFromKeyId: key.id,
-      replacedByKeyId: null,
-    };
+    const replacement = replacementOf(key, actor, generated, now, now + lifetimeHours * HOUR_MS);
     await tx.insertKey(replacement);
     await tx.insertAuditEvent(
       auditEvent(actor, replacement, 'key_created', now, {
@@ -79,6 +65,31 @@ export async function rotateKey(
   // Only the old key changed; the new one is in no cache yet.
   await deps.onKeysChanged?.([oldKey]);
   return { key: created, secret: generated.secret, oldKey };
+}
+
+/** The new key: the old one's name, scopes and allowlist under a new id and secret, made by `actor`. */
+function replacementOf(
+  key: ApiKeyRecord,
+  actor: Actor,
+  generated: GeneratedSecret,
+  now: number,
+  expireTime: number,
+): ApiKeyRecord {
+  return {
+    ...key,
+    id: newId('key'),
+    prefix: generated.prefix,
+    secretHash: generated.hash,
+    createdByUserId: actor.userId,
+    createdByRole: actor.role,
+    createTime: now,
+    expireTime,
+    updateTime: now,
+    lastUsedTime: null,
+    lastUsedIp: null,
+    rotatedFromKeyId: key.id,
+    replacedByKeyId: null,
+  };
 }
 
 /** How the old key ends: revoked at once without grace, otherwise expiring when the grace period ends. */
