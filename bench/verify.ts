@@ -33,7 +33,7 @@ import { newId } from '../src/domain/admin/newId.js';
 import type { ApiKeyRecord } from '../src/domain/types.js';
 import { createDatabase, migrateDatabase, parseDatabaseUrl } from '../src/storage/createDatabase.js';
 import { isMysql } from '../src/storage/isMysql.js';
-import { type KeyRow, toKeyRow } from '../src/storage/KnexKeyRepository.js';
+import { type KeyRow, toKeyRow } from '../src/storage/rows.js';
 
 const env = process.env;
 const KEYS = Number(env.BENCH_KEYS ?? 1_000_000);

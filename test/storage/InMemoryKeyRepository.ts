@@ -60,7 +60,7 @@ function matchesStates(key: ApiKeyRecord, states: readonly KeyState[], now: numb
   });
 }
 
-/** A driver-like failure (unique violation, empty update), mapped the way KnexKeyRepository maps it. */
+/** A driver-like failure (a unique violation), mapped the way KnexKeyRepository maps it. */
 function constraintFailure(message: string): never {
   throw toDatabaseError(new Error(message));
 }

@@ -1,4 +1,5 @@
 import { changeFeedCases } from './cases/changeFeedCases.js';
+import { concurrencyCases } from './cases/concurrencyCases.js';
 import { keyAndTransactionCases } from './cases/keyAndTransactionCases.js';
 import { keyPatchCases } from './cases/keyPatchCases.js';
 import { lastUsedCases } from './cases/lastUsedCases.js';
@@ -13,4 +14,5 @@ export function defineKeyRepositoryContract(target: ContractTarget): void {
   lastUsedCases(subject);
   listingCases(subject);
   keyPatchCases(subject);
+  concurrencyCases(subject, target.capabilities);
 }

@@ -12,8 +12,17 @@ export interface ContractSubject {
   commitChange(change: KeyChange): Promise<void>;
 }
 
+/** What some implementations do and others cannot; a case that needs one is skipped where it is false. */
+export interface ContractCapabilities {
+  /** A read outside a transaction answers while another transaction is open (not SQLite: one connection). */
+  readonly readsDuringTransactions: boolean;
+  /** Transactions on different keys run at once, so change ids can commit out of order (MySQL). */
+  readonly concurrentTransactions: boolean;
+}
+
 /** How a contract run reaches one implementation. */
 export interface ContractTarget {
+  readonly capabilities: ContractCapabilities;
   /** Once before the cases (create the database, migrate). */
   open(): Promise<void>;
   /** Before every case: an empty repository whose change ids start again at 1. */

@@ -3,14 +3,23 @@ import { describe, expect, it } from 'vitest';
 import { AppError } from '../../../src/domain/AppError.js';
 import { setTo } from '../../../src/domain/FieldUpdate.js';
 import { keyPatch } from '../../../src/domain/KeyPatch.js';
+import type { KeyRepository } from '../../../src/domain/KeyRepository.js';
+import type { ApiKeyRecord } from '../../../src/domain/types.js';
+import { type HeldTransaction, holdTransaction } from '../holdTransaction.js';
 import type { ContractSubject } from '../keyRepository.contract.js';
 import { auditEvent, hashOf, keyRecord, T0 } from '../storageFixtures.js';
 
-/** A promise and the function that settles it, to hold a transaction open at a chosen point. */
-function gate(): { opened: Promise<void>; open: () => void } {
-  let open = (): void => undefined;
-  const opened = new Promise<void>((resolve) => (open = resolve));
-  return { opened, open };
+/** Inserts key k1, then holds a transaction that has locked it; on commit it renames the key to `name`. */
+async function holdLockOnK1(repository: KeyRepository, name: string): Promise<HeldTransaction> {
+  await repository.transaction((tx) => tx.insertKey(keyRecord('k1')));
+  let key: ApiKeyRecord | null = null;
+  return holdTransaction(
+    repository,
+    async (tx) => {
+      key = await tx.lockKey('org-a', 'k1');
+    },
+    (tx) => tx.updateKey(key!, { ...keyPatch(T0 + 1), name: setTo(name) }),
+  );
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -124,17 +133,8 @@ export function keyAndTransactionCases(subject: () => ContractSubject): void {
 
     it('makes a second transaction that locks the same key wait until the first commits, then see its write', async () => {
       const { repository } = subject();
-      await repository.transaction((tx) => tx.insertKey(keyRecord('k1')));
-      const locked = gate();
-      const release = gate();
+      const first = await holdLockOnK1(repository, 'first');
       const events: string[] = [];
-      const first = repository.transaction(async (tx) => {
-        const key = await tx.lockKey('org-a', 'k1');
-        locked.open();
-        await release.opened;
-        await tx.updateKey(key!, { ...keyPatch(T0 + 1), name: setTo('first') });
-      });
-      await locked.opened;
       const second = repository.transaction(async (tx) => {
         const key = await tx.lockKey('org-a', 'k1');
         events.push(`second read ${key?.name}`);
@@ -142,28 +142,19 @@ export function keyAndTransactionCases(subject: () => ContractSubject): void {
       });
       await pause(150);
       events.push('first released');
-      release.open();
-      await Promise.all([first, second]);
+      await first.commit();
+      await second;
       expect(events).toEqual(['first released', 'second read first']);
       expect((await repository.findById('org-a', 'k1'))?.name).toBe('first then second');
     });
 
     it('makes a last-used write to a locked key wait, and loses neither write', async () => {
       const { repository } = subject();
-      await repository.transaction((tx) => tx.insertKey(keyRecord('k1')));
-      const locked = gate();
-      const release = gate();
-      const first = repository.transaction(async (tx) => {
-        const key = await tx.lockKey('org-a', 'k1');
-        locked.open();
-        await release.opened;
-        await tx.updateKey(key!, { ...keyPatch(T0 + 1), name: setTo('renamed') });
-      });
-      await locked.opened;
+      const first = await holdLockOnK1(repository, 'renamed');
       const lastUsed = repository.recordLastUsed([{ keyId: 'k1', time: T0 + 7, ip: '10.0.0.1' }]);
       await pause(100);
-      release.open();
-      await Promise.all([first, lastUsed]);
+      await first.commit();
+      await lastUsed;
       const key = await repository.findById('org-a', 'k1');
       expect(key).toMatchObject({ name: 'renamed', lastUsedTime: T0 + 7, lastUsedIp: '10.0.0.1' });
     });
