@@ -29,7 +29,7 @@ import {
 } from '../gen/apikeys/v1/api_keys.js';
 import { KeyCache } from '../src/domain/KeyCache.js';
 import { generateSecret } from '../src/domain/keyFormat.js';
-import { newId } from '../src/domain/KeyAdministration.js';
+import { newId } from '../src/domain/admin/newId.js';
 import type { ApiKeyRecord } from '../src/domain/types.js';
 import { createDatabase, migrateDatabase, parseDatabaseUrl } from '../src/storage/createDatabase.js';
 import { isMysql } from '../src/storage/isMysql.js';

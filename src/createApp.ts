@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 
 import type { Config } from './config.js';
 import { type Clock, systemClock } from './domain/Clock.js';
-import { KeyAdministration } from './domain/KeyAdministration.js';
+import { createKeyAdministration } from './domain/admin/createKeyAdministration.js';
 import { KeyCache } from './domain/KeyCache.js';
 import { KeyVerifier } from './domain/KeyVerifier.js';
 import { ChangeFeed } from './domain/ChangeFeed.js';
@@ -95,7 +95,7 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
     flushIntervalMs: config.lastUsedFlushMs,
     batchSize: 500,
   });
-  const admin = new KeyAdministration({
+  const admin = createKeyAdministration({
     repository,
     scopes,
     clock,

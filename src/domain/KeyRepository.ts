@@ -1,4 +1,8 @@
+import type { KeyPatch } from './KeyPatch.js';
 import type { ApiKeyRecord, AuditEventRecord, KeyState } from './types.js';
+
+// Storage imports the patch type from here, next to the interface that takes it.
+export type { KeyPatch } from './KeyPatch.js';
 
 /** Position in a newest-first listing: the last row of the previous page. */
 export interface ListCursor {
@@ -30,25 +34,6 @@ export interface AuditListQuery {
   readonly limit: number;
   readonly after?: ListCursor;
 }
-
-/**
- * Mutable columns of a key. A property that is absent (or undefined) leaves its column unchanged; one
- * holding `null` sets the column to NULL.
- */
-export type KeyPatch = Partial<
-  Pick<
-    ApiKeyRecord,
-    | 'name'
-    | 'scopes'
-    | 'allowedIps'
-    | 'expireTime'
-    | 'updateTime'
-    | 'revokeTime'
-    | 'revokedByUserId'
-    | 'revokeReason'
-    | 'replacedByKeyId'
-  >
->;
 
 /** A last-used observation to persist: the key was used at `time` (epoch ms) from `ip`. */
 export interface LastUsedEntry {
@@ -85,8 +70,8 @@ export interface KeyTransaction {
   /** Stores a new key (a second key with the same id or secret hash fails); appends a change at its update time. */
   insertKey(key: ApiKeyRecord): Promise<void>;
   /**
-   * Writes the columns `patch` names on the key with `key.id`; appends a change for `key`'s hash at
-   * `patch.updateTime`, or `key.updateTime` when the patch has none. An empty patch fails.
+   * Writes the update time and the fields `patch` sets on the key with `key.id`; appends a change for
+   * `key`'s hash at `patch.updateTime`.
    */
   updateKey(key: ApiKeyRecord, patch: KeyPatch): Promise<void>;
   /** Stores an audit event; it commits with the key writes it describes. */

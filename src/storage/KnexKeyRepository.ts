@@ -144,7 +144,7 @@ export class KnexKeyRepository implements KeyRepository {
       },
       updateKey: async (key, patch) => {
         await trx('api_keys').where('id', key.id).update(toPatchRow(patch));
-        await recordChange(key, patch.updateTime ?? key.updateTime);
+        await recordChange(key, patch.updateTime);
       },
       insertAuditEvent: async (event) => {
         await trx('audit_events').insert(toAuditRow(event));

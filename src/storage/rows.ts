@@ -106,12 +106,11 @@ export function toKeyRow(key: ApiKeyRecord): KeyRow {
   };
 }
 
-const PATCH_COLUMNS: Record<keyof KeyPatch, keyof KeyRow> = {
+const PATCH_COLUMNS: Record<Exclude<keyof KeyPatch, 'updateTime'>, keyof KeyRow> = {
   name: 'name',
   scopes: 'scopes',
   allowedIps: 'allowed_ips',
   expireTime: 'expire_time',
-  updateTime: 'update_time',
   revokeTime: 'revoke_time',
   revokedByUserId: 'revoked_by_user_id',
   revokeReason: 'revoke_reason',
@@ -119,13 +118,14 @@ const PATCH_COLUMNS: Record<keyof KeyPatch, keyof KeyRow> = {
 };
 
 /**
- * The columns a patch sets: every own property of the patch, lists as JSON. A property holding
- * `undefined` is left out of the UPDATE by knex; one holding `null` writes NULL.
+ * The columns a patch writes: the update time and every field it sets (`setTo(null)` writes NULL), lists
+ * as JSON; fields it leaves unchanged are not in the UPDATE.
  */
 export function toPatchRow(patch: KeyPatch): Partial<Record<keyof KeyRow, unknown>> {
-  const row: Partial<Record<keyof KeyRow, unknown>> = {};
-  for (const [property, value] of Object.entries(patch) as [keyof KeyPatch, unknown][]) {
-    row[PATCH_COLUMNS[property]] = Array.isArray(value) ? JSON.stringify(value) : value;
+  const row: Partial<Record<keyof KeyRow, unknown>> = { update_time: patch.updateTime };
+  for (const [property, column] of Object.entries(PATCH_COLUMNS) as [keyof typeof PATCH_COLUMNS, keyof KeyRow][]) {
+    const update = patch[property];
+    if (update.kind === 'set') row[column] = Array.isArray(update.value) ? JSON.stringify(update.value) : update.value;
   }
   return row;
 }

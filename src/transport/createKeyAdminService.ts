@@ -1,7 +1,7 @@
 import type { KeyAdminServer } from '../../gen/apikeys/v1/api_keys.js';
 import { KeyOwnerFilter } from '../../gen/apikeys/v1/api_keys.js';
 import type { Clock } from '../domain/Clock.js';
-import type { KeyAdministration } from '../domain/KeyAdministration.js';
+import type { KeyAdministration } from '../domain/admin/createKeyAdministration.js';
 import {
   actorFromProto,
   apiKeyToProto,
@@ -11,6 +11,7 @@ import {
   statesFromProto,
 } from './convert.js';
 import { handleUnary, type ServiceOptions } from './handleUnary.js';
+import { keyEditsFromUpdateRequest } from './keyEditsFromUpdateRequest.js';
 import { invalidArgument } from '../domain/AppError.js';
 
 /** The KeyAdmin gRPC service: decode and validate, call the domain, encode. */
@@ -62,11 +63,7 @@ export function createKeyAdminService(admin: KeyAdministration, clock: Clock, op
       async (request, context) => {
         const key = await admin.updateKey(actorFromProto(request.actor, context.caller), {
           keyId: request.keyId,
-          updateMask: request.updateMask ?? [],
-          name: request.name,
-          scopes: request.scopes,
-          allowedIps: request.allowedIps,
-          expiresInHours: request.expiresInHours,
+          edits: () => keyEditsFromUpdateRequest(request),
         });
         return { key: apiKeyToProto(key, clock.now()) };
       },

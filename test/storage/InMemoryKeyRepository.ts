@@ -3,12 +3,12 @@ import type {
   AuditListQuery,
   KeyChange,
   KeyListQuery,
-  KeyPatch,
   KeyRepository,
   KeyTransaction,
   LastUsedEntry,
   ListCursor,
 } from '../../src/domain/KeyRepository.js';
+import { applyKeyPatch } from '../../src/domain/KeyPatch.js';
 import type { ApiKeyRecord, AuditEventRecord, KeyState } from '../../src/domain/types.js';
 import { toDatabaseError } from '../../src/storage/toDatabaseError.js';
 
@@ -60,7 +60,7 @@ function matchesStates(key: ApiKeyRecord, states: readonly KeyState[], now: numb
   });
 }
 
-/** A driver-like failure (unique violation, empty update), mapped the way KnexKeyRepository maps it. */
+/** A driver-like failure (a unique violation), mapped the way KnexKeyRepository maps it. */
 function constraintFailure(message: string): never {
   throw toDatabaseError(new Error(message));
 }
@@ -236,10 +236,8 @@ export class InMemoryKeyRepository implements KeyRepository {
       },
       updateKey: (key, patch) => {
         const stored = working.keys.get(key.id);
-        const changes = definedProperties(patch);
-        if (Object.keys(changes).length === 0) constraintFailure('empty update');
-        if (stored !== undefined) working.keys.set(key.id, copyKey({ ...stored, ...changes }));
-        recordChange(key, patch.updateTime ?? key.updateTime);
+        if (stored !== undefined) working.keys.set(key.id, copyKey(applyKeyPatch(stored, patch)));
+        recordChange(key, patch.updateTime);
         return Promise.resolve();
       },
       insertAuditEvent: (event) => {
@@ -271,10 +269,4 @@ export class InMemoryKeyRepository implements KeyRepository {
       throw toDatabaseError(error);
     }
   }
-}
-
-/** knex leaves properties whose value is undefined out of an UPDATE; so does the in-memory patch. */
-function definedProperties(patch: KeyPatch): KeyPatch {
-  const entries: [string, unknown][] = Object.entries(patch);
-  return Object.fromEntries(entries.filter(([, value]) => value !== undefined));
 }

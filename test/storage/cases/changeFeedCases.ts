@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
+import { setTo } from '../../../src/domain/FieldUpdate.js';
+import { keyPatch } from '../../../src/domain/KeyPatch.js';
 import type { KeyChange } from '../../../src/domain/KeyRepository.js';
 import type { ContractSubject } from '../keyRepository.contract.js';
 import { auditEvent, hashOf, keyRecord, T0 } from '../storageFixtures.js';
@@ -25,13 +27,12 @@ export function changeFeedCases(subject: () => ContractSubject): void {
         await tx.insertKey(key);
         await tx.insertAuditEvent(auditEvent('e1', 'k1'));
       });
-      await repository.transaction((tx) => tx.updateKey(key, { name: 'renamed', updateTime: T0 + 5 }));
-      await repository.transaction((tx) => tx.updateKey(key, { name: 'again' }));
+      await repository.transaction((tx) => tx.updateKey(key, { ...keyPatch(T0 + 5), name: setTo('renamed') }));
+      await repository.transaction((tx) => tx.updateKey(key, { ...keyPatch(T0 + 6), name: setTo('again') }));
       expect(await repository.readChanges(0, [], 10)).toEqual([
         { id: 1, keyId: 'k1', secretHash: hashOf('k1'), changeTime: T0 + 1 },
         { id: 2, keyId: 'k1', secretHash: hashOf('k1'), changeTime: T0 + 5 },
-        // Without an update time in the patch, the change is stamped with the key's own update time.
-        { id: 3, keyId: 'k1', secretHash: hashOf('k1'), changeTime: T0 + 1 },
+        { id: 3, keyId: 'k1', secretHash: hashOf('k1'), changeTime: T0 + 6 },
       ]);
       expect(await repository.latestChangeId()).toBe(3);
     });

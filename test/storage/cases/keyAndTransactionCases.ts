@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 
 import { AppError } from '../../../src/domain/AppError.js';
+import { setTo } from '../../../src/domain/FieldUpdate.js';
+import { keyPatch } from '../../../src/domain/KeyPatch.js';
 import type { KeyRepository } from '../../../src/domain/KeyRepository.js';
 import type { ApiKeyRecord } from '../../../src/domain/types.js';
 import { type HeldTransaction, holdTransaction } from '../holdTransaction.js';
@@ -16,7 +18,7 @@ async function holdLockOnK1(repository: KeyRepository, name: string): Promise<He
     async (tx) => {
       key = await tx.lockKey('org-a', 'k1');
     },
-    (tx) => tx.updateKey(key!, { name, updateTime: T0 + 1 }),
+    (tx) => tx.updateKey(key!, { ...keyPatch(T0 + 1), name: setTo(name) }),
   );
 }
 
@@ -107,7 +109,7 @@ export function keyAndTransactionCases(subject: () => ContractSubject): void {
       const refusal = new AppError('FAILED_PRECONDITION', 'changed my mind');
       const failure = repository.transaction(async (tx) => {
         await tx.insertKey(keyRecord('k2'));
-        await tx.updateKey(keyRecord('k1'), { name: 'renamed', updateTime: T0 + 1 });
+        await tx.updateKey(keyRecord('k1'), { ...keyPatch(T0 + 1), name: setTo('renamed') });
         await tx.insertAuditEvent(auditEvent('e1', 'k2'));
         throw refusal;
       });
@@ -136,7 +138,7 @@ export function keyAndTransactionCases(subject: () => ContractSubject): void {
       const second = repository.transaction(async (tx) => {
         const key = await tx.lockKey('org-a', 'k1');
         events.push(`second read ${key?.name}`);
-        await tx.updateKey(key!, { name: `${key?.name} then second`, updateTime: T0 + 2 });
+        await tx.updateKey(key!, { ...keyPatch(T0 + 2), name: setTo(`${key?.name} then second`) });
       });
       await pause(150);
       events.push('first released');

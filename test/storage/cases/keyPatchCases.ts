@@ -1,15 +1,16 @@
 import { describe, expect, it } from 'vitest';
 
+import { setTo, UNCHANGED } from '../../../src/domain/FieldUpdate.js';
+import { keyPatch, type KeyPatch } from '../../../src/domain/KeyPatch.js';
 import type { ContractSubject } from '../keyRepository.contract.js';
 import { keyRecord, T0 } from '../storageFixtures.js';
 
 // ──────────────────────────────────────────────────────────────────────────────────────────────────────
-// KEY PATCH CASES, written against today's `KeyPatch` (a Partial of the mutable columns: an absent
-// property is "unchanged", a present `null` is "set to null"). When the typed patch lands, adapt the
-// patch literals in this block only; the expectations stay.
+// KEY PATCH CASES, against the typed `KeyPatch`: every field is `UNCHANGED` or `setTo(value)` (null
+// included), and every patch stamps the update time.
 // ──────────────────────────────────────────────────────────────────────────────────────────────────────
 
-/** Updates through the key patch: only what it names changes, and `null` clears a column. */
+/** Updates through the key patch: only what it sets changes, and `setTo(null)` clears a column. */
 export function keyPatchCases(subject: () => ContractSubject): void {
   describe('key patch', () => {
     const original = keyRecord('k1', {
@@ -26,32 +27,60 @@ export function keyPatchCases(subject: () => ContractSubject): void {
       return target.repository.findById('org-a', 'k1');
     }
 
-    it('changes only the fields the patch names', async () => {
-      const key = await patched(subject(), (tx) => tx.updateKey(original, { name: 'renamed', updateTime: T0 + 5 }));
+    it('changes only the fields the patch sets', async () => {
+      const key = await patched(subject(), (tx) =>
+        tx.updateKey(original, { ...keyPatch(T0 + 5), name: setTo('renamed') }),
+      );
       expect(key).toEqual({ ...original, name: 'renamed', updateTime: T0 + 5 });
     });
 
     it('stores scopes and allowed IPs as given, including empty lists', async () => {
       const key = await patched(subject(), (tx) =>
-        tx.updateKey(original, { scopes: ['b:write', 'c:read'], allowedIps: [], expireTime: T0 + 7 }),
+        tx.updateKey(original, {
+          ...keyPatch(T0 + 6),
+          scopes: setTo(['b:write', 'c:read']),
+          allowedIps: setTo([]),
+          expireTime: setTo(T0 + 7),
+        }),
       );
-      expect(key).toEqual({ ...original, scopes: ['b:write', 'c:read'], allowedIps: [], expireTime: T0 + 7 });
+      expect(key).toEqual({
+        ...original,
+        scopes: ['b:write', 'c:read'],
+        allowedIps: [],
+        expireTime: T0 + 7,
+        updateTime: T0 + 6,
+      });
     });
 
     it('writes a revocation: time, user and reason', async () => {
-      const revocation = { revokeTime: T0 + 3, revokedByUserId: 'bob', revokeReason: 'leaked', updateTime: T0 + 3 };
+      const revocation: KeyPatch = {
+        ...keyPatch(T0 + 3),
+        revokeTime: setTo(T0 + 3),
+        revokedByUserId: setTo('bob'),
+        revokeReason: setTo('leaked'),
+      };
       const key = await patched(subject(), (tx) => tx.updateKey(original, revocation));
-      expect(key).toEqual({ ...original, ...revocation });
+      expect(key).toEqual({
+        ...original,
+        revokeTime: T0 + 3,
+        revokedByUserId: 'bob',
+        revokeReason: 'leaked',
+        updateTime: T0 + 3,
+      });
     });
 
-    it('sets a column to null when the patch holds null, and leaves it when the patch omits it', async () => {
+    it('sets a column to null when the patch sets null, and leaves it when the patch leaves it unchanged', async () => {
       const target = subject();
       const cleared = await patched(target, (tx) =>
-        tx.updateKey(original, { replacedByKeyId: null, revokeReason: null }),
+        tx.updateKey(original, { ...keyPatch(T0 + 4), replacedByKeyId: setTo(null), revokeReason: setTo(null) }),
       );
-      expect(cleared).toEqual({ ...original, replacedByKeyId: null });
-      await target.repository.transaction((tx) => tx.updateKey(original, { replacedByKeyId: 'k9' }));
-      await target.repository.transaction((tx) => tx.updateKey(original, { name: 'kept link' }));
+      expect(cleared).toEqual({ ...original, replacedByKeyId: null, updateTime: T0 + 4 });
+      await target.repository.transaction((tx) =>
+        tx.updateKey(original, { ...keyPatch(T0 + 5), replacedByKeyId: setTo('k9') }),
+      );
+      await target.repository.transaction((tx) =>
+        tx.updateKey(original, { ...keyPatch(T0 + 6), name: setTo('kept link'), replacedByKeyId: UNCHANGED }),
+      );
       expect(await target.repository.findById('org-a', 'k1')).toMatchObject({
         name: 'kept link',
         replacedByKeyId: 'k9',
@@ -60,7 +89,12 @@ export function keyPatchCases(subject: () => ContractSubject): void {
 
     it('leaves the last-used columns, the creator and the rotation link to other writers', async () => {
       const key = await patched(subject(), (tx) =>
-        tx.updateKey(original, { name: 'x', scopes: ['z:read'], allowedIps: ['::1'], updateTime: T0 + 2 }),
+        tx.updateKey(original, {
+          ...keyPatch(T0 + 2),
+          name: setTo('x'),
+          scopes: setTo(['z:read']),
+          allowedIps: setTo(['::1']),
+        }),
       );
       expect(key).toMatchObject({
         lastUsedTime: T0 + 1,

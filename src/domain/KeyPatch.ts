@@ -1,0 +1,53 @@
+import { UNCHANGED, valueAfter, type FieldUpdate } from './FieldUpdate.js';
+import type { ApiKeyRecord } from './types.js';
+
+/** The columns of a key that change after it is created (besides its update time). */
+export type PatchableKeyField =
+  | 'name'
+  | 'scopes'
+  | 'allowedIps'
+  | 'expireTime'
+  | 'revokeTime'
+  | 'revokedByUserId'
+  | 'revokeReason'
+  | 'replacedByKeyId';
+
+/**
+ * A change to a stored key. Every field is present and says explicitly whether it is left alone or set, so
+ * storage writes exactly the set fields and the audit diff compares exactly those; every change stamps the
+ * update time.
+ */
+export type KeyPatch = { readonly updateTime: number } & {
+  readonly [F in PatchableKeyField]: FieldUpdate<ApiKeyRecord[F]>;
+};
+
+/** A patch that changes nothing but the update time: spread it and set the fields that change. */
+export function keyPatch(updateTime: number): KeyPatch {
+  return {
+    updateTime,
+    name: UNCHANGED,
+    scopes: UNCHANGED,
+    allowedIps: UNCHANGED,
+    expireTime: UNCHANGED,
+    revokeTime: UNCHANGED,
+    revokedByUserId: UNCHANGED,
+    revokeReason: UNCHANGED,
+    replacedByKeyId: UNCHANGED,
+  };
+}
+
+/** The key as it is once `patch` is applied. */
+export function applyKeyPatch(key: ApiKeyRecord, patch: KeyPatch): ApiKeyRecord {
+  return {
+    ...key,
+    updateTime: patch.updateTime,
+    name: valueAfter(patch.name, key.name),
+    scopes: valueAfter(patch.scopes, key.scopes),
+    allowedIps: valueAfter(patch.allowedIps, key.allowedIps),
+    expireTime: valueAfter(patch.expireTime, key.expireTime),
+    revokeTime: valueAfter(patch.revokeTime, key.revokeTime),
+    revokedByUserId: valueAfter(patch.revokedByUserId, key.revokedByUserId),
+    revokeReason: valueAfter(patch.revokeReason, key.revokeReason),
+    replacedByKeyId: valueAfter(patch.replacedByKeyId, key.replacedByKeyId),
+  };
+}

@@ -1,0 +1,15 @@
+import type { Clock } from '../Clock.js';
+import type { KeyRepository } from '../KeyRepository.js';
+import type { ScopeCatalog } from '../ScopeCatalog.js';
+import type { ApiKeyRecord } from '../types.js';
+
+/** What the key-administration use cases work with; each use case takes the part it reads. */
+export interface KeyAdministrationDependencies {
+  readonly repository: KeyRepository;
+  readonly scopes: ScopeCatalog;
+  readonly clock: Clock;
+  /** Lifetime of keys created without `expiresInHours`, 1…8760. */
+  readonly defaultLifetimeHours: number;
+  /** Called after a write commits with the keys it changed, so caches drop them before the RPC returns. */
+  readonly onKeysChanged?: (keys: readonly ApiKeyRecord[]) => Promise<void> | void;
+}

@@ -1,0 +1,41 @@
+import type { ScopeDefinition } from '../ScopeCatalog.js';
+import type { Actor, ApiKeyRecord, AuditEventRecord } from '../types.js';
+import { createKey, type CreatedKey, type CreateKeyInput } from './createKey.js';
+import { getKey } from './getKey.js';
+import type { KeyAdministrationDependencies } from './KeyAdministrationDependencies.js';
+import { listAuditEvents, type ListAuditInput } from './listAuditEvents.js';
+import { listKeys, type ListKeysInput } from './listKeys.js';
+import { listScopes } from './listScopes.js';
+import type { Page } from './paginate.js';
+import { revokeKey } from './revokeKey.js';
+import { revokeUserKeys } from './revokeUserKeys.js';
+import { rotateKey, type RotatedKey, type RotateKeyInput } from './rotateKey.js';
+import { updateKey, type UpdateKeyInput } from './updateKey.js';
+
+/** The key-administration use cases, bound to their dependencies. Each is documented in its own file. */
+export interface KeyAdministration {
+  createKey(actor: Actor, input: CreateKeyInput): Promise<CreatedKey>;
+  getKey(actor: Actor, keyId: string): Promise<ApiKeyRecord>;
+  listKeys(actor: Actor, input: ListKeysInput): Promise<Page<ApiKeyRecord>>;
+  updateKey(actor: Actor, input: UpdateKeyInput): Promise<ApiKeyRecord>;
+  revokeKey(actor: Actor, keyId: string, reason: string): Promise<ApiKeyRecord>;
+  revokeUserKeys(actor: Actor, userId: string, reason: string): Promise<ApiKeyRecord[]>;
+  rotateKey(actor: Actor, input: RotateKeyInput): Promise<RotatedKey>;
+  listScopes(actor: Actor): readonly ScopeDefinition[];
+  listAuditEvents(actor: Actor, input: ListAuditInput): Promise<Page<AuditEventRecord>>;
+}
+
+/** Binds every use case to `deps`, for the transport to call. */
+export function createKeyAdministration(deps: KeyAdministrationDependencies): KeyAdministration {
+  return {
+    createKey: (actor, input) => createKey(deps, actor, input),
+    getKey: (actor, keyId) => getKey(deps, actor, keyId),
+    listKeys: (actor, input) => listKeys(deps, actor, input),
+    updateKey: (actor, input) => updateKey(deps, actor, input),
+    revokeKey: (actor, keyId, reason) => revokeKey(deps, actor, keyId, reason),
+    revokeUserKeys: (actor, userId, reason) => revokeUserKeys(deps, actor, userId, reason),
+    rotateKey: (actor, input) => rotateKey(deps, actor, input),
+    listScopes: (actor) => listScopes(deps, actor),
+    listAuditEvents: (actor, input) => listAuditEvents(deps, actor, input),
+  };
+}

@@ -1,0 +1,37 @@
+import { decodePageToken } from '../pageToken.js';
+import type { Actor, ApiKeyRecord, KeyState } from '../types.js';
+import type { KeyAdministrationDependencies } from './KeyAdministrationDependencies.js';
+import { pageLimit, paginate, type Page } from './paginate.js';
+import { requirePermission } from './requirePermission.js';
+
+/** Which keys to list, and where the page starts. */
+export interface ListKeysInput {
+  /** Only the keys the actor created. */
+  readonly onlyMine: boolean;
+  /** Only keys in these states; empty = all. */
+  readonly states: readonly KeyState[];
+  readonly pageSize: number;
+  readonly pageToken: string;
+}
+
+/** Lists keys of the organization (or only the actor's), newest first. */
+export async function listKeys(
+  deps: Pick<KeyAdministrationDependencies, 'repository' | 'clock'>,
+  actor: Actor,
+  input: ListKeysInput,
+): Promise<Page<ApiKeyRecord>> {
+  requirePermission(actor, 'read keys');
+  const limit = pageLimit(input.pageSize);
+  const states = [...new Set(input.states)].sort();
+  // A page token is valid only with the filters it was issued for.
+  const filters = JSON.stringify(['keys', actor.organizationId, input.onlyMine ? actor.userId : '', states]);
+  const rows = await deps.repository.listKeys({
+    organizationId: actor.organizationId,
+    ...(input.onlyMine ? { createdByUserId: actor.userId } : {}),
+    states,
+    now: deps.clock.now(),
+    limit: limit + 1,
+    after: decodePageToken(input.pageToken, filters),
+  });
+  return paginate(rows, limit, filters, (key) => ({ time: key.createTime, id: key.id }));
+}

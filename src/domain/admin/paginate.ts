@@ -1,0 +1,31 @@
+import type { ListCursor } from '../KeyRepository.js';
+import { encodePageToken } from '../pageToken.js';
+import { pageSize } from '../validation.js';
+
+const DEFAULT_PAGE_SIZE = 50;
+const MAX_PAGE_SIZE = 100;
+
+/** One page of a newest-first listing. */
+export interface Page<T> {
+  readonly items: T[];
+  /** Empty on the last page. */
+  readonly nextPageToken: string;
+}
+
+/** The rows a page holds for a requested page size: 0 means 50, at most 100. */
+export function pageLimit(requested: number): number {
+  return pageSize(requested, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
+}
+
+/**
+ * Cuts `rows` (read with `limit + 1`, so that one more row tells whether there is a next page) to a page
+ * whose token points after its last row and is bound to `filters`.
+ */
+export function paginate<T>(rows: T[], limit: number, filters: string, cursorOf: (row: T) => ListCursor): Page<T> {
+  const items = rows.slice(0, limit);
+  const last = items.at(-1);
+  return {
+    items,
+    nextPageToken: rows.length > limit && last !== undefined ? encodePageToken(cursorOf(last), filters) : '',
+  };
+}

@@ -1,0 +1,142 @@
+import { describe, expect, it } from 'vitest';
+
+import { createKey } from '../../../src/domain/admin/createKey.js';
+import { revokeKey } from '../../../src/domain/admin/revokeKey.js';
+import { rotateKey } from '../../../src/domain/admin/rotateKey.js';
+import { hashSecret } from '../../../src/domain/keyFormat.js';
+import { ADMIN, adminFixture, expectRefusal, HOUR, NOW, type AdminFixture } from './adminFixture.js';
+
+async function keyToRotate(fixture: AdminFixture) {
+  const { key } = await createKey(fixture.deps, ADMIN, {
+    name: 'deploy',
+    scopes: ['tickets:read', 'tickets:write'],
+    allowedIps: ['10.0.0.0/8'],
+    expiresInHours: 100,
+  });
+  fixture.advance(1);
+  return key;
+}
+
+describe('rotateKey', () => {
+  describe('with a grace period', () => {
+    it('makes a new key like the old one, and lets the old one work until the grace period ends', async () => {
+      const fixture = adminFixture();
+      const old = await keyToRotate(fixture);
+      const rotated = await rotateKey(fixture.deps, ADMIN, { keyId: old.id, gracePeriodHours: 24 });
+      const now = NOW + HOUR;
+      expect(rotated.key).toMatchObject({
+        name: 'deploy',
+        scopes: ['tickets:read', 'tickets:write'],
+        allowedIps: ['10.0.0.0/8'],
+        createTime: now,
+        expireTime: now + 720 * HOUR,
+        rotatedFromKeyId: old.id,
+        replacedByKeyId: null,
+      });
+      expect(rotated.key.secretHash).toEqual(hashSecret(rotated.secret));
+      expect(rotated.oldKey).toEqual({
+        ...old,
+        replacedByKeyId: rotated.key.id,
+        expireTime: now + 24 * HOUR,
+        updateTime: now,
+      });
+      expect(await fixture.stored(old.id)).toEqual(rotated.oldKey);
+      expect(await fixture.stored(rotated.key.id)).toEqual(rotated.key);
+    });
+
+    it('never lets the old key live longer than it would have', async () => {
+      const fixture = adminFixture();
+      const old = await keyToRotate(fixture);
+      const rotated = await rotateKey(fixture.deps, ADMIN, { keyId: old.id, gracePeriodHours: 168 });
+      expect(rotated.oldKey.expireTime).toBe(old.expireTime);
+    });
+
+    it('audits the new key as created from the old one, and the old one as rotated with its diff', async () => {
+      const fixture = adminFixture();
+      const old = await keyToRotate(fixture);
+      const rotated = await rotateKey(fixture.deps, ADMIN, { keyId: old.id, gracePeriodHours: 24 });
+      const events = (await fixture.auditTrail()).filter((event) => event.createTime === NOW + HOUR);
+      expect(events.map((event) => [event.action, event.keyId, event.relatedKeyId]).sort()).toEqual(
+        [
+          ['key_created', rotated.key.id, old.id],
+          ['key_rotated', old.id, rotated.key.id],
+        ].sort(),
+      );
+      expect(events.find((event) => event.action === 'key_rotated')?.changes).toEqual([
+        {
+          field: 'expire_time',
+          oldValue: new Date(old.expireTime).toISOString(),
+          newValue: new Date(NOW + 25 * HOUR).toISOString(),
+        },
+        { field: 'replaced_by_key_id', oldValue: '', newValue: rotated.key.id },
+      ]);
+    });
+
+    it('announces the old key only, after the commit', async () => {
+      const fixture = adminFixture();
+      const old = await keyToRotate(fixture);
+      await rotateKey(fixture.deps, ADMIN, { keyId: old.id, gracePeriodHours: 24 });
+      expect(fixture.announced).toEqual([[old.id]]);
+    });
+  });
+
+  describe('without a grace period', () => {
+    it('revokes the old key at once, naming its replacement as the reason', async () => {
+      const fixture = adminFixture();
+      const old = await keyToRotate(fixture);
+      const rotated = await rotateKey(fixture.deps, ADMIN, { keyId: old.id, gracePeriodHours: 0 });
+      const now = NOW + HOUR;
+      expect(rotated.oldKey).toEqual({
+        ...old,
+        replacedByKeyId: rotated.key.id,
+        revokeTime: now,
+        revokedByUserId: 'alice',
+        revokeReason: `rotated into ${rotated.key.id}`,
+        updateTime: now,
+      });
+      const audit = (await fixture.auditTrail()).find((event) => event.action === 'key_rotated');
+      expect(audit?.changes).toEqual([
+        { field: 'revoke_time', oldValue: '', newValue: new Date(now).toISOString() },
+        { field: 'replaced_by_key_id', oldValue: '', newValue: rotated.key.id },
+      ]);
+    });
+  });
+
+  describe('refuses', () => {
+    it('a key already rotated, and writes nothing', async () => {
+      const fixture = adminFixture();
+      const old = await keyToRotate(fixture);
+      const first = await rotateKey(fixture.deps, ADMIN, { keyId: old.id, gracePeriodHours: 24 });
+      const trail = await fixture.auditTrail();
+      await expectRefusal(
+        rotateKey(fixture.deps, ADMIN, { keyId: old.id, gracePeriodHours: 24 }),
+        'FAILED_PRECONDITION',
+        `key ${old.id} was already rotated into ${first.key.id}; rotate that key instead`,
+      );
+      expect(await fixture.auditTrail()).toEqual(trail);
+      const keys = await fixture.repository.listKeys({ organizationId: 'org-a', states: [], now: NOW, limit: 10 });
+      expect(keys).toHaveLength(2);
+    });
+
+    it('a revoked key', async () => {
+      const fixture = adminFixture();
+      const old = await keyToRotate(fixture);
+      await revokeKey(fixture.deps, ADMIN, old.id, '');
+      await expectRefusal(
+        rotateKey(fixture.deps, ADMIN, { keyId: old.id, gracePeriodHours: 1 }),
+        'FAILED_PRECONDITION',
+        `key ${old.id} is revoked and cannot be rotated`,
+      );
+    });
+
+    it.each([-1, 169, 1.5])('a grace period of %s hours with INVALID_ARGUMENT', async (hours) => {
+      const fixture = adminFixture();
+      const old = await keyToRotate(fixture);
+      await expectRefusal(
+        rotateKey(fixture.deps, ADMIN, { keyId: old.id, gracePeriodHours: hours }),
+        'INVALID_ARGUMENT',
+        `grace_period_hours must be between 0 and 168 (0 revokes the old key at once), got ${hours}`,
+      );
+    });
+  });
+});
