@@ -7,12 +7,12 @@ import { Lifecycle } from '../lifecycle/Lifecycle.js';
 import type { ProcessRole } from '../lifecycle/ProcessRole.js';
 import { MetricsHttpServer } from '../metrics/MetricsHttpServer.js';
 import { createDatabase } from '../storage/createDatabase.js';
-import { createPrimary, type Primary } from './createPrimary.js';
+import { ClusterPrimary } from './ClusterPrimary.js';
 import { SupervisorChannel } from './SupervisorChannel.js';
 
 /** The cluster primary: migrates once (when configured), forks the workers, relays invalidations. */
 export function createPrimaryRole(config: Config, logger: Logger): ProcessRole {
-  const primary = createPrimary(config.workers, { ...process.env, MIGRATE_ON_START: 'false' }, logger);
+  const primary = new ClusterPrimary(config.workers, { ...process.env, MIGRATE_ON_START: 'false' }, logger);
   return {
     // Started in this order, stopped in the reverse one; a component this configuration lacks is null.
     lifecycle: new Lifecycle([
@@ -31,7 +31,7 @@ export function createPrimaryRole(config: Config, logger: Logger): ProcessRole {
 }
 
 /** The workers' metrics, which prom-client asks each of them for over cluster IPC and sums (or min/max). */
-function aggregated(primary: Primary) {
+function aggregated(primary: ClusterPrimary) {
   const aggregator = new AggregatorRegistry();
   return {
     metrics: async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }),
