@@ -73,6 +73,60 @@ export interface App extends Component {
   stop(timeout: number | StopDeadline): Promise<void>;
 }
 
+/** Storage and domain: the collaborators the components and the services share. */
+function createCollaborators(config: Config, dependencies: AppDependencies) {
+  const { logger, scopes } = dependencies;
+  const clock = dependencies.clock ?? systemClock;
+  const db = createDatabase(config.database, {
+    poolMax: config.databasePoolMax,
+    acquireTimeoutMs: config.databaseTimeoutMs,
+    logger,
+  });
+  const repository = new KnexKeyRepository(db);
+  const feed = new ChangeFeed({
+    repository,
+    clock,
+    logger,
+    onChanges: (hashes) => cache.invalidate(hashes),
+    onStale: () => cache.distrust(),
+    onFresh: () => cache.trust(),
+    pollIntervalMs: config.changeFeedPollMs,
+    stalenessBoundMs: config.stalenessBoundMs,
+    gapTimeoutMs: config.changeFeedGapTimeoutMs,
+    batchSize: 1000,
+  });
+  const cache = new KeyCache({
+    repository,
+    maxKeys: config.cacheMaxKeys,
+    negativeTtlMs: config.cacheNegativeTtlMs,
+    isFresh: () => feed.isFresh(),
+  });
+  const lastUsed = new LastUsedRecorder({
+    repository,
+    logger,
+    flushIntervalMs: config.lastUsedFlushMs,
+    batchSize: 500,
+  });
+  const admin = new KeyAdministration({
+    repository,
+    scopes,
+    clock,
+    defaultLifetimeHours: config.defaultKeyLifetimeHours,
+    onKeysChanged: async (keys) => {
+      const hashes = keys.map((key) => key.secretHash.toString('hex'));
+      cache.invalidate(hashes);
+      await dependencies.broadcastInvalidation?.(hashes);
+    },
+  });
+  const verifier = new KeyVerifier({
+    cache,
+    scopes,
+    clock,
+    onVerified: (key, now, clientIp) => lastUsed.record(key.id, now, clientIp),
+  });
+  return { clock, db, repository, feed, cache, lastUsed, admin, verifier };
+}
+
 /** Wires storage, domain and transport from a validated configuration, and assembles the components. */
 export function createApp(config: Config, dependencies: AppDependencies): App {
   const { logger } = dependencies;
@@ -138,58 +192,4 @@ function registryEndpoints(registry: Registry, ready: () => boolean) {
     metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
     ready,
   };
-}
-
-/** Storage and domain: the collaborators the components and the services share. */
-function createCollaborators(config: Config, dependencies: AppDependencies) {
-  const { logger, scopes } = dependencies;
-  const clock = dependencies.clock ?? systemClock;
-  const db = createDatabase(config.database, {
-    poolMax: config.databasePoolMax,
-    acquireTimeoutMs: config.databaseTimeoutMs,
-    logger,
-  });
-  const repository = new KnexKeyRepository(db);
-  const feed = new ChangeFeed({
-    repository,
-    clock,
-    logger,
-    onChanges: (hashes) => cache.invalidate(hashes),
-    onStale: () => cache.distrust(),
-    onFresh: () => cache.trust(),
-    pollIntervalMs: config.changeFeedPollMs,
-    stalenessBoundMs: config.stalenessBoundMs,
-    gapTimeoutMs: config.changeFeedGapTimeoutMs,
-    batchSize: 1000,
-  });
-  const cache = new KeyCache({
-    repository,
-    maxKeys: config.cacheMaxKeys,
-    negativeTtlMs: config.cacheNegativeTtlMs,
-    isFresh: () => feed.isFresh(),
-  });
-  const lastUsed = new LastUsedRecorder({
-    repository,
-    logger,
-    flushIntervalMs: config.lastUsedFlushMs,
-    batchSize: 500,
-  });
-  const admin = new KeyAdministration({
-    repository,
-    scopes,
-    clock,
-    defaultLifetimeHours: config.defaultKeyLifetimeHours,
-    onKeysChanged: async (keys) => {
-      const hashes = keys.map((key) => key.secretHash.toString('hex'));
-      cache.invalidate(hashes);
-      await dependencies.broadcastInvalidation?.(hashes);
-    },
-  });
-  const verifier = new KeyVerifier({
-    cache,
-    scopes,
-    clock,
-    onVerified: (key, now, clientIp) => lastUsed.record(key.id, now, clientIp),
-  });
-  return { clock, db, repository, feed, cache, lastUsed, admin, verifier };
 }
