@@ -1,10 +1,8 @@
-import type { Server } from 'node:http';
-
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 
-import type { Config } from './config.js';
+import type { Config } from './config/Config.js';
 import { type Clock, systemClock } from './domain/Clock.js';
 import { createKeyAdministration } from './domain/admin/createKeyAdministration.js';
 import { KeyCache } from './domain/KeyCache.js';
@@ -12,12 +10,20 @@ import { KeyVerifier } from './domain/KeyVerifier.js';
 import { ChangeFeed } from './domain/ChangeFeed.js';
 import { LastUsedRecorder } from './domain/LastUsedRecorder.js';
 import type { ScopeCatalog } from './domain/ScopeCatalog.js';
+import { boundedStop } from './lifecycle/boundedStop.js';
+import { ChangeFeedPruner } from './lifecycle/ChangeFeedPruner.js';
+import type { Component } from './lifecycle/Component.js';
+import { DatabaseComponent } from './lifecycle/DatabaseComponent.js';
+import { LastUsedFlusher } from './lifecycle/LastUsedFlusher.js';
+import { Lifecycle } from './lifecycle/Lifecycle.js';
+import { StopDeadline } from './lifecycle/StopDeadline.js';
 import { createMetrics } from './metrics/createMetrics.js';
-import { registryEndpoints, startMetricsServer } from './metrics/startMetricsServer.js';
-import { bindServer, type BuiltServer, createServer, serverCredentials, setServing } from './transport/server.js';
-import { createDatabase, migrateDatabase } from './storage/createDatabase.js';
+import { MetricsHttpServer } from './metrics/MetricsHttpServer.js';
+import { type BuiltServer, createServer, serverCredentials } from './transport/server.js';
+import { createDatabase } from './storage/createDatabase.js';
 import { KnexKeyRepository } from './storage/KnexKeyRepository.js';
 import { CallerAuthenticator } from './transport/CallerAuthenticator.js';
+import { GrpcServer } from './transport/GrpcServer.js';
 import { type ReloadResult, ReloadingCertificates } from './transport/ReloadingCertificates.js';
 import { createKeyAdminService } from './transport/createKeyAdminService.js';
 import { createKeyVerifierService } from './transport/createKeyVerifierService.js';
@@ -36,8 +42,8 @@ export interface AppDependencies {
   readonly clusterWorker?: boolean;
 }
 
-/** A wired, not yet listening service. */
-export interface App {
+/** A wired, not yet listening service; itself a component of its process. */
+export interface App extends Component {
   readonly db: Knex;
   readonly cache: KeyCache;
   readonly verifier: KeyVerifier;
@@ -48,21 +54,27 @@ export interface App {
   readonly registry: Registry;
   /** The TLS certificates being served; null in plaintext. */
   readonly certificates: ReloadingCertificates | null;
+  /** The bound gRPC port; throws before start. */
+  readonly port: number;
   /** Re-reads the TLS files (SIGHUP and a timer call it); null in plaintext. */
   reloadTls(): ReloadResult | null;
   /** Serving, and the cache can be vouched for (/readyz). */
   isReady(): boolean;
-  /** Migrates when configured, binds, and marks the services SERVING. Resolves with the bound port. */
+  /**
+   * Starts the components in order (metrics port, database: migrate or ping, change feed, last-used
+   * flusher, feed pruner, TLS reloader, gRPC server: bind and SERVING). Resolves with the bound port.
+   */
   start(): Promise<number>;
   /**
-   * Graceful stop: health NOT_SERVING, let in-flight calls finish for up to `timeoutMs`, cancel the
-   * rest, stop following the change feed, flush last-used data, then close the database pool.
+   * Graceful stop, in the reverse order, within `timeout` (ms, or a deadline shared with the rest of the
+   * process): health NOT_SERVING, let in-flight calls finish, cancel the rest, stop the timers, flush
+   * last-used data, stop following the change feed, close the database pool, close the metrics port.
    */
-  stop(timeoutMs: number): Promise<void>;
+  stop(timeout: number | StopDeadline): Promise<void>;
 }
 
-/** Wires storage, domain and transport from a validated configuration. */
-export function createApp(config: Config, dependencies: AppDependencies): App {
+/** Storage and domain: the collaborators the components and the services share. */
+function createCollaborators(config: Config, dependencies: AppDependencies) {
   const { logger, scopes } = dependencies;
   const clock = dependencies.clock ?? systemClock;
   const db = createDatabase(config.database, {
@@ -112,15 +124,21 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
     clock,
     onVerified: (key, now, clientIp) => lastUsed.record(key.id, now, clientIp),
   });
-  let pruneTimer: NodeJS.Timeout | undefined;
+  return { clock, db, repository, feed, cache, lastUsed, admin, verifier };
+}
+
+/** Wires storage, domain and transport from a validated configuration, and assembles the components. */
+export function createApp(config: Config, dependencies: AppDependencies): App {
+  const { logger } = dependencies;
+  const { clock, db, repository, feed, cache, lastUsed, admin, verifier } = createCollaborators(config, dependencies);
   const authenticator = new CallerAuthenticator({
     tokens: config.authTokens,
-    clientCertificates: config.tls !== null && config.tls.clientCa !== null,
+    clientCertificates: config.clientCertificates,
     adminClientIds: config.adminClientIds,
     verifierRequiresAuth: config.verifierRequiresAuth,
   });
-  const certificates = config.tls === null ? null : new ReloadingCertificates(config.tls, logger, clock);
-  let tlsReloadTimer: NodeJS.Timeout | undefined;
+  const certificates =
+    config.tls === null ? null : new ReloadingCertificates(config.tls, logger, clock, config.tlsReloadIntervalMs);
   const registry = new Registry();
   const observe =
     config.metricsAddress === null
@@ -131,9 +149,20 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
     keyVerifier: createKeyVerifierService(verifier, { logger, authenticate: authenticator.forKeyVerifier(), observe }),
     maxReceiveMessageBytes: config.maxReceiveMessageBytes,
   });
-  let serving = false;
-  let metricsServer: Server | undefined;
-  const isReady = (): boolean => serving && feed.isFresh();
+  const grpc = new GrpcServer(built, { ...config.listenAddress, credentials: serverCredentials(certificates), logger });
+  const isReady = (): boolean => grpc.isServing && feed.isFresh();
+  // Started in this order, stopped in the reverse one; a component this configuration lacks is null.
+  const lifecycle = new Lifecycle([
+    config.metricsAddress === null || dependencies.clusterWorker === true
+      ? null
+      : new MetricsHttpServer(config.metricsAddress, registryEndpoints(registry, isReady), logger),
+    new DatabaseComponent(db, { logger, migrate: config.migrateOnStart, ping: () => repository.ping() }),
+    boundedStop(feed),
+    new LastUsedFlusher(lastUsed, logger),
+    new ChangeFeedPruner(repository, clock, logger, config.changeFeedRetentionHours),
+    certificates,
+    grpc,
+  ]);
 
   return {
     db,
@@ -144,96 +173,23 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
     built,
     registry,
     certificates,
+    get port() {
+      return grpc.port;
+    },
     reloadTls: () => certificates?.reload() ?? null,
     isReady,
     async start() {
-      if (config.migrateOnStart) {
-        const applied = await migrateDatabase(db);
-        if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
-      } else {
-        await repository.ping();
-      }
-      await feed.start();
-      lastUsed.start();
-      const retentionMs = config.changeFeedRetentionHours * 3_600_000;
-      pruneTimer = setInterval(
-        () => {
-          repository.pruneChanges(clock.now() - retentionMs).catch((error: unknown) => {
-            logger.warn({ err: error }, 'pruning the change feed failed');
-          });
-        },
-        Math.min(retentionMs / 4, 3_600_000),
-      );
-      pruneTimer.unref();
-      const port = await bindServer(
-        built.server,
-        config.listenAddress.host,
-        config.listenAddress.port,
-        serverCredentials(certificates),
-      );
-      if (certificates !== null && config.tlsReloadIntervalMs > 0) {
-        tlsReloadTimer = setInterval(() => certificates.reload(), config.tlsReloadIntervalMs);
-        tlsReloadTimer.unref();
-      }
-      setServing(built.health, true);
-      serving = true;
-      if (config.metricsAddress !== null && dependencies.clusterWorker !== true) {
-        const { host, port: metricsPort } = config.metricsAddress;
-        const started = await startMetricsServer(host, metricsPort, registryEndpoints(registry, isReady));
-        metricsServer = started.server;
-        logger.info({ metricsAddress: `${host}:${started.port}` }, 'metrics, /healthz and /readyz listening');
-      }
-      return port;
+      await lifecycle.start(config.shutdownTimeoutMs);
+      return grpc.port;
     },
-    async stop(timeoutMs) {
-      const deadline = Date.now() + timeoutMs;
-      const remaining = (): number => Math.max(0, deadline - Date.now());
-      setServing(built.health, false);
-      serving = false;
-      // In-flight calls may use the budget except a reserve for the final last-used flush.
-      const drainMs = timeoutMs - Math.min(2000, Math.floor(timeoutMs / 4));
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          logger.warn({ timeoutMs: drainMs }, 'shutdown deadline reached; cancelling in-flight calls');
-          built.server.forceShutdown();
-          resolve();
-        }, drainMs);
-        built.server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-      clearInterval(pruneTimer);
-      clearInterval(tlsReloadTimer);
-      // A slow or unreachable database must not hold the exit past SHUTDOWN_TIMEOUT_MS.
-      const finished = await settlesWithin(Promise.all([feed.stop(), lastUsed.stop()]), remaining());
-      if (lastUsed.unwrittenCount > 0) {
-        logger.error(
-          { timeoutMs, unwrittenKeys: lastUsed.unwrittenCount },
-          finished
-            ? 'final last-used flush failed; exiting without it'
-            : 'shutdown deadline reached before the final last-used flush finished; exiting without it',
-        );
-      }
-      await settlesWithin(db.destroy(), remaining());
-      await new Promise((resolve) => (metricsServer === undefined ? resolve(undefined) : metricsServer.close(resolve)));
-    },
+    stop: (timeout) => lifecycle.stop(typeof timeout === 'number' ? StopDeadline.after(timeout) : timeout),
   };
 }
 
-/** Whether `work` settles within `ms` (it is not cancelled either way). */
-async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  try {
-    return await Promise.race([
-      work.then(
-        () => true,
-        () => true,
-      ),
-      timeout,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** The metrics endpoints of a single process: its own registry. */
+function registryEndpoints(registry: Registry, ready: () => boolean) {
+  return {
+    metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
+    ready,
+  };
 }

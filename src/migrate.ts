@@ -1,4 +1,5 @@
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError } from './config/ConfigError.js';
+import { loadConfig } from './config/loadConfig.js';
 import { createDatabase, migrateDatabase } from './storage/createDatabase.js';
 
 /** `npm run migrate`: applies pending migrations to DATABASE_URL and exits. */

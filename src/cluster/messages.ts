@@ -26,3 +26,24 @@ export function isWorkerMessage(value: unknown): value is WorkerToPrimary {
 export function isPrimaryMessage(value: unknown): value is PrimaryToWorker {
   return hasType(value) && ['invalidate', 'invalidate-done', 'stats'].includes(value.type);
 }
+
+/**
+ * What a supervisor that started this process with an IPC channel (child_process.fork, as the benchmark
+ * does) may ask: every process's counters. Its `id` is the supervisor's own and is echoed unchanged.
+ */
+export interface SupervisorRequest {
+  readonly type: 'stats';
+  readonly id: unknown;
+}
+
+/** The answer to a SupervisorRequest: one entry per serving process (each worker, or the lone process). */
+export interface SupervisorReply {
+  readonly type: 'stats';
+  readonly id: unknown;
+  readonly stats: WorkerStats[];
+}
+
+/** Narrows a message from the supervisor. */
+export function isSupervisorRequest(value: unknown): value is SupervisorRequest {
+  return hasType(value) && value.type === 'stats';
+}

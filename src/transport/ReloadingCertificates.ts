@@ -2,6 +2,7 @@ import { experimental } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 
 import type { Clock } from '../domain/Clock.js';
+import type { Component } from '../lifecycle/Component.js';
 import { readTlsMaterial, sameTlsMaterial, type TlsMaterial } from './tlsMaterial.js';
 
 type CaListener = experimental.CaCertificateUpdateListener;
@@ -14,18 +15,31 @@ export type ReloadResult = 'unchanged' | 'reloaded' | 'rejected';
  * The server's TLS certificate, key and client CA, re-read from their files on demand (SIGHUP, a timer):
  * new connections get the new material, established ones keep theirs. Unlike grpc-js's own file watcher,
  * a reload that finds a missing, half-written, mismatched or expired set keeps serving the last good one
- * and says why, so a botched rotation never takes TLS down.
+ * and says why, so a botched rotation never takes TLS down. As a component, it re-reads them every
+ * `reloadIntervalMs` while started (0 = only when asked).
  */
-export class ReloadingCertificates implements experimental.CertificateProvider {
+export class ReloadingCertificates implements experimental.CertificateProvider, Component {
   readonly stats = { reloads: 0, rejected: 0 };
   private readonly caListeners = new Set<CaListener>();
   private readonly identityListeners = new Set<IdentityListener>();
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private current: TlsMaterial,
     private readonly logger: Logger,
     private readonly clock: Clock,
+    private readonly reloadIntervalMs = 0,
   ) {}
+
+  start(): void {
+    if (this.reloadIntervalMs <= 0) return;
+    this.timer = setInterval(() => this.reload(), this.reloadIntervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
 
   get material(): TlsMaterial {
     return this.current;

@@ -2,8 +2,11 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 
-/** Where the PEM files are (they are re-read on reload). */
-export interface TlsFiles {
+/**
+ * Paths of the server's PEM files (they are re-read on reload). Not the client's `TlsFiles`
+ * (src/client/createChannelCredentials.ts), which holds PEM contents.
+ */
+export interface ServerTlsFiles {
   readonly cert: string;
   readonly key: string;
   /** null = no client certificates (plain TLS). */
@@ -12,7 +15,7 @@ export interface TlsFiles {
 
 /** PEM contents, checked: the key belongs to the certificate, the CA file holds a certificate. */
 export interface TlsMaterial {
-  readonly files: TlsFiles;
+  readonly files: ServerTlsFiles;
   readonly certChain: Buffer;
   readonly privateKey: Buffer;
   /** CA certificate(s) client certificates must chain to (mutual TLS); null = no client certificates. */
@@ -55,7 +58,7 @@ function readVariable(variable: string, path: string, holds: 'certificate' | 'pr
  * Used at start (configuration) and on every reload, so a half-written or mismatched pair is refused the
  * same way in both.
  */
-export function readTlsMaterial(files: TlsFiles, now: number = Date.now()): TlsMaterial {
+export function readTlsMaterial(files: ServerTlsFiles, now: number = Date.now()): TlsMaterial {
   const certChain = readVariable('TLS_CERT_FILE', files.cert, 'certificate');
   const privateKey = readVariable('TLS_KEY_FILE', files.key, 'private key');
   const clientCa = files.clientCa === null ? null : readVariable('TLS_CLIENT_CA_FILE', files.clientCa, 'certificate');

@@ -3,7 +3,8 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 
 import { type App, createApp } from '../../src/createApp.js';
-import { type Config, loadConfig } from '../../src/config.js';
+import type { Config } from '../../src/config/Config.js';
+import { loadConfig } from '../../src/config/loadConfig.js';
 import type { Clock } from '../../src/domain/Clock.js';
 import { loadScopeCatalog } from '../../src/loadScopeCatalog.js';
 import { createClients } from './grpcClients.js';

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 
 import { afterAll, describe, expect, it, vi } from 'vitest';
 
-import { ConfigError, isLoopbackHost, loadConfig } from '../../src/config.js';
+import { ConfigError } from '../../src/config/ConfigError.js';
+import { isLoopbackHost } from '../../src/config/insecureSetup.js';
+import { loadConfig } from '../../src/config/loadConfig.js';
 import { createTestCertificates } from '../helpers/certificates.js';
 
 const certificates = createTestCertificates();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError } from '../../src/config/ConfigError.js';
+import { loadConfig } from '../../src/config/loadConfig.js';
 
 describe('METRICS_ADDRESS', () => {
   it('defaults to 127.0.0.1:9464', () => {

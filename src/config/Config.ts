@@ -1,0 +1,52 @@
+import type { DatabaseTarget } from '../storage/createDatabase.js';
+import type { TlsMaterial } from '../transport/tlsMaterial.js';
+import type { ServiceTokenHash } from './auth.js';
+import type { InsecureMode } from './insecureSetup.js';
+
+/**
+ * The validated, frozen configuration of one process. Each field comes from the variable of the same
+ * name, documented once in its section (src/config/*.ts, mirrored in the README's table).
+ */
+export interface Config {
+  /** LISTEN_ADDRESS; port 0 picks a free port (logged at start). */
+  readonly listenAddress: { readonly host: string; readonly port: number };
+  /** DATABASE_URL. */
+  readonly database: DatabaseTarget;
+  /** The database, password left out, for logs. */
+  readonly databaseDisplay: string;
+  readonly databasePoolMax: number;
+  readonly databaseTimeoutMs: number;
+  /** MIGRATE_ON_START resolved: `auto` is true for the embedded SQLite database only. */
+  readonly migrateOnStart: boolean;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  readonly defaultKeyLifetimeHours: number;
+  /** SCOPES_FILE; empty = built-in catalog. */
+  readonly scopesFile: string;
+  readonly cacheMaxKeys: number;
+  readonly cacheNegativeTtlMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly maxReceiveMessageBytes: number;
+  readonly changeFeedPollMs: number;
+  readonly changeFeedGapTimeoutMs: number;
+  readonly changeFeedRetentionHours: number;
+  readonly stalenessBoundMs: number;
+  readonly lastUsedFlushMs: number;
+  /** WORKERS resolved (`auto` = CPU cores); 1 = no cluster. */
+  readonly workers: number;
+  /** METRICS_ADDRESS; null = off. */
+  readonly metricsAddress: { readonly host: string; readonly port: number } | null;
+  /** AUTH_TOKENS: only their SHA-256 is known. */
+  readonly authTokens: readonly ServiceTokenHash[];
+  /** TLS_CERT_FILE, TLS_KEY_FILE and TLS_CLIENT_CA_FILE, read and checked; null = plaintext. */
+  readonly tls: TlsMaterial | null;
+  readonly tlsReloadIntervalMs: number;
+  readonly adminClientIds: readonly string[];
+  readonly verifierRequiresAuth: boolean;
+  readonly allowInsecure: readonly InsecureMode[];
+  /** Derived: client certificates are required (TLS_CLIENT_CA_FILE is set). */
+  readonly clientCertificates: boolean;
+  /** Derived: some caller can authenticate (a service token, or a client certificate). */
+  readonly authenticates: boolean;
+  /** Derived: what is insecure about this configuration (allowed: on loopback, or opted into); main warns about each. */
+  readonly insecurities: readonly InsecureMode[];
+}

@@ -1,0 +1,69 @@
+import { cleanEnv } from 'envalid';
+
+import { authenticates, authProblems } from './auth.js';
+import { cacheAndFeedProblems } from './cacheAndFeed.js';
+import type { Config } from './Config.js';
+import { ConfigError } from './ConfigError.js';
+import { displayDatabase, migratesOnStart } from './database.js';
+import { acceptedInsecurities } from './insecureSetup.js';
+import { metricsAddress } from './metrics.js';
+import { SETTINGS } from './settings.js';
+import { tlsMaterial } from './tls.js';
+
+/**
+ * Reads and validates the environment once. Every invalid variable is reported, not just the first; then
+ * the rules across variables (each section's), then the insecure-setup policy.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const raw = cleanEnv(env, SETTINGS, {
+    reporter: ({ errors }) => {
+      const problems = Object.entries(errors).map(([name, error]) => `  ${name}: ${error.message}`);
+      if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
+    },
+  });
+  const problems = cacheAndFeedProblems(raw);
+  const tls = tlsMaterial(raw, problems);
+  const clientCertificates = raw.TLS_CLIENT_CA_FILE !== undefined;
+  problems.push(...authProblems({ ...raw, mutualTls: clientCertificates }));
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+
+  const anyoneAuthenticates = authenticates({ AUTH_TOKENS: raw.AUTH_TOKENS, mutualTls: clientCertificates });
+  const insecurities = acceptedInsecurities({
+    listenAddress: raw.LISTEN_ADDRESS,
+    authenticates: anyoneAuthenticates,
+    tokens: raw.AUTH_TOKENS.length > 0,
+    tls: tls !== null,
+    allowInsecure: raw.ALLOW_INSECURE,
+  });
+  return Object.freeze({
+    listenAddress: raw.LISTEN_ADDRESS,
+    metricsAddress: metricsAddress(raw.METRICS_ADDRESS),
+    database: raw.DATABASE_URL,
+    databaseDisplay: displayDatabase(raw.DATABASE_URL),
+    databasePoolMax: raw.DATABASE_POOL_MAX,
+    databaseTimeoutMs: raw.DATABASE_TIMEOUT_MS,
+    migrateOnStart: migratesOnStart(raw.MIGRATE_ON_START, raw.DATABASE_URL),
+    logLevel: raw.LOG_LEVEL,
+    defaultKeyLifetimeHours: raw.DEFAULT_KEY_LIFETIME_HOURS,
+    scopesFile: raw.SCOPES_FILE,
+    cacheMaxKeys: raw.CACHE_MAX_KEYS,
+    cacheNegativeTtlMs: raw.CACHE_NEGATIVE_TTL_MS,
+    shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
+    maxReceiveMessageBytes: raw.MAX_RECEIVE_MESSAGE_BYTES,
+    changeFeedPollMs: raw.CHANGE_FEED_POLL_MS,
+    changeFeedGapTimeoutMs: raw.CHANGE_FEED_GAP_TIMEOUT_MS,
+    changeFeedRetentionHours: raw.CHANGE_FEED_RETENTION_HOURS,
+    stalenessBoundMs: raw.STALENESS_BOUND_MS,
+    lastUsedFlushMs: raw.LAST_USED_FLUSH_MS,
+    workers: raw.WORKERS,
+    authTokens: raw.AUTH_TOKENS,
+    tls,
+    tlsReloadIntervalMs: raw.TLS_RELOAD_INTERVAL_MS,
+    adminClientIds: raw.ADMIN_CLIENT_IDS,
+    verifierRequiresAuth: raw.VERIFIER_REQUIRES_AUTH,
+    allowInsecure: raw.ALLOW_INSECURE,
+    clientCertificates,
+    authenticates: anyoneAuthenticates,
+    insecurities,
+  });
+}

@@ -1,0 +1,27 @@
+import { str } from 'envalid';
+
+import { documented } from './documented.js';
+import { intRange } from './validators.js';
+
+/** What the service does with keys, scopes and its log. */
+export const SERVICE_SETTINGS = {
+  LOG_LEVEL: documented(
+    str<'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'>({
+      choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+      default: 'info',
+      desc: '`fatal`, `error`, `warn`, `info`, `debug`, `trace`, `silent`',
+    }),
+    '`info`',
+  ),
+  DEFAULT_KEY_LIFETIME_HOURS: documented(
+    intRange(1, 8760)({ default: 8760, desc: 'lifetime of keys created without `expires_in_hours` (1–8760)' }),
+    '`8760`',
+  ),
+  SCOPES_FILE: documented(
+    str({
+      default: '',
+      desc: 'JSON array of `{"name": "resource:action", "description": "…"}` replacing the scope catalog',
+    }),
+    '(built-in catalog)',
+  ),
+};

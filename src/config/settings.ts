@@ -1,0 +1,25 @@
+import { AUTH_SETTINGS } from './auth.js';
+import { CACHE_AND_FEED_SETTINGS } from './cacheAndFeed.js';
+import { DATABASE_SETTINGS } from './database.js';
+import { INSECURE_SETTINGS } from './insecureSetup.js';
+import { LISTEN_SETTINGS } from './listen.js';
+import { METRICS_SETTINGS } from './metrics.js';
+import { SERVICE_SETTINGS } from './service.js';
+import { SHUTDOWN_SETTINGS } from './shutdown.js';
+import { TLS_SETTINGS } from './tls.js';
+
+/**
+ * Every environment variable the service reads, section by section: the one source of their schemas,
+ * defaults and documentation (the README's configuration table is checked against it).
+ */
+export const SETTINGS = {
+  ...LISTEN_SETTINGS,
+  ...TLS_SETTINGS,
+  ...DATABASE_SETTINGS,
+  ...SERVICE_SETTINGS,
+  ...CACHE_AND_FEED_SETTINGS,
+  ...AUTH_SETTINGS,
+  ...INSECURE_SETTINGS,
+  ...METRICS_SETTINGS,
+  ...SHUTDOWN_SETTINGS,
+};

@@ -1,0 +1,65 @@
+import type { ServerCredentials } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+
+import type { Component } from '../lifecycle/Component.js';
+import type { StopDeadline } from '../lifecycle/StopDeadline.js';
+import { bindServer, type BuiltServer, setServing } from './server.js';
+
+/** Where GrpcServer listens. */
+export interface GrpcServerOptions {
+  readonly host: string;
+  /** 0 picks a free port (see `port`). */
+  readonly port: number;
+  readonly credentials: ServerCredentials;
+  readonly logger: Logger;
+}
+
+/**
+ * The gRPC server as a component: start binds and marks every service SERVING; stop marks them
+ * NOT_SERVING, lets in-flight calls finish while the budget allows (StopDeadline.drainEndsAt), then
+ * cancels the rest.
+ */
+export class GrpcServer implements Component {
+  private boundPort: number | undefined;
+  private serving = false;
+
+  constructor(
+    private readonly built: BuiltServer,
+    private readonly options: GrpcServerOptions,
+  ) {}
+
+  /** The bound port (the real one when 0 was configured); throws before start. */
+  get port(): number {
+    if (this.boundPort === undefined) throw new Error('the gRPC server is not listening yet');
+    return this.boundPort;
+  }
+
+  /** Between a successful start and the beginning of stop. */
+  get isServing(): boolean {
+    return this.serving;
+  }
+
+  async start(): Promise<void> {
+    const { host, port, credentials } = this.options;
+    this.boundPort = await bindServer(this.built.server, host, port, credentials);
+    setServing(this.built.health, true);
+    this.serving = true;
+  }
+
+  async stop(deadline: StopDeadline): Promise<void> {
+    setServing(this.built.health, false);
+    this.serving = false;
+    const drainMs = deadline.drainRemainingMs();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.options.logger.warn({ timeoutMs: drainMs }, 'shutdown deadline reached; cancelling in-flight calls');
+        this.built.server.forceShutdown();
+        resolve();
+      }, drainMs);
+      this.built.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
