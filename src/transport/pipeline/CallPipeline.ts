@@ -81,12 +81,13 @@ export class CallPipeline {
     handler: ServerStreamingHandler<Req, Res>,
     options: MethodOptions = {},
   ): handleServerStreamingCall<Req, Res> {
-    const described = method(
-      path,
-      (call) =>
-        handler(call.grpc.request as Req, call.context, new ResponseStream(call.grpc as unknown as WritableCall<Res>)),
-      options,
-    );
+    const invoke = (call: RpcCall): unknown => {
+      // The streaming adapter below makes RpcCalls of this method from ServerWritableStreams only.
+      const responses = new ResponseStream(call.grpc as unknown as WritableCall<Res>);
+      const done = handler(call.grpc.request as Req, call.context, responses);
+      return done instanceof Promise ? done.then(() => responses.finish()) : responses.finish();
+    };
+    const described = method(path, invoke, options);
     const run = this.run;
     return (stream) => {
       let result: unknown;

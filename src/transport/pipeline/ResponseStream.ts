@@ -1,3 +1,7 @@
+import { status } from '@grpc/grpc-js';
+
+import { CallFailure } from './CallFailure.js';
+
 /** The parts of grpc-js's ServerWritableStream a ResponseStream uses. */
 export interface WritableCall<Res> {
   readonly cancelled: boolean;
@@ -38,5 +42,13 @@ export class ResponseStream<Res> {
   write(response: Res): boolean {
     if (!this.open) return false;
     return this.stream.write(response);
+  }
+
+  /**
+   * The handler is done. Throws CANCELLED when the caller went away first, so the call is logged and
+   * counted as cancelled rather than OK.
+   */
+  finish(): void {
+    if (this.stream.cancelled) throw new CallFailure(status.CANCELLED, 'the caller cancelled the call');
   }
 }
