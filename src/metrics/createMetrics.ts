@@ -6,6 +6,7 @@ import type { Clock } from '../domain/Clock.js';
 import type { KeyCache } from '../domain/KeyCache.js';
 import type { KeyVerifier } from '../domain/KeyVerifier.js';
 import type { LastUsedRecorder } from '../domain/LastUsedRecorder.js';
+import type { RpcObserver } from '../transport/pipeline/recordMetrics.js';
 import type { ReloadingCertificates } from '../transport/ReloadingCertificates.js';
 
 /** What the service exposes; read when Prometheus scrapes, never on the request path. */
@@ -19,9 +20,6 @@ export interface MetricsSources {
   /** TLS certificates being served; null in plaintext. */
   readonly certificates?: ReloadingCertificates | null;
 }
-
-/** Called once per finished RPC. */
-export type RpcObserver = (method: string, code: string, seconds: number) => void;
 
 /**
  * Buckets that resolve sub-millisecond verifies (25 µs … 2.5 s): a warm VerifyKey takes tens of
@@ -72,7 +70,8 @@ export function createMetrics(registry: Registry, sources: MetricsSources): RpcO
       for (const [reason, value] of Object.entries(sources.verifier.stats)) mirror(this, value, { reason });
     },
   });
-  const cacheCounter = (name: string, help: string, read: () => number): void => {
+  // A counter whose value a domain object (cache, change feed, last-used recorder) keeps; read at scrape time.
+  const mirroredCounter = (name: string, help: string, read: () => number): void => {
     new Counter({
       name,
       help,
@@ -94,15 +93,15 @@ export function createMetrics(registry: Registry, sources: MetricsSources): RpcO
     });
   };
   const { cache, feed, lastUsed } = sources;
-  cacheCounter('apikeys_cache_hits_total', 'Verifications answered from the key cache', () => cache.stats.hits);
-  cacheCounter(
+  mirroredCounter('apikeys_cache_hits_total', 'Verifications answered from the key cache', () => cache.stats.hits);
+  mirroredCounter(
     'apikeys_cache_negative_hits_total',
     'Unknown keys answered from the negative cache',
     () => cache.stats.negativeHits,
   );
-  cacheCounter('apikeys_cache_misses_total', 'Lookups that had to ask the database', () => cache.stats.misses);
-  cacheCounter('apikeys_cache_evictions_total', 'Keys evicted from the full cache', () => cache.stats.evictions);
-  cacheCounter(
+  mirroredCounter('apikeys_cache_misses_total', 'Lookups that had to ask the database', () => cache.stats.misses);
+  mirroredCounter('apikeys_cache_evictions_total', 'Keys evicted from the full cache', () => cache.stats.evictions);
+  mirroredCounter(
     'apikeys_cache_database_queries_total',
     'Key lookups sent to the database',
     () => cache.stats.databaseQueries,
@@ -127,20 +126,24 @@ export function createMetrics(registry: Registry, sources: MetricsSources): RpcO
     () => (feed.isFresh() ? 1 : 0),
     'min',
   );
-  cacheCounter('apikeys_change_feed_polls_total', 'Change-feed polls', () => feed.stats.polls);
-  cacheCounter('apikeys_change_feed_poll_errors_total', 'Change-feed polls that failed', () => feed.stats.pollErrors);
-  cacheCounter(
+  mirroredCounter('apikeys_change_feed_polls_total', 'Change-feed polls', () => feed.stats.polls);
+  mirroredCounter(
+    'apikeys_change_feed_poll_errors_total',
+    'Change-feed polls that failed',
+    () => feed.stats.pollErrors,
+  );
+  mirroredCounter(
     'apikeys_change_feed_changes_total',
     'Key changes applied from the feed',
     () => feed.stats.changesApplied,
   );
-  cacheCounter('apikeys_last_used_flushes_total', 'Successful last-used flushes', () => lastUsed.stats.flushes);
-  cacheCounter(
+  mirroredCounter('apikeys_last_used_flushes_total', 'Successful last-used flushes', () => lastUsed.stats.flushes);
+  mirroredCounter(
     'apikeys_last_used_flush_errors_total',
     'Failed last-used flushes (retried)',
     () => lastUsed.stats.flushErrors,
   );
-  cacheCounter('apikeys_last_used_rows_written_total', 'Last-used rows written', () => lastUsed.stats.rowsWritten);
+  mirroredCounter('apikeys_last_used_rows_written_total', 'Last-used rows written', () => lastUsed.stats.rowsWritten);
   gauge('apikeys_last_used_pending', 'Keys with unflushed last-used data', () => lastUsed.pendingCount);
   const pool = (): { numUsed(): number; numFree(): number; numPendingAcquires(): number } | undefined =>
     (sources.db.client as { pool?: { numUsed(): number; numFree(): number; numPendingAcquires(): number } }).pool;

@@ -1,6 +1,6 @@
 import { CallerRejectedError } from './CallerRejectedError.js';
 import { certificateIdentity } from './certificateIdentity.js';
-import type { Authenticate, CallContext, CallerCredentials } from './handleUnary.js';
+import type { Authenticate, CallContext, CallerCredentials } from './pipeline/CallContext.js';
 import { type ServiceTokenDigest, ServiceTokens } from './ServiceTokens.js';
 
 /** How callers are authenticated and who may call what. */
@@ -24,7 +24,7 @@ const BEARER = /^Bearer +([\x21-\x7e]+) *$/i;
 /**
  * Authenticates the callers of KeyAdmin and KeyVerifier: by a service token in `authorization: Bearer …`
  * metadata (checked first when present: a wrong token is refused even on a connection with a valid client
- * certificate), else by the client certificate of a mutual-TLS connection. handleUnary runs the
+ * certificate), else by the client certificate of a mutual-TLS connection. The call pipeline runs the
  * functions `forKeyAdmin` / `forKeyVerifier` return before every handler; the identity becomes
  * CallContext.caller (logs, audit events).
  */

@@ -10,124 +10,89 @@ import {
   scopeToProto,
   statesFromProto,
 } from './convert.js';
-import { handleUnary, type ServiceOptions } from './handleUnary.js';
 import { keyEditsFromUpdateRequest } from './keyEditsFromUpdateRequest.js';
+import { createCallPipeline, type ServiceOptions } from './pipeline/createCallPipeline.js';
 import { invalidArgument } from '../domain/AppError.js';
 
 /** The KeyAdmin gRPC service: decode and validate, call the domain, encode. */
 export function createKeyAdminService(admin: KeyAdministration, clock: Clock, options: ServiceOptions): KeyAdminServer {
   const method = (name: string) => `/apikeys.v1.KeyAdmin/${name}`;
+  const pipeline = createCallPipeline(options);
   return {
-    createKey: handleUnary(
-      method('CreateKey'),
-      async (request, context) => {
-        const actor = actorFromProto(request.actor, context.caller);
-        const created = await admin.createKey(actor, {
-          name: request.name,
-          scopes: request.scopes,
-          allowedIps: request.allowedIps,
-          ...(request.expiresInHours !== undefined ? { expiresInHours: request.expiresInHours } : {}),
-        });
-        return { key: apiKeyToProto(created.key, clock.now()), secret: created.secret };
-      },
-      options,
-    ),
-    getKey: handleUnary(
-      method('GetKey'),
-      async (request, context) => {
-        const key = await admin.getKey(actorFromProto(request.actor, context.caller), request.keyId);
-        return { key: apiKeyToProto(key, clock.now()) };
-      },
-      options,
-    ),
-    listKeys: handleUnary(
-      method('ListKeys'),
-      async (request, context) => {
-        const actor = actorFromProto(request.actor, context.caller);
-        if (!Object.values(KeyOwnerFilter).includes(request.owner) || request.owner === KeyOwnerFilter.UNRECOGNIZED) {
-          throw invalidArgument(`owner: ${request.owner} is not a valid KeyOwnerFilter`);
-        }
-        const page = await admin.listKeys(actor, {
-          onlyMine: request.owner === KeyOwnerFilter.KEY_OWNER_FILTER_MINE,
-          states: statesFromProto(request.states),
-          pageSize: request.pageSize,
-          pageToken: request.pageToken,
-        });
-        const now = clock.now();
-        return { keys: page.items.map((key) => apiKeyToProto(key, now)), nextPageToken: page.nextPageToken };
-      },
-      options,
-    ),
-    updateKey: handleUnary(
-      method('UpdateKey'),
-      async (request, context) => {
-        const key = await admin.updateKey(actorFromProto(request.actor, context.caller), {
-          keyId: request.keyId,
-          edits: () => keyEditsFromUpdateRequest(request),
-        });
-        return { key: apiKeyToProto(key, clock.now()) };
-      },
-      options,
-    ),
-    revokeKey: handleUnary(
-      method('RevokeKey'),
-      async (request, context) => {
-        const key = await admin.revokeKey(actorFromProto(request.actor, context.caller), request.keyId, request.reason);
-        return { key: apiKeyToProto(key, clock.now()) };
-      },
-      options,
-    ),
-    rotateKey: handleUnary(
-      method('RotateKey'),
-      async (request, context) => {
-        const rotated = await admin.rotateKey(actorFromProto(request.actor, context.caller), {
-          keyId: request.keyId,
-          gracePeriodHours: request.gracePeriodHours,
-          ...(request.expiresInHours !== undefined ? { expiresInHours: request.expiresInHours } : {}),
-        });
-        const now = clock.now();
-        return {
-          newKey: apiKeyToProto(rotated.key, now),
-          secret: rotated.secret,
-          oldKey: apiKeyToProto(rotated.oldKey, now),
-        };
-      },
-      options,
-    ),
-    revokeUserKeys: handleUnary(
-      method('RevokeUserKeys'),
-      async (request, context) => {
-        const revoked = await admin.revokeUserKeys(
-          actorFromProto(request.actor, context.caller),
-          request.userId,
-          request.reason,
-        );
-        return { revokedCount: revoked.length, revokedKeyIds: revoked.map((key) => key.id) };
-      },
-      options,
-    ),
-    listScopes: handleUnary(
-      method('ListScopes'),
-      (request, context) => ({
-        scopes: admin.listScopes(actorFromProto(request.actor, context.caller)).map(scopeToProto),
-      }),
-      options,
-    ),
-    listAuditEvents: handleUnary(
-      method('ListAuditEvents'),
-      async (request, context) => {
-        const startTime = msFromTimestamp(request.startTime, 'start_time');
-        const endTime = msFromTimestamp(request.endTime, 'end_time');
-        const page = await admin.listAuditEvents(actorFromProto(request.actor, context.caller), {
-          keyId: request.keyId,
-          ...(startTime !== undefined ? { startTime } : {}),
-          ...(endTime !== undefined ? { endTime } : {}),
-          pageSize: request.pageSize,
-          pageToken: request.pageToken,
-        });
-        return { events: page.items.map(auditEventToProto), nextPageToken: page.nextPageToken };
-      },
-      options,
-    ),
+    createKey: pipeline.unary(method('CreateKey'), async (request, context) => {
+      const actor = actorFromProto(request.actor, context.caller);
+      const created = await admin.createKey(actor, {
+        name: request.name,
+        scopes: request.scopes,
+        allowedIps: request.allowedIps,
+        ...(request.expiresInHours !== undefined ? { expiresInHours: request.expiresInHours } : {}),
+      });
+      return { key: apiKeyToProto(created.key, clock.now()), secret: created.secret };
+    }),
+    getKey: pipeline.unary(method('GetKey'), async (request, context) => {
+      const key = await admin.getKey(actorFromProto(request.actor, context.caller), request.keyId);
+      return { key: apiKeyToProto(key, clock.now()) };
+    }),
+    listKeys: pipeline.unary(method('ListKeys'), async (request, context) => {
+      const actor = actorFromProto(request.actor, context.caller);
+      if (!Object.values(KeyOwnerFilter).includes(request.owner) || request.owner === KeyOwnerFilter.UNRECOGNIZED) {
+        throw invalidArgument(`owner: ${request.owner} is not a valid KeyOwnerFilter`);
+      }
+      const page = await admin.listKeys(actor, {
+        onlyMine: request.owner === KeyOwnerFilter.KEY_OWNER_FILTER_MINE,
+        states: statesFromProto(request.states),
+        pageSize: request.pageSize,
+        pageToken: request.pageToken,
+      });
+      const now = clock.now();
+      return { keys: page.items.map((key) => apiKeyToProto(key, now)), nextPageToken: page.nextPageToken };
+    }),
+    updateKey: pipeline.unary(method('UpdateKey'), async (request, context) => {
+      const key = await admin.updateKey(actorFromProto(request.actor, context.caller), {
+        keyId: request.keyId,
+        edits: () => keyEditsFromUpdateRequest(request),
+      });
+      return { key: apiKeyToProto(key, clock.now()) };
+    }),
+    revokeKey: pipeline.unary(method('RevokeKey'), async (request, context) => {
+      const key = await admin.revokeKey(actorFromProto(request.actor, context.caller), request.keyId, request.reason);
+      return { key: apiKeyToProto(key, clock.now()) };
+    }),
+    rotateKey: pipeline.unary(method('RotateKey'), async (request, context) => {
+      const rotated = await admin.rotateKey(actorFromProto(request.actor, context.caller), {
+        keyId: request.keyId,
+        gracePeriodHours: request.gracePeriodHours,
+        ...(request.expiresInHours !== undefined ? { expiresInHours: request.expiresInHours } : {}),
+      });
+      const now = clock.now();
+      return {
+        newKey: apiKeyToProto(rotated.key, now),
+        secret: rotated.secret,
+        oldKey: apiKeyToProto(rotated.oldKey, now),
+      };
+    }),
+    revokeUserKeys: pipeline.unary(method('RevokeUserKeys'), async (request, context) => {
+      const revoked = await admin.revokeUserKeys(
+        actorFromProto(request.actor, context.caller),
+        request.userId,
+        request.reason,
+      );
+      return { revokedCount: revoked.length, revokedKeyIds: revoked.map((key) => key.id) };
+    }),
+    listScopes: pipeline.unary(method('ListScopes'), (request, context) => ({
+      scopes: admin.listScopes(actorFromProto(request.actor, context.caller)).map(scopeToProto),
+    })),
+    listAuditEvents: pipeline.unary(method('ListAuditEvents'), async (request, context) => {
+      const startTime = msFromTimestamp(request.startTime, 'start_time');
+      const endTime = msFromTimestamp(request.endTime, 'end_time');
+      const page = await admin.listAuditEvents(actorFromProto(request.actor, context.caller), {
+        keyId: request.keyId,
+        ...(startTime !== undefined ? { startTime } : {}),
+        ...(endTime !== undefined ? { endTime } : {}),
+        pageSize: request.pageSize,
+        pageToken: request.pageToken,
+      });
+      return { events: page.items.map(auditEventToProto), nextPageToken: page.nextPageToken };
+    }),
   } satisfies KeyAdminServer;
 }

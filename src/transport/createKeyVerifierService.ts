@@ -1,12 +1,13 @@
 import type { KeyVerifierServer } from '../../gen/apikeys/v1/api_keys.js';
 import type { KeyVerifier } from '../domain/KeyVerifier.js';
 import { verificationToProto } from './convert.js';
-import { handleUnary, type ServiceOptions } from './handleUnary.js';
+import { createCallPipeline, type ServiceOptions } from './pipeline/createCallPipeline.js';
 
 /** The KeyVerifier gRPC service. Successful verifications log at debug level: it is the hot path. */
 export function createKeyVerifierService(verifier: KeyVerifier, options: ServiceOptions): KeyVerifierServer {
+  const pipeline = createCallPipeline(options);
   return {
-    verifyKey: handleUnary(
+    verifyKey: pipeline.unary(
       '/apikeys.v1.KeyVerifier/VerifyKey',
       (request) => {
         const outcome = verifier.verify({
@@ -16,7 +17,7 @@ export function createKeyVerifierService(verifier: KeyVerifier, options: Service
         });
         return outcome instanceof Promise ? outcome.then(verificationToProto) : verificationToProto(outcome);
       },
-      { ...options, successLogLevel: 'debug' },
+      { successLogLevel: 'debug' },
     ),
   } satisfies KeyVerifierServer;
 }

@@ -3,7 +3,7 @@ import type { ServiceDefinition } from '@grpc/grpc-js';
 /**
  * What a request becomes when its bytes are not the method's protobuf message. grpc-js would answer a
  * throwing deserializer with INTERNAL ("Error deserializing request"), which tells a caller the server is
- * broken; the request is what is broken, so handleUnary answers INVALID_ARGUMENT instead — after caller
+ * broken; the request is what is broken, so the pipeline's refuseUndecodable step answers INVALID_ARGUMENT instead — after caller
  * authentication, so an unauthenticated caller learns nothing about how the bytes were parsed.
  */
 export class UndecodableRequest {
@@ -38,7 +38,7 @@ function reasonOf(error: unknown): string {
 
 /**
  * The same service definition whose request deserializers never throw: bytes that do not decode become
- * an UndecodableRequest for the handler to refuse.
+ * an UndecodableRequest for the call pipeline to refuse.
  */
 export function withTolerantDecoding<T extends ServiceDefinition>(definition: T): T {
   return Object.fromEntries(

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 
 import { CallerAuthenticator, type CallerAuthenticationOptions } from '../../src/transport/CallerAuthenticator.js';
 import { CallerRejectedError } from '../../src/transport/CallerRejectedError.js';
-import type { CallerCredentials } from '../../src/transport/handleUnary.js';
+import type { CallerCredentials } from '../../src/transport/pipeline/CallContext.js';
 
 const ADMIN_TOKEN = 'tok_admin_3c1f0e9a7b';
 const OTHER_TOKEN = 'tok_search_55d2a1c0ff';

@@ -1,0 +1,36 @@
+import type { ServerUnaryCall } from '@grpc/grpc-js';
+
+import { ANONYMOUS, type CallContext } from './CallContext.js';
+
+/** One method as the pipeline sees it, built once when the service is built. */
+export interface RpcMethod {
+  /** The full gRPC path, e.g. `/apikeys.v1.KeyVerifier/VerifyKey` (logs, metrics). */
+  readonly path: string;
+  /** Level of the log line of a successful call: `debug` for a hot path, else `info`. */
+  readonly successLogLevel: 'info' | 'debug';
+  /** Runs the method's handler: the innermost step of the pipeline. */
+  readonly invoke: (call: RpcCall) => unknown;
+}
+
+/**
+ * The grpc-js call of any unary or server-streaming method: its request plus what every call has
+ * (metadata, peer, deadline, auth context). A ServerWritableStream is one too.
+ */
+export type IncomingCall = ServerUnaryCall<unknown, unknown>;
+
+/**
+ * The state of one call that the pipeline's steps share. It is the one object a call allocates (steps
+ * are composed once per service, so they read and write here instead of closing over the call).
+ */
+export class RpcCall {
+  /** When the call reached the pipeline (durations in logs and metrics). */
+  readonly started = process.hrtime.bigint();
+  /** Who is calling; authenticateCaller sets it, before the handler runs. */
+  context: CallContext = ANONYMOUS;
+
+  constructor(
+    readonly method: RpcMethod,
+    /** The grpc-js call: a ServerUnaryCall, or a ServerWritableStream for a server-streaming method. */
+    readonly grpc: IncomingCall,
+  ) {}
+}

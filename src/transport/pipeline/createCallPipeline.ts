@@ -1,0 +1,39 @@
+import type { Logger } from 'pino';
+
+import { authenticateCaller } from './authenticateCaller.js';
+import type { Authenticate } from './CallContext.js';
+import { CallPipeline } from './CallPipeline.js';
+import { composePipeline } from './composePipeline.js';
+import { logCalls } from './logCalls.js';
+import { mapErrorsToStatus } from './mapErrorsToStatus.js';
+import type { Middleware } from './Middleware.js';
+import { type RpcObserver, recordMetrics } from './recordMetrics.js';
+import { refuseExpiredDeadline } from './refuseExpiredDeadline.js';
+import { refuseUndecodable } from './refuseUndecodable.js';
+
+/** What every method of a service shares: where to log, who may call, what to record. */
+export interface ServiceOptions {
+  readonly logger: Logger;
+  /** Caller authentication; omitted: every caller is `anonymous` and nothing is checked per call. */
+  readonly authenticate?: Authenticate | undefined;
+  /** RPC metrics; omitted: nothing is recorded. */
+  readonly observe?: RpcObserver | undefined;
+}
+
+/**
+ * The standard pipeline of a service, outermost first: metrics and the log line see every call, refused
+ * ones included; an expired call is refused before anyone is asked; errors become statuses inside them,
+ * so they see the status; the caller is authenticated before the request's bytes are looked at. Steps a
+ * service does not need (no authentication, no metrics) are left out rather than skipped per call.
+ */
+export function createCallPipeline(options: ServiceOptions): CallPipeline {
+  const steps: Middleware[] = [
+    ...(options.observe === undefined ? [] : [recordMetrics(options.observe)]),
+    logCalls(options.logger),
+    refuseExpiredDeadline,
+    mapErrorsToStatus,
+    ...(options.authenticate === undefined ? [] : [authenticateCaller(options.authenticate)]),
+    refuseUndecodable,
+  ];
+  return new CallPipeline(composePipeline(steps));
+}
