@@ -17,7 +17,6 @@ import {
   RotateKeyRequest,
   UpdateKeyRequest,
   VerifyKeyRequest,
-  type VerifyKeyResponse,
 } from '../../gen/apikeys/v1/api_keys.js';
 import {
   bearer,
@@ -66,9 +65,29 @@ const listAudit = (organizationActor: ReturnType<typeof actor>) =>
   ListAuditEventsRequest.fromPartial({ actor: organizationActor });
 const verifyRequest = (key: string) => VerifyKeyRequest.fromPartial({ key });
 
-/** The log lines (parsed) of calls to `method`. */
-function rpcLines(server: TestServer, method: string): Record<string, unknown>[] {
-  return server.logs
+/** `authorization` values that are not a known token, with what the refusal says. */
+const WRONG_CREDENTIALS: [label: string, authorization: string, message: string][] = [
+  ['an unknown token', `Bearer ${randomBytes(32).toString('base64')}`, 'the service token was not recognized'],
+  [
+    'a token with one character changed',
+    `Bearer ${ADMIN_TOKEN.slice(0, -2)}${ADMIN_TOKEN.at(-2) === 'A' ? 'B' : 'A'}=`,
+    'not recognized',
+  ],
+  ['the SHA-256 of the token instead of the token', `Bearer ${sha256(ADMIN_TOKEN)}`, 'not recognized'],
+  ['the token without "Bearer"', ADMIN_TOKEN, 'must be exactly one entry "Bearer <service token>"'],
+  ['another scheme', `Basic ${ADMIN_TOKEN}`, 'must be exactly one entry "Bearer <service token>"'],
+];
+
+/** Metadata carrying `authorization` exactly as given. */
+function authorization(value: string): Metadata {
+  const metadata = new Metadata();
+  metadata.set('authorization', value);
+  return metadata;
+}
+
+/** The log lines (parsed) of calls to `method` among `logs`. */
+function rpcLines(logs: readonly string[], method: string): Record<string, unknown>[] {
+  return logs
     .map((line) => JSON.parse(line) as Record<string, unknown>)
     .filter((line) => line.method === `/apikeys.v1.${method}`);
 }
@@ -103,20 +122,8 @@ describe('service tokens (plaintext, loopback)', () => {
       },
     );
 
-    it.each([
-      ['an unknown token', `Bearer ${randomBytes(32).toString('base64')}`, 'the service token was not recognized'],
-      [
-        'a token with one character changed',
-        `Bearer ${ADMIN_TOKEN.slice(0, -2)}${ADMIN_TOKEN.at(-2) === 'A' ? 'B' : 'A'}=`,
-        'not recognized',
-      ],
-      ['the SHA-256 of the token instead of the token', `Bearer ${sha256(ADMIN_TOKEN)}`, 'not recognized'],
-      ['the token without "Bearer"', ADMIN_TOKEN, 'must be exactly one entry "Bearer <service token>"'],
-      ['another scheme', `Basic ${ADMIN_TOKEN}`, 'must be exactly one entry "Bearer <service token>"'],
-    ])('%s: UNAUTHENTICATED, never repeating what was sent', async (_label, value, message) => {
-      const metadata = new Metadata();
-      metadata.set('authorization', value);
-      const error = await grpcError(adminCall('createKey', keyRequest(actor()), metadata));
+    it.each(WRONG_CREDENTIALS)('%s: UNAUTHENTICATED, never repeating what was sent', async (_label, value, message) => {
+      const error = await grpcError(adminCall('createKey', keyRequest(actor()), authorization(value)));
       expect(error.code).toBe(status.UNAUTHENTICATED);
       expect(error.details).toContain(message);
       expectNoToken([error.details]);
@@ -161,12 +168,10 @@ describe('service tokens (plaintext, loopback)', () => {
         keyRequest(organizationActor),
         bearer(ADMIN_TOKEN),
       )) as CreateKeyResponse;
-      const revokeMetadata = new Metadata();
-      revokeMetadata.set('authorization', `bearer   ${ADMIN_TOKEN}`); // the scheme is case-insensitive
       await adminCall(
         'revokeKey',
         RevokeKeyRequest.fromPartial({ actor: organizationActor, keyId: created.key!.id }),
-        revokeMetadata,
+        authorization(`bearer   ${ADMIN_TOKEN}`), // the scheme is case-insensitive
       );
       const audit = (await adminCall(
         'listAuditEvents',
@@ -182,8 +187,7 @@ describe('service tokens (plaintext, loopback)', () => {
       const request = verifyRequest(created.secret);
       expect((await server.clients.verifier.verifyKey(request)).valid).toBe(true);
       expect((await server.clients.verifier.verifyKey(request, { metadata: bearer(SEARCH_TOKEN) })).valid).toBe(true);
-      const wrong = new Metadata();
-      wrong.set('authorization', 'Bearer not-checked-at-all');
+      const wrong = authorization('Bearer not-checked-at-all');
       expect((await server.clients.verifier.verifyKey(request, { metadata: wrong })).valid).toBe(true);
     });
 
@@ -200,8 +204,18 @@ describe('service tokens (plaintext, loopback)', () => {
     });
   });
 
-  it('logs the caller of every call and every refusal with its reason, and never a token', () => {
-    const createLines = rpcLines(server, 'KeyAdmin/CreateKey');
+  it('logs the caller of every call and every refusal with its reason, and never a token', async () => {
+    const before = server.logs.length;
+    const organizationActor = actor();
+    await adminCall('createKey', keyRequest(organizationActor), bearer(ADMIN_TOKEN));
+    await grpcError(adminCall('createKey', keyRequest(organizationActor), bearer(SEARCH_TOKEN)));
+    await grpcError(adminCall('createKey', keyRequest(organizationActor)));
+    for (const [, value] of WRONG_CREDENTIALS) {
+      await grpcError(adminCall('createKey', keyRequest(organizationActor), authorization(value)));
+    }
+    await server.clients.verifier.verifyKey(verifyRequest('tt_admin_x'));
+    const logs = server.logs.slice(before);
+    const createLines = rpcLines(logs, 'KeyAdmin/CreateKey');
     expect(createLines.filter((line) => line.status === 'OK').every((line) => line.caller === 'admin-backend')).toBe(
       true,
     );
@@ -211,7 +225,7 @@ describe('service tokens (plaintext, loopback)', () => {
     expect(createLines).toContainEqual(
       expect.objectContaining({ status: 'UNAUTHENTICATED', caller: null, msg: 'caller rejected', level: 40 }),
     );
-    expect(rpcLines(server, 'KeyVerifier/VerifyKey').map((line) => line.caller)).toContain('anonymous');
+    expect(rpcLines(logs, 'KeyVerifier/VerifyKey').map((line) => line.caller)).toContain('anonymous');
     expectNoToken(server.logs);
   });
 });
@@ -241,9 +255,14 @@ describe('VERIFIER_REQUIRES_AUTH=true', () => {
 
   it('VerifyKey from any authenticated caller, admin client or not, logged with its name', async () => {
     const request = verifyRequest(secret);
+    const before = server.logs.length;
+    await grpcError(server.clients.verifier.verifyKey(request));
     expect((await server.clients.verifier.verifyKey(request, { metadata: bearer(SEARCH_TOKEN) })).valid).toBe(true);
     expect((await server.clients.verifier.verifyKey(request, { metadata: bearer(ADMIN_TOKEN) })).valid).toBe(true);
-    const callers = rpcLines(server, 'KeyVerifier/VerifyKey').map((line) => [line.status, line.caller]);
+    const callers = rpcLines(server.logs.slice(before), 'KeyVerifier/VerifyKey').map((line) => [
+      line.status,
+      line.caller,
+    ]);
     expect(callers).toEqual(
       expect.arrayContaining([
         ['OK', 'search-service'],
@@ -290,8 +309,8 @@ describe('mutual TLS', () => {
       const clients = clientsWith(name);
       try {
         const organizationActor = actor();
-        await clients.admin<CreateKeyResponse>('createKey', keyRequest(organizationActor));
-        const audit = await clients.admin<ListAuditEventsResponse>('listAuditEvents', listAudit(organizationActor));
+        await clients.admin.createKey(keyRequest(organizationActor));
+        const audit = await clients.admin.listAuditEvents(listAudit(organizationActor));
         expect(audit.events.map((event) => event.caller)).toEqual([identity]);
       } finally {
         clients.close();
@@ -303,14 +322,14 @@ describe('mutual TLS', () => {
     const admin = clientsWith('spiffe');
     const other = clientsWith('otherService');
     try {
-      const created = await admin.admin<CreateKeyResponse>('createKey', keyRequest(actor()));
-      const error = await grpcError(other.admin('listScopes', listScopes()));
+      const created = await admin.admin.createKey(keyRequest(actor()));
+      const error = await grpcError(other.admin.listScopes(listScopes()));
       expect(error.code).toBe(status.PERMISSION_DENIED);
       expect(error.details).toContain(`caller "${CERTIFICATE_IDENTITIES.otherService}" may not use KeyAdmin`);
       // VERIFIER_REQUIRES_AUTH: the verified certificate is the authentication.
-      const verified = await other.verify<VerifyKeyResponse>(verifyRequest(created.secret));
+      const verified = await other.verifier.verifyKey(verifyRequest(created.secret));
       expect(verified.valid).toBe(true);
-      expect(rpcLines(server, 'KeyVerifier/VerifyKey').at(-1)).toMatchObject({
+      expect(rpcLines(server.logs, 'KeyVerifier/VerifyKey').at(-1)).toMatchObject({
         status: 'OK',
         caller: CERTIFICATE_IDENTITIES.otherService,
       });
@@ -325,14 +344,10 @@ describe('mutual TLS', () => {
     const admin = clientsWith('spiffe');
     try {
       const organizationActor = actor();
-      await other.admin('createKey', keyRequest(organizationActor), bearer(ADMIN_TOKEN));
-      const audit = await other.admin<ListAuditEventsResponse>(
-        'listAuditEvents',
-        listAudit(organizationActor),
-        bearer(ADMIN_TOKEN),
-      );
+      await other.admin.createKey(keyRequest(organizationActor), { metadata: bearer(ADMIN_TOKEN) });
+      const audit = await other.admin.listAuditEvents(listAudit(organizationActor), { metadata: bearer(ADMIN_TOKEN) });
       expect(audit.events.map((event) => event.caller)).toEqual(['admin-backend']);
-      const error = await grpcError(admin.admin('listScopes', listScopes(), bearer('wrong')));
+      const error = await grpcError(admin.admin.listScopes(listScopes(), { metadata: bearer('wrong') }));
       expect(error.code).toBe(status.UNAUTHENTICATED);
     } finally {
       other.close();
@@ -358,8 +373,8 @@ describe('mutual TLS', () => {
     const clients = createCredentialedClients(server.address, channelCredentials());
     try {
       for (const call of [
-        clients.admin('listScopes', listScopes()),
-        clients.verify(verifyRequest('tt_admin_x')),
+        clients.admin.listScopes(listScopes()),
+        clients.verifier.verifyKey(verifyRequest('tt_admin_x')),
         clients.health(),
       ]) {
         expect((await grpcError(call)).code).toBe(status.UNAVAILABLE);
@@ -371,7 +386,20 @@ describe('mutual TLS', () => {
     }
   });
 
-  it('never logs a token', () => {
+  it('never logs a token', async () => {
+    const clients = clientsWith('otherService');
+    try {
+      for (const metadata of [
+        bearer(ADMIN_TOKEN),
+        bearer(SEARCH_TOKEN),
+        ...WRONG_CREDENTIALS.map(([, value]) => authorization(value)),
+      ]) {
+        await clients.admin.listScopes(listScopes(), { metadata }).catch(() => undefined);
+        await clients.verifier.verifyKey(verifyRequest('tt_admin_x'), { metadata }).catch(() => undefined);
+      }
+    } finally {
+      clients.close();
+    }
     expectNoToken(server.logs);
   });
 });
@@ -401,11 +429,11 @@ describe('TLS with service tokens (no client certificates)', () => {
     try {
       expect(await plain.health()).toBe('SERVING');
       const organizationActor = actor();
-      await plain.admin('createKey', keyRequest(organizationActor), bearer(ADMIN_TOKEN));
-      const error = await grpcError(plain.admin('listScopes', listScopes(organizationActor)));
+      await plain.admin.createKey(keyRequest(organizationActor), { metadata: bearer(ADMIN_TOKEN) });
+      const error = await grpcError(plain.admin.listScopes(listScopes(organizationActor)));
       expect(error.code).toBe(status.UNAUTHENTICATED);
       expect(error.details).toBe(NO_CREDENTIALS);
-      const fromCertificate = await grpcError(withCertificate.admin('listScopes', listScopes(organizationActor)));
+      const fromCertificate = await grpcError(withCertificate.admin.listScopes(listScopes(organizationActor)));
       expect(fromCertificate.code).toBe(status.UNAUTHENTICATED);
     } finally {
       plain.close();
