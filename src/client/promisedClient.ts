@@ -22,9 +22,9 @@ export interface PromisedCallOptions {
 
 /** The unary methods of `Service` (a ts-proto service definition), each returning a promise. */
 export type PromisedClient<Service> = {
-  readonly [Name in keyof Service as Service[Name] extends UnaryMethodDefinition<never, unknown>
-    ? Name
-    : never]: Service[Name] extends UnaryMethodDefinition<infer Req, infer Res>
+  readonly [
+    Name in keyof Service as Service[Name] extends UnaryMethodDefinition<never, unknown> ? Name : never
+  ]: Service[Name] extends UnaryMethodDefinition<infer Req, infer Res>
     ? (request: Req, options?: PromisedCallOptions) => Promise<Res>
     : never;
 };
