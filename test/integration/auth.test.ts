@@ -30,6 +30,7 @@ import { checkHealth } from '../helpers/healthClient.js';
 import { RawClient } from '../helpers/rawClient.js';
 import { ReflectionClient } from '../helpers/reflectionClient.js';
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
+import { useTestServer } from '../helpers/useTestServer.js';
 import { actorOf, newOrganizationId } from '../helpers/testActors.js';
 
 /** Service tokens as an operator makes them (`openssl rand -base64 32`); only their SHA-256 is configured. */
@@ -102,11 +103,7 @@ function expectNoToken(texts: string[]): void {
 }
 
 describe('service tokens (plaintext, loopback)', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer('sqlite', { AUTH_TOKENS, ADMIN_CLIENT_IDS: 'admin-backend' });
-  });
-  afterAll(() => server.stop());
+  const server = useTestServer('sqlite', { AUTH_TOKENS, ADMIN_CLIENT_IDS: 'admin-backend' });
   const adminCall = (method: KeyAdminMethod, request: object, metadata?: Metadata) =>
     (server.clients.admin[method] as (r: object, o: { metadata?: Metadata }) => Promise<unknown>)(request, {
       ...(metadata === undefined ? {} : { metadata }),

@@ -13,6 +13,7 @@ import { createTestKey, type TestKey } from '../helpers/createTestKey.js';
 import { describeEachDatabase } from '../helpers/eachDatabase.js';
 import { grpcError } from '../helpers/grpcClients.js';
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
+import { useTestServer } from '../helpers/useTestServer.js';
 import { actorOf, newOrganizationId } from '../helpers/testActors.js';
 import { timestampMs } from '../helpers/timestampMs.js';
 
@@ -37,13 +38,7 @@ function at(ms: number): Timestamp {
 }
 
 describeEachDatabase('audit trail', (kind) => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer(kind);
-  });
-  afterAll(async () => {
-    await server.stop();
-  });
+  const server = useTestServer(kind);
 
   const rowsOf = async (organizationId: string): Promise<AuditRow[]> =>
     (await server.app

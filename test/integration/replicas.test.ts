@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { DenialReason, Role } from '../../gen/apikeys/v1/api_keys.js';
 import { createClients } from '../helpers/grpcClients.js';
+import { createTestKey } from '../helpers/createTestKey.js';
 import { type ServiceProcess, startServiceProcess } from '../helpers/startProcess.js';
 import { createTestDatabase, TEST_MYSQL_URL, type TestDatabase } from '../helpers/testDatabase.js';
 
@@ -90,18 +91,13 @@ describe('one replica with two worker processes (WORKERS=2)', () => {
 
   it('rejects a revoked key on the very next call whatever worker the call lands on', async () => {
     const connections = Array.from({ length: 6 }, () => createClients(service.address, { ownConnection: true }));
-    const created = await connections[0]!.admin.createKey({
-      actor: admin,
-      name: 'w',
-      scopes: ['tickets:read'],
-      allowedIps: [],
-    });
+    const created = await createTestKey(connections[0]!, admin, { name: 'w' });
     const verifyAll = () =>
       Promise.all(
         connections.map((c) => c.verifier.verifyKey({ key: created.secret, clientIp: '', requiredScopes: [] })),
       );
     expect((await verifyAll()).every((answer) => answer.valid)).toBe(true);
-    await connections[1]!.admin.revokeKey({ actor: admin, keyId: created.key!.id, reason: '' });
+    await connections[1]!.admin.revokeKey({ actor: admin, keyId: created.key.id, reason: '' });
     const after = await verifyAll();
     expect(after.map((answer) => answer.denialReason)).toEqual(
       connections.map(() => DenialReason.DENIAL_REASON_REVOKED),
