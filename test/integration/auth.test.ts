@@ -6,16 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CreateKeyRequest,
   type CreateKeyResponse,
-  GetKeyRequest,
+  KeyAdminService,
   ListAuditEventsRequest,
   type ListAuditEventsResponse,
   ListKeysRequest,
   type ListKeysResponse,
   ListScopesRequest,
   RevokeKeyRequest,
-  RevokeUserKeysRequest,
-  RotateKeyRequest,
-  UpdateKeyRequest,
   VerifyKeyRequest,
 } from '../../gen/apikeys/v1/api_keys.js';
 import {
@@ -23,13 +20,13 @@ import {
   CERTIFICATE_IDENTITIES,
   createCredentialedClients,
   createTestCertificates,
+  type TestCertificates,
   tlsCredentials,
 } from '../helpers/certificates.js';
 import { grpcError } from '../helpers/grpcClients.js';
 import { checkHealth } from '../helpers/healthClient.js';
 import { RawClient } from '../helpers/rawClient.js';
 import { ReflectionClient } from '../helpers/reflectionClient.js';
-import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
 import { useTestServer } from '../helpers/useTestServer.js';
 import { actorOf, newOrganizationId } from '../helpers/testActors.js';
 
@@ -39,19 +36,12 @@ const SEARCH_TOKEN = randomBytes(32).toString('base64');
 const sha256 = (token: string) => createHash('sha256').update(token).digest('hex');
 const AUTH_TOKENS = `admin-backend=${sha256(ADMIN_TOKEN)},search-service=${sha256(SEARCH_TOKEN)}`;
 
-/** Every KeyAdmin method with an empty (invalid) request of its type. */
-const KEY_ADMIN_METHODS = {
-  createKey: CreateKeyRequest.fromPartial({}),
-  getKey: GetKeyRequest.fromPartial({}),
-  listKeys: ListKeysRequest.fromPartial({}),
-  updateKey: UpdateKeyRequest.fromPartial({}),
-  revokeKey: RevokeKeyRequest.fromPartial({}),
-  rotateKey: RotateKeyRequest.fromPartial({}),
-  revokeUserKeys: RevokeUserKeysRequest.fromPartial({}),
-  listScopes: ListScopesRequest.fromPartial({}),
-  listAuditEvents: ListAuditEventsRequest.fromPartial({}),
-} as const;
-type KeyAdminMethod = keyof typeof KEY_ADMIN_METHODS;
+type KeyAdminMethod = keyof typeof KeyAdminService;
+
+/** Every KeyAdmin method (from the service definition) with an empty (invalid) request of its type. */
+const KEY_ADMIN_METHODS = Object.entries(KeyAdminService).map(
+  ([method, definition]) => [method, definition.requestDeserialize(Buffer.alloc(0))] as const,
+);
 
 const NO_CREDENTIALS = 'caller authentication required: send "authorization: Bearer <service token>" metadata';
 const actor = () => actorOf(newOrganizationId('auth'), 'alice');
@@ -110,7 +100,7 @@ describe('service tokens (plaintext, loopback)', () => {
     });
 
   describe('refused', () => {
-    it.each(Object.entries(KEY_ADMIN_METHODS))(
+    it.each(KEY_ADMIN_METHODS)(
       'KeyAdmin.%s without credentials: UNAUTHENTICATED, before the request is looked at',
       async (method, request) => {
         const error = await grpcError(adminCall(method as KeyAdminMethod, request));
@@ -228,18 +218,16 @@ describe('service tokens (plaintext, loopback)', () => {
 });
 
 describe('VERIFIER_REQUIRES_AUTH=true', () => {
-  let server: TestServer;
+  const server = useTestServer('sqlite', {
+    AUTH_TOKENS,
+    ADMIN_CLIENT_IDS: 'admin-backend',
+    VERIFIER_REQUIRES_AUTH: 'true',
+  });
   let secret: string;
   beforeAll(async () => {
-    server = await startTestServer('sqlite', {
-      AUTH_TOKENS,
-      ADMIN_CLIENT_IDS: 'admin-backend',
-      VERIFIER_REQUIRES_AUTH: 'true',
-    });
     const created = await server.clients.admin.createKey(keyRequest(actor()), { metadata: bearer(ADMIN_TOKEN) });
     secret = created.secret;
   });
-  afterAll(() => server.stop());
 
   it('VerifyKey without credentials or with a wrong token: UNAUTHENTICATED', async () => {
     const request = verifyRequest(secret);
@@ -271,27 +259,27 @@ describe('VERIFIER_REQUIRES_AUTH=true', () => {
   });
 });
 
+/** The environment of a server presenting `certificates.server`. */
+const serverTls = (certificates: TestCertificates) => ({
+  TLS_CERT_FILE: certificates.server.cert,
+  TLS_KEY_FILE: certificates.server.key,
+});
+
 describe('mutual TLS', () => {
   const certificates = createTestCertificates();
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer('sqlite', {
-      TLS_CERT_FILE: certificates.server.cert,
-      TLS_KEY_FILE: certificates.server.key,
-      TLS_CLIENT_CA_FILE: certificates.ca.cert,
-      AUTH_TOKENS,
-      ADMIN_CLIENT_IDS: [
-        CERTIFICATE_IDENTITIES.spiffe,
-        CERTIFICATE_IDENTITIES.dnsOnly,
-        CERTIFICATE_IDENTITIES.cnOnly,
-        'admin-backend',
-      ].join(','),
-      VERIFIER_REQUIRES_AUTH: 'true',
-    });
-  });
-  afterAll(async () => {
-    await server.stop();
-    certificates.remove();
+  // Registered first, so that it runs after the server stopped (after-hooks run in reverse order).
+  afterAll(() => certificates.remove());
+  const server = useTestServer('sqlite', {
+    ...serverTls(certificates),
+    TLS_CLIENT_CA_FILE: certificates.ca.cert,
+    AUTH_TOKENS,
+    ADMIN_CLIENT_IDS: [
+      CERTIFICATE_IDENTITIES.spiffe,
+      CERTIFICATE_IDENTITIES.dnsOnly,
+      CERTIFICATE_IDENTITIES.cnOnly,
+      'admin-backend',
+    ].join(','),
+    VERIFIER_REQUIRES_AUTH: 'true',
   });
   const clientsWith = (name: keyof typeof certificates.clients) =>
     createCredentialedClients(server.address, tlsCredentials(certificates.ca, certificates.clients[name]));
@@ -403,18 +391,11 @@ describe('mutual TLS', () => {
 
 describe('TLS with service tokens (no client certificates)', () => {
   const certificates = createTestCertificates();
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer('sqlite', {
-      TLS_CERT_FILE: certificates.server.cert,
-      TLS_KEY_FILE: certificates.server.key,
-      AUTH_TOKENS,
-      ADMIN_CLIENT_IDS: 'admin-backend',
-    });
-  });
-  afterAll(async () => {
-    await server.stop();
-    certificates.remove();
+  afterAll(() => certificates.remove());
+  const server = useTestServer('sqlite', {
+    ...serverTls(certificates),
+    AUTH_TOKENS,
+    ADMIN_CLIENT_IDS: 'admin-backend',
   });
 
   it('authenticates callers by token over TLS; a client certificate identifies no one', async () => {
