@@ -40,8 +40,8 @@ import { describeEachDatabase } from '../helpers/eachDatabase.js';
 import { createClients } from '../helpers/grpcClients.js';
 import { checkHealth } from '../helpers/healthClient.js';
 import { grpcFrame, RawClient, type RawOutcome, RawHttp2 } from '../helpers/rawClient.js';
-import { actorOf, newOrganizationId } from '../helpers/testActors.js';
 import { type ServiceProcess, startServiceProcess } from '../helpers/startProcess.js';
+import { actorOf, newOrganizationId } from '../helpers/testActors.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/testDatabase.js';
 import { FrameFuzzer } from './FrameFuzzer.js';
 

@@ -27,8 +27,8 @@ import { grpcError } from '../helpers/grpcClients.js';
 import { checkHealth } from '../helpers/healthClient.js';
 import { RawClient } from '../helpers/rawClient.js';
 import { ReflectionClient } from '../helpers/reflectionClient.js';
-import { useTestServer } from '../helpers/useTestServer.js';
 import { actorOf, newOrganizationId } from '../helpers/testActors.js';
+import { useTestServer } from '../helpers/useTestServer.js';
 
 /** Service tokens as an operator makes them (`openssl rand -base64 32`); only their SHA-256 is configured. */
 const ADMIN_TOKEN = randomBytes(32).toString('base64');

@@ -2,17 +2,18 @@ import { status } from '@grpc/grpc-js';
 import knex, { type Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { DenialReason, Role } from '../../gen/apikeys/v1/api_keys.js';
+import { DenialReason } from '../../gen/apikeys/v1/api_keys.js';
 import { hashSecret } from '../../src/domain/keyFormat.js';
-import { grpcError } from '../helpers/grpcClients.js';
 import { createTestKey } from '../helpers/createTestKey.js';
+import { grpcError } from '../helpers/grpcClients.js';
 import { settleFeed } from '../helpers/settleFeed.js';
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
 import { TcpProxy } from '../helpers/TcpProxy.js';
+import { actorOf } from '../helpers/testActors.js';
 import { createTestDatabase, TEST_MYSQL_URL, type TestDatabase } from '../helpers/testDatabase.js';
 
 const describeMysql = TEST_MYSQL_URL === '' ? describe.skip : describe;
-const admin = { organizationId: 'org-feed', userId: 'alice', role: Role.ROLE_ADMIN };
+const admin = actorOf('org-feed', 'alice');
 
 async function until(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

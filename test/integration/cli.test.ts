@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyAdminService, KeyState } from '../../gen/apikeys/v1/api_keys.js';
 import { CERTIFICATE_IDENTITIES, createTestCertificates, type TestCertificates } from '../helpers/certificates.js';
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
-import { useTestServer } from '../helpers/useTestServer.js';
 import { actorOf, newOrganizationId } from '../helpers/testActors.js';
+import { useTestServer } from '../helpers/useTestServer.js';
 
 const BIN = join(process.cwd(), 'bin', 'apikeys.js');
 const SECRET_PATTERN = /\btt_(admin|readonly)_[0-9A-Za-z]{30}\b/g;

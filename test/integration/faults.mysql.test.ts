@@ -3,18 +3,19 @@ import { service as healthService } from 'grpc-health-check';
 import knex from 'knex';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { DenialReason, KeyState, Role } from '../../gen/apikeys/v1/api_keys.js';
-import { createClients, grpcError } from '../helpers/grpcClients.js';
+import { DenialReason, KeyState } from '../../gen/apikeys/v1/api_keys.js';
 import { createTestKey } from '../helpers/createTestKey.js';
+import { createClients, grpcError } from '../helpers/grpcClients.js';
 import { settleFeed } from '../helpers/settleFeed.js';
 import { type ServiceProcess, startServiceProcess } from '../helpers/startProcess.js';
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
 import { TcpProxy } from '../helpers/TcpProxy.js';
+import { actorOf } from '../helpers/testActors.js';
 import { createTestDatabase, TEST_MYSQL_URL, type TestDatabase } from '../helpers/testDatabase.js';
 
 const skipped = TEST_MYSQL_URL === '' ? ' (skipped: TEST_MYSQL_URL is not set)' : '';
 const describeMysql = TEST_MYSQL_URL === '' ? describe.skip : describe;
-const admin = { organizationId: 'org-faults', userId: 'alice', role: Role.ROLE_ADMIN };
+const admin = actorOf('org-faults', 'alice');
 const verifyRequest = (key: string) => ({ key, clientIp: '', requiredScopes: [] });
 
 async function until(condition: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {

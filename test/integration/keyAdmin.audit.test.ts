@@ -13,9 +13,9 @@ import { createTestKey, type TestKey } from '../helpers/createTestKey.js';
 import { describeEachDatabase } from '../helpers/eachDatabase.js';
 import { grpcError } from '../helpers/grpcClients.js';
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
-import { useTestServer } from '../helpers/useTestServer.js';
 import { actorOf, newOrganizationId } from '../helpers/testActors.js';
 import { timestampMs } from '../helpers/timestampMs.js';
+import { useTestServer } from '../helpers/useTestServer.js';
 
 const HOUR = 3_600_000;
 

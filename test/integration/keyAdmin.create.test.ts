@@ -11,9 +11,9 @@ import { createTestKey } from '../helpers/createTestKey.js';
 import { describeEachDatabase } from '../helpers/eachDatabase.js';
 import { grpcError } from '../helpers/grpcClients.js';
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
-import { useTestServer } from '../helpers/useTestServer.js';
 import { actorOf, newOrganizationId } from '../helpers/testActors.js';
 import { timestampMs } from '../helpers/timestampMs.js';
+import { useTestServer } from '../helpers/useTestServer.js';
 
 const HOUR = 3_600_000;
 const DEFAULT_SCOPES = ['tickets', 'comments', 'users', 'teams', 'customers', 'attachments', 'dashboard']

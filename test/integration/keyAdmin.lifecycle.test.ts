@@ -14,9 +14,9 @@ import { createTestKey } from '../helpers/createTestKey.js';
 import { databaseSnapshot } from '../helpers/databaseSnapshot.js';
 import { describeEachDatabase } from '../helpers/eachDatabase.js';
 import { grpcError } from '../helpers/grpcClients.js';
-import { useTestServer } from '../helpers/useTestServer.js';
 import { actorOf, newOrganizationId } from '../helpers/testActors.js';
 import { timestampMs } from '../helpers/timestampMs.js';
+import { useTestServer } from '../helpers/useTestServer.js';
 
 const HOUR = 3_600_000;
 

@@ -14,8 +14,8 @@ import {
 import { createTestKey } from '../helpers/createTestKey.js';
 import { describeEachDatabase } from '../helpers/eachDatabase.js';
 import { grpcError } from '../helpers/grpcClients.js';
-import { useTestServer } from '../helpers/useTestServer.js';
 import { actorOf, newOrganizationId } from '../helpers/testActors.js';
+import { useTestServer } from '../helpers/useTestServer.js';
 
 const HOUR = 3_600_000;
 

@@ -17,8 +17,8 @@ import { databaseSnapshot } from '../helpers/databaseSnapshot.js';
 import { describeEachDatabase } from '../helpers/eachDatabase.js';
 import { grpcError } from '../helpers/grpcClients.js';
 import { type TestServer } from '../helpers/startTestServer.js';
-import { useTestServer } from '../helpers/useTestServer.js';
 import { actorOf, newOrganizationId } from '../helpers/testActors.js';
+import { useTestServer } from '../helpers/useTestServer.js';
 
 type Outcome = 'OK' | 'INVALID_ARGUMENT' | 'PERMISSION_DENIED' | 'NOT_FOUND';
 type RoleName = 'ROLE_ADMIN' | 'ROLE_READ_ONLY_ADMIN' | 'ROLE_MEMBER' | 'ROLE_UNSPECIFIED';

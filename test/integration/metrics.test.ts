@@ -4,14 +4,14 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { Role } from '../../gen/apikeys/v1/api_keys.js';
-import { createClients } from '../helpers/grpcClients.js';
 import { createTestKey } from '../helpers/createTestKey.js';
+import { createClients } from '../helpers/grpcClients.js';
 import { settleFeed } from '../helpers/settleFeed.js';
 import { type ServiceProcess, startServiceProcess } from '../helpers/startProcess.js';
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
+import { actorOf } from '../helpers/testActors.js';
 
-const admin = { organizationId: 'org-metrics', userId: 'alice', role: Role.ROLE_ADMIN };
+const admin = actorOf('org-metrics', 'alice');
 
 function metricsAddressFrom(logs: string): string {
   const match = /"metricsAddress":"([^"]+)"/.exec(logs);

@@ -4,8 +4,8 @@ import { expect, it } from 'vitest';
 import { DenialReason } from '../../gen/apikeys/v1/api_keys.js';
 import { createTestKey } from '../helpers/createTestKey.js';
 import { describeEachDatabase } from '../helpers/eachDatabase.js';
-import { useTestServer } from '../helpers/useTestServer.js';
 import { actorOf, newOrganizationId } from '../helpers/testActors.js';
+import { useTestServer } from '../helpers/useTestServer.js';
 
 type Outcome = { op: string; ok: boolean; code?: number; changed?: boolean };
 

@@ -4,13 +4,14 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { DenialReason, Role } from '../../gen/apikeys/v1/api_keys.js';
-import { createClients } from '../helpers/grpcClients.js';
+import { DenialReason } from '../../gen/apikeys/v1/api_keys.js';
 import { createTestKey } from '../helpers/createTestKey.js';
+import { createClients } from '../helpers/grpcClients.js';
 import { type ServiceProcess, startServiceProcess } from '../helpers/startProcess.js';
+import { actorOf } from '../helpers/testActors.js';
 import { createTestDatabase, TEST_MYSQL_URL, type TestDatabase } from '../helpers/testDatabase.js';
 
-const admin = { organizationId: 'org-replicas', userId: 'alice', role: Role.ROLE_ADMIN };
+const admin = actorOf('org-replicas', 'alice');
 const describeMysql = TEST_MYSQL_URL === '' ? describe.skip : describe;
 
 function percentile(sorted: number[], p: number): number {

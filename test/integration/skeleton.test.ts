@@ -1,13 +1,14 @@
 import { status } from '@grpc/grpc-js';
 import { expect, it } from 'vitest';
 
-import { DenialReason, KeyState, Role } from '../../gen/apikeys/v1/api_keys.js';
-import { describeEachDatabase } from '../helpers/eachDatabase.js';
+import { DenialReason, KeyState } from '../../gen/apikeys/v1/api_keys.js';
 import { createTestKey } from '../helpers/createTestKey.js';
+import { describeEachDatabase } from '../helpers/eachDatabase.js';
 import { grpcError } from '../helpers/grpcClients.js';
+import { actorOf } from '../helpers/testActors.js';
 import { useTestServer } from '../helpers/useTestServer.js';
 
-const admin = { organizationId: 'org-1', userId: 'alice', role: Role.ROLE_ADMIN };
+const admin = actorOf('org-1', 'alice');
 const HOUR = 3_600_000;
 
 describeEachDatabase('create → verify → revoke/expire, end to end', (kind) => {

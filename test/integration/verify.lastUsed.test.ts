@@ -4,9 +4,9 @@ import { type ApiKey, DenialReason, KeyOwnerFilter, Role } from '../../gen/apike
 import { KnexKeyRepository } from '../../src/storage/KnexKeyRepository.js';
 import { createTestKey, type TestKey } from '../helpers/createTestKey.js';
 import { describeEachDatabase } from '../helpers/eachDatabase.js';
-import { useTestServer } from '../helpers/useTestServer.js';
 import { actorOf, newOrganizationId } from '../helpers/testActors.js';
 import { timestampMs } from '../helpers/timestampMs.js';
+import { useTestServer } from '../helpers/useTestServer.js';
 
 const HOUR = 3_600_000;
 
