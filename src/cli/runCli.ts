@@ -5,7 +5,7 @@ import { status } from '@grpc/grpc-js';
 
 import type { Command, OptionValues } from './Command.js';
 import { COMMANDS } from './commands/index.js';
-import { createCliSession, type CliIo, type CliSession } from './createCliContext.js';
+import { createCliSession, type CliIo, type CliSession } from './createCliSession.js';
 import { EXIT, exitCodeForStatus, STATUS_NAMES } from './exitCodes.js';
 import { ACTOR_OPTIONS, GLOBAL_OPTIONS } from './globalOptions.js';
 import { commandHelp, generalHelp } from './helpText.js';

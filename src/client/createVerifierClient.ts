@@ -1,9 +1,10 @@
-import { type ChannelOptions, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { type ChannelOptions, Metadata } from '@grpc/grpc-js';
 
-import { KeyVerifierClient } from '../../gen/apikeys/v1/api_keys.js';
+import { KeyVerifierClient, KeyVerifierService } from '../../gen/apikeys/v1/api_keys.js';
 import { createAuthMetadata } from './createAuthMetadata.js';
 import { createChannelCredentials, type TlsOption } from './createChannelCredentials.js';
 import { fromVerifyKeyResponse, type VerifyResult } from './fromVerifyKeyResponse.js';
+import { promisedClient } from './promisedClient.js';
 import { verifierChannelOptions } from './verifierChannelOptions.js';
 
 /** Default per-call deadline: covers a cold cache miss (one indexed query) and a retry or two. */
@@ -62,28 +63,26 @@ export function createVerifierClient(options: VerifierClientOptions): VerifierCl
   if (!Number.isFinite(deadlineMs) || deadlineMs <= 0) {
     throw new TypeError(`deadlineMs must be a positive number, got ${deadlineMs}`);
   }
+  // Checked before the channel opens: a bad token must not leave a channel behind.
   const authMetadata = createAuthMetadata(options.token);
   const client = new KeyVerifierClient(
     options.address,
     createChannelCredentials(options.tls),
     verifierChannelOptions(options.channelOptions),
   );
+  const verifier = promisedClient(client, KeyVerifierService, {
+    metadata: authMetadata,
+    deadlineMs,
+  });
   return {
-    verify(request, callOptions = {}) {
-      const metadata: Metadata = authMetadata.clone();
+    async verify(request, callOptions = {}) {
+      const metadata = new Metadata();
       if (callOptions.requestId !== undefined) metadata.set('x-request-id', callOptions.requestId);
-      const deadline = Date.now() + (callOptions.deadlineMs ?? deadlineMs);
-      return new Promise((resolve, reject) => {
-        client.verifyKey(
-          { key: request.key, clientIp: request.clientIp ?? '', requiredScopes: [...(request.requiredScopes ?? [])] },
-          metadata,
-          { deadline },
-          (error: ServiceError | null, response) => {
-            if (error === null) resolve(fromVerifyKeyResponse(response));
-            else reject(error);
-          },
-        );
-      });
+      const response = await verifier.verifyKey(
+        { key: request.key, clientIp: request.clientIp ?? '', requiredScopes: [...(request.requiredScopes ?? [])] },
+        { metadata, deadlineMs: callOptions.deadlineMs },
+      );
+      return fromVerifyKeyResponse(response);
     },
     close() {
       client.close();

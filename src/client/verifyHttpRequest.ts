@@ -1,18 +1,23 @@
 import { type ServiceError, status as GrpcStatus } from '@grpc/grpc-js';
 
 import type { VerifierClient } from './createVerifierClient.js';
-import type { DenialReason, VerifyResult } from './fromVerifyKeyResponse.js';
+import type { DenialReason, VerifiedKey, VerifyResult } from './fromVerifyKeyResponse.js';
 import { parseBearerToken } from './parseBearerToken.js';
 
-/** The JSON a gateway answers for an accepted key: the shape of the product's `POST /v1/test`. */
+/**
+ * The JSON a gateway answers for an accepted key: the shape of the product's `POST /v1/test`, the
+ * verified key's fields in snake case (times as ISO 8601 strings).
+ */
 export interface AuthenticatedBody {
   readonly success: true;
   readonly message: string;
-  readonly key_name: string;
-  readonly key_prefix: string;
-  readonly scopes: readonly string[];
+  readonly key_name: VerifiedKey['name'];
+  readonly key_prefix: VerifiedKey['prefix'];
+  readonly scopes: VerifiedKey['scopes'];
+  /** `VerifiedKey.expiresAt`. */
   readonly expires_at: string;
-  readonly organization_id: string;
+  readonly organization_id: VerifiedKey['organizationId'];
+  /** When the service verified the key. */
   readonly authenticated_at: string;
 }
 

@@ -64,33 +64,37 @@ export class KeyCache {
   }
 
   /**
-   * Answers from memory only: the key, null when it is known not to exist, undefined when the database
-   * must be asked (not cached, or the cache cannot be trusted right now). Synchronous: the hot path.
+   * Answers from memory only, for the secret whose SHA-256 is `hexDigest` (hex, as `secretDigest` gives
+   * it): the key, null when it is known not to exist, undefined when the database must be asked (not
+   * cached, or the cache cannot be trusted right now). Synchronous: the hot path.
    */
-  peek(id: string): VerifiableKey | null | undefined {
+  peekDigest(hexDigest: string): VerifiableKey | null | undefined {
     if (this.bypass || this.options.isFresh?.() === false) return undefined;
-    const cached = this.entries.get(id);
+    const cached = this.entries.get(hexDigest);
     if (cached !== undefined) {
       this.stats.hits++;
       return cached;
     }
-    if (this.absent.has(id)) {
+    if (this.absent.has(hexDigest)) {
       this.stats.negativeHits++;
       return null;
     }
     return undefined;
   }
 
-  /** The key whose secret hashes to `hash`, or null if none exists: from memory, else one query. */
+  /** The key whose secret hashes to `hash` (raw SHA-256), or null if none exists: from memory, else one query. */
   async get(hash: Buffer): Promise<VerifiableKey | null> {
-    const id = hash.toString('hex');
-    const cached = this.peek(id);
-    return cached !== undefined ? cached : this.fetch(id);
+    const hexDigest = hash.toString('hex');
+    const cached = this.peekDigest(hexDigest);
+    return cached !== undefined ? cached : this.fetchDigest(hexDigest);
   }
 
-  /** Reads the database (sharing a query already in flight for the same hash) and caches the result. */
-  fetch(id: string): Promise<VerifiableKey | null> {
-    const hash = Buffer.from(id, 'hex');
+  /**
+   * Reads the key whose secret's SHA-256 is `hexDigest` (hex) from the database, sharing a query already
+   * in flight for it, and caches the result.
+   */
+  fetchDigest(hexDigest: string): Promise<VerifiableKey | null> {
+    const hash = Buffer.from(hexDigest, 'hex');
     this.stats.misses++;
     if (this.bypass || this.options.isFresh?.() === false) {
       this.stats.databaseQueries++;
@@ -98,22 +102,22 @@ export class KeyCache {
         .findByHash(hash)
         .then((record) => (record === null ? null : toVerifiableKey(record)));
     }
-    const pending = this.inFlight.get(id);
+    const pending = this.inFlight.get(hexDigest);
     if (pending !== undefined) return pending;
-    const load = this.load(id, hash).finally(() => {
-      if (this.inFlight.get(id) === load) this.inFlight.delete(id);
+    const load = this.load(hexDigest, hash).finally(() => {
+      if (this.inFlight.get(hexDigest) === load) this.inFlight.delete(hexDigest);
     });
-    this.inFlight.set(id, load);
+    this.inFlight.set(hexDigest, load);
     return load;
   }
 
-  /** Drops the given hashes (hex) so the next lookup reads the database. */
-  invalidate(hashes: Iterable<string>): void {
+  /** Drops the keys of the given secret digests (hex SHA-256) so the next lookup reads the database. */
+  invalidate(hexDigests: Iterable<string>): void {
     this.generation++;
-    for (const hash of hashes) {
-      this.entries.delete(hash);
-      this.absent.delete(hash);
-      this.inFlight.delete(hash);
+    for (const hexDigest of hexDigests) {
+      this.entries.delete(hexDigest);
+      this.absent.delete(hexDigest);
+      this.inFlight.delete(hexDigest);
     }
   }
 
@@ -134,15 +138,15 @@ export class KeyCache {
     this.bypass = false;
   }
 
-  private async load(id: string, hash: Buffer): Promise<VerifiableKey | null> {
+  private async load(hexDigest: string, hash: Buffer): Promise<VerifiableKey | null> {
     const generation = this.generation;
     this.stats.databaseQueries++;
     const record = await this.options.repository.findByHash(hash);
     const key = record === null ? null : toVerifiableKey(record);
     if (generation === this.generation) {
       // lru-cache reads a ttl of 0 as "never expires": a negative TTL of 0 must mean "not remembered".
-      if (key !== null) this.entries.set(id, key);
-      else if (this.options.negativeTtlMs > 0) this.absent.set(id, true);
+      if (key !== null) this.entries.set(hexDigest, key);
+      else if (this.options.negativeTtlMs > 0) this.absent.set(hexDigest, true);
     }
     return key;
   }

@@ -74,10 +74,10 @@ export class KeyVerifier {
     const digest = secretDigest(input.key);
     // A hit means this exact string was well-formed when it was first looked up (equal SHA-256 ⇒ equal
     // string), so the shape and checksum need not be checked again.
-    const cached = this.options.cache.peek(digest);
+    const cached = this.options.cache.peekDigest(digest);
     if (cached !== undefined) return this.count(this.decide(input, cached));
     if (!isWellFormedKey(input.key)) return this.count(this.malformed());
-    return this.options.cache.fetch(digest).then((found) => this.count(this.decide(input, found)));
+    return this.options.cache.fetchDigest(digest).then((found) => this.count(this.decide(input, found)));
   }
 
   private count(outcome: Verification): Verification {

@@ -14,7 +14,6 @@
  *
  * FUZZ_SEED replays a run; FUZZ_FRAMES_PER_METHOD sets its size (default 1,000).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
 
 import { status } from '@grpc/grpc-js';
@@ -36,10 +35,12 @@ import {
   UpdateKeyRequest,
   VerifyKeyRequest,
 } from '../../gen/apikeys/v1/api_keys.js';
+import { CONTRACT_METHODS } from '../helpers/contractMethods.js';
 import { describeEachDatabase } from '../helpers/eachDatabase.js';
 import { createClients } from '../helpers/grpcClients.js';
 import { checkHealth } from '../helpers/healthClient.js';
 import { grpcFrame, RawClient, type RawOutcome, RawHttp2 } from '../helpers/rawClient.js';
+import { type ServiceProcess, startServiceProcess } from '../helpers/startProcess.js';
 import { actorOf, newOrganizationId } from '../helpers/testActors.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/testDatabase.js';
 import { FrameFuzzer } from './FrameFuzzer.js';
@@ -71,71 +72,48 @@ const LEAK = [/\n\s+at |SQLITE_[A-Z]|\bER_[A-Z]/, /knex|\bselect\b.*\bfrom\b|\bi
 type MemoryUsage = NodeJS.MemoryUsage;
 
 /** The service as a child process, with an IPC channel for memory readings. */
-interface ServiceProcess {
-  readonly address: string;
-  readonly child: ChildProcess;
-  /** Log lines at warn level and above, as written. */
-  readonly problems: string[];
-  readonly exited: Promise<number | null>;
+interface FuzzedService extends ServiceProcess {
+  /** Log lines at warn level and above (and anything not a log line), as written. */
+  problems(): string[];
   memory(): Promise<MemoryUsage>;
 }
 
-function startService(databaseUrl: string): Promise<ServiceProcess> {
-  const child = spawn(
-    process.execPath,
-    ['--expose-gc', '--import', 'tsx', '--import', './test/chaos/memoryProbe.ts', 'src/main.ts'],
+async function startService(databaseUrl: string): Promise<FuzzedService> {
+  const service = await startServiceProcess(
     {
-      env: {
-        ...process.env,
-        LISTEN_ADDRESS: '127.0.0.1:0',
-        DATABASE_URL: databaseUrl,
-        MIGRATE_ON_START: 'true',
-        LOG_LEVEL: 'info',
-        METRICS_ADDRESS: '127.0.0.1:0',
-      },
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      LISTEN_ADDRESS: '127.0.0.1:0',
+      DATABASE_URL: databaseUrl,
+      MIGRATE_ON_START: 'true',
+      LOG_LEVEL: 'info',
+      METRICS_ADDRESS: '127.0.0.1:0',
     },
+    { nodeArgs: ['--expose-gc', '--import', './test/chaos/memoryProbe.ts'], ipc: true },
   );
-  const problems: string[] = [];
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  let pending = '';
+  const { child } = service;
   let requests = 0;
-  return new Promise((resolve, reject) => {
-    const onLine = (line: string): void => {
-      const level = /"level":(\d+)/.exec(line)?.[1];
-      if (level === undefined || Number(level) >= 40) problems.push(line);
-      const address = /"address":"([^"]+)"/.exec(line)?.[1];
-      if (address === undefined) return;
-      resolve({
-        address,
-        child,
-        problems,
-        exited,
-        memory: () =>
-          new Promise((answer) => {
-            const id = ++requests;
-            const onMessage = (message: { type?: string; id?: number; usage?: MemoryUsage }): void => {
-              if (message.type !== 'memory' || message.id !== id || message.usage === undefined) return;
-              child.off('message', onMessage);
-              answer(message.usage);
-            };
-            child.on('message', onMessage);
-            child.send({ type: 'memory', id });
-          }),
-      });
-    };
-    const onData = (chunk: Buffer): void => {
-      pending += chunk.toString('utf8');
-      const lines = pending.split('\n');
-      pending = lines.pop() ?? '';
-      for (const line of lines) if (line.trim() !== '') onLine(line);
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    void exited.then((code) =>
-      reject(new Error(`exited with ${String(code)} before listening:\n${problems.join('\n')}`)),
-    );
-  });
+  return {
+    ...service,
+    problems: () =>
+      service
+        .output()
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .filter((line) => {
+          const level = /"level":(\d+)/.exec(line)?.[1];
+          return level === undefined || Number(level) >= 40;
+        }),
+    memory: () =>
+      new Promise((answer) => {
+        const id = ++requests;
+        const onMessage = (message: { type?: string; id?: number; usage?: MemoryUsage }): void => {
+          if (message.type !== 'memory' || message.id !== id || message.usage === undefined) return;
+          child.off('message', onMessage);
+          answer(message.usage);
+        };
+        child.on('message', onMessage);
+        child.send({ type: 'memory', id });
+      }),
+  };
 }
 
 /** Valid encodings of each method's request: the material the fuzzer mutates. */
@@ -283,28 +261,35 @@ function framingCases(valid: Uint8Array): [string, Uint8Array, Record<string, st
   ];
 }
 
-describeEachDatabase('wire fuzzing of a server process', (kind) => {
-  let database: TestDatabase;
-  let service: ServiceProcess;
-  let raw: RawClient;
-  const tally = new Tally();
-  const framing = new Tally();
-  const memory: { label: string; usage: MemoryUsage }[] = [];
+/** Every method of the contract by its path. */
+const METHOD_PATHS = Object.entries(CONTRACT_METHODS).flatMap(([service, methods]) =>
+  methods.map((method) => `/${service}/${method}`),
+);
 
-  beforeAll(async () => {
-    database = await createTestDatabase(kind);
-    service = await startService(database.url);
-    raw = new RawClient(service.address);
-  });
+/** A reading of the service's memory after full garbage collections, named after the moment it was taken. */
+interface MemoryReading {
+  readonly label: string;
+  readonly usage: MemoryUsage;
+}
 
-  afterAll(async () => {
-    raw.close();
-    if (service.child.exitCode === null) service.child.kill('SIGKILL');
-    await database.drop();
-  });
+/** What fuzzing with protobuf messages did: the tally, the method being fuzzed if the server exited, readings. */
+interface FuzzedMessages {
+  readonly tally: Tally;
+  readonly methods: number;
+  readonly exitedWhileFuzzing: string | undefined;
+  readonly memory: readonly MemoryReading[];
+}
 
-  it(`answers ${FRAMES_PER_METHOD.toLocaleString('en')} fuzzed messages per method with a status, never crashing`, async () => {
-    const clients = createClients(service.address);
+/** Runs `produce` the first time it is asked for, and hands every later caller the same promise. */
+function once<T>(produce: () => Promise<T>): () => Promise<T> {
+  let result: Promise<T> | undefined;
+  return () => (result ??= produce());
+}
+
+/** Creates the keys and the page token the seed messages refer to, through a real client. */
+async function seedMessages(address: string): Promise<Map<string, Uint8Array[]>> {
+  const clients = createClients(address);
+  try {
     const actor = actorOf(newOrganizationId('fuzz'), 'alice');
     const created = await clients.admin.createKey(
       CreateKeyRequest.fromPartial({ actor, name: 'target', scopes: ['tickets:read'], allowedIps: ['203.0.113.50'] }),
@@ -319,8 +304,37 @@ describeEachDatabase('wire fuzzing of a server process', (kind) => {
       pageSize: 1,
       pageToken: '',
     });
+    return seedsFor(actor, created.key?.id ?? '', created.secret, page.nextPageToken);
+  } finally {
     clients.close();
-    const seeds = seedsFor(actor, created.key?.id ?? '', created.secret, page.nextPageToken);
+  }
+}
+
+describeEachDatabase('wire fuzzing of a server process', (kind) => {
+  let database: TestDatabase;
+  let service: FuzzedService;
+  let raw: RawClient;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(kind);
+    service = await startService(database.url);
+    raw = new RawClient(service.address);
+  });
+
+  afterAll(async () => {
+    raw.close();
+    if (service.child.exitCode === null) service.child.kill('SIGKILL');
+    await database.drop();
+  });
+
+  /**
+   * The storm, run once however many tests ask (and whichever runs alone): every test reads what these
+   * produced rather than what an earlier test left behind.
+   */
+  const fuzzedMessages = once(async (): Promise<FuzzedMessages> => {
+    const tally = new Tally();
+    const memory: MemoryReading[] = [];
+    const seeds = await seedMessages(service.address);
     const all = [...seeds.values()].flat();
     const fuzzer = new FrameFuzzer(SEED);
     const warmUp = Math.ceil(FRAMES_PER_METHOD / 10);
@@ -330,21 +344,21 @@ describeEachDatabase('wire fuzzing of a server process', (kind) => {
     ] as const) {
       for (const [method, methodSeeds] of seeds) {
         await fuzzMethod(raw, method, methodSeeds, all, fuzzer, frames, tally);
-        expect(service.child.exitCode, `the server exited while fuzzing ${method}`).toBeNull();
+        if (service.child.exitCode !== null) return { tally, methods: seeds.size, exitedWhileFuzzing: method, memory };
       }
       memory.push({ label: phase, usage: await service.memory() });
     }
-    expect(tally.frames).toBe(FRAMES_PER_METHOD * seeds.size);
-    expect(tally.findings).toEqual([]);
-    expect(service.problems.filter((line) => line.includes('"rpc failed"'))).toEqual([]);
+    return { tally, methods: seeds.size, exitedWhileFuzzing: undefined, memory };
   });
 
-  it('answers broken gRPC framing on raw HTTP/2 with a status, never crashing', async () => {
+  /** Broken framing on raw HTTP/2, sent after the fuzzed messages; the readings go on from theirs. */
+  const brokenFraming = once(async () => {
+    const messages = await fuzzedMessages();
+    const framing = new Tally();
     const http2 = new RawHttp2(service.address);
     const valid = ListScopesRequest.encode({ actor: actorOf('fuzz-org', 'alice') }).finish();
-    const methods = [...tally.counts.keys()];
     try {
-      for (const method of methods) {
+      for (const method of METHOD_PATHS) {
         for (const [label, body, headers] of framingCases(valid)) {
           const answer = await http2.request(method, body, headers);
           const outcome = { code: answer.grpcStatus ?? status.UNKNOWN, details: answer.grpcMessage };
@@ -355,12 +369,27 @@ describeEachDatabase('wire fuzzing of a server process', (kind) => {
     } finally {
       http2.close();
     }
-    expect(service.child.exitCode).toBeNull();
-    expect(framing.findings).toEqual([]);
-    memory.push({ label: 'after broken framing', usage: await service.memory() });
+    const exitCode = service.child.exitCode;
+    const memory = [...messages.memory, { label: 'after broken framing', usage: await service.memory() }];
+    return { messages, framing, exitCode, memory };
   });
 
-  it(`keeps the heap within ${HEAP_GROWTH_BOUND_MIB} MiB of its warmed-up size and RSS under ${RSS_BOUND_MIB} MiB`, () => {
+  it(`answers ${FRAMES_PER_METHOD.toLocaleString('en')} fuzzed messages per method with a status, never crashing`, async () => {
+    const { tally, methods, exitedWhileFuzzing } = await fuzzedMessages();
+    expect(exitedWhileFuzzing, `the server exited while fuzzing ${exitedWhileFuzzing ?? ''}`).toBeUndefined();
+    expect(tally.frames).toBe(FRAMES_PER_METHOD * methods);
+    expect(tally.findings).toEqual([]);
+    expect(service.problems().filter((line) => line.includes('"rpc failed"'))).toEqual([]);
+  });
+
+  it('answers broken gRPC framing on raw HTTP/2 with a status, never crashing', async () => {
+    const { framing, exitCode } = await brokenFraming();
+    expect(exitCode).toBeNull();
+    expect(framing.findings).toEqual([]);
+  });
+
+  it(`keeps the heap within ${HEAP_GROWTH_BOUND_MIB} MiB of its warmed-up size and RSS under ${RSS_BOUND_MIB} MiB`, async () => {
+    const { memory } = await brokenFraming();
     const [baseline, ...later] = memory;
     expect(baseline).toBeDefined();
     for (const reading of later) {
@@ -372,6 +401,7 @@ describeEachDatabase('wire fuzzing of a server process', (kind) => {
   });
 
   it('still serves correctly afterwards: health, create, verify, revoke', async () => {
+    await brokenFraming();
     expect(await checkHealth(service.address)).toBe('SERVING');
     const clients = createClients(service.address, { ownConnection: true });
     try {
@@ -391,8 +421,9 @@ describeEachDatabase('wire fuzzing of a server process', (kind) => {
   });
 
   it('exits 0 on SIGTERM, and reports the run', async () => {
-    service.child.kill('SIGTERM');
-    expect(await service.exited).toBe(0);
+    const { messages, framing, memory } = await brokenFraming();
+    const { tally } = messages;
+    expect(await service.stop()).toBe(0);
     const mib = (bytes: number) => (bytes / MIB).toFixed(1);
     const readings = memory.map(({ label, usage }) => `${label} ${mib(usage.heapUsed)}/${mib(usage.rss)}`).join(', ');
     process.stdout.write(

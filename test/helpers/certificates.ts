@@ -3,17 +3,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import {
-  type ChannelCredentials,
-  type Client,
-  credentials,
-  makeClientConstructor,
-  Metadata,
-  type ServiceError,
-} from '@grpc/grpc-js';
-import { service as healthService } from 'grpc-health-check';
+import { type ChannelCredentials, Client, credentials, Metadata } from '@grpc/grpc-js';
 
-import { KeyAdminClient, KeyVerifierClient } from '../../gen/apikeys/v1/api_keys.js';
+import { KeyAdminService, KeyVerifierService } from '../../gen/apikeys/v1/api_keys.js';
+import { promisedClient } from '../../src/client/promisedClient.js';
+import { healthClient } from './healthClient.js';
 
 const OPENSSL = 'openssl';
 
@@ -150,36 +144,19 @@ export function bearer(token?: string): Metadata {
   return metadata;
 }
 
-type Callback = (error: ServiceError | null, response: unknown) => void;
-type Unary = (request: unknown, metadata: Metadata, options: object, callback: Callback) => void;
-
-/** Calls `method` of a generated client and resolves with its response. */
-function unary<T>(client: Client, method: string, request: unknown, metadata: Metadata): Promise<T> {
-  const call = (client as unknown as Record<string, Unary>)[method];
-  if (call === undefined) throw new Error(`no method ${method}`);
-  return new Promise((resolve, reject) => {
-    call.call(client, request, metadata, { deadline: Date.now() + 10_000 }, (error, response) =>
-      error === null ? resolve(response as T) : reject(error),
-    );
-  });
-}
-
 /** Clients of KeyAdmin, KeyVerifier and health over one channel credential, each on its own connection. */
 export function createCredentialedClients(address: string, channelCredentials: ChannelCredentials) {
   // The server certificate names localhost too: TLS servername must not be an IP address (RFC 6066).
   const options = { 'grpc.use_local_subchannel_pool': 1, 'grpc.ssl_target_name_override': 'localhost' };
-  const admin = new KeyAdminClient(address, channelCredentials, options);
-  const verifier = new KeyVerifierClient(address, channelCredentials, options);
-  const HealthClient = makeClientConstructor(healthService, 'grpc.health.v1.Health');
-  const health = new HealthClient(address, channelCredentials, options);
+  const admin = new Client(address, channelCredentials, options);
+  const verifier = new Client(address, channelCredentials, options);
+  const health = new Client(address, channelCredentials, options);
+  const defaults = { deadlineMs: 10_000 };
   return {
-    /** Calls a KeyAdmin method by its client name (`createKey`, `listAuditEvents`, …). */
-    admin: <T = unknown>(method: string, request: unknown, metadata = new Metadata()) =>
-      unary<T>(admin, method, request, metadata),
-    verify: <T = unknown>(request: unknown, metadata = new Metadata()) =>
-      unary<T>(verifier, 'verifyKey', request, metadata),
+    admin: promisedClient(admin, KeyAdminService, defaults),
+    verifier: promisedClient(verifier, KeyVerifierService, defaults),
     /** grpc.health.v1.Health/Check of the whole server: the status name. */
-    health: async () => (await unary<{ status: string }>(health, 'check', { service: '' }, new Metadata())).status,
+    health: async () => (await healthClient(health).check({ service: '' }, defaults)).status,
     close: () => {
       admin.close();
       verifier.close();

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,14 +6,7 @@ import { join } from 'node:path';
 import { credentials, status } from '@grpc/grpc-js';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import {
-  CreateKeyRequest,
-  type CreateKeyResponse,
-  ListAuditEventsRequest,
-  type ListAuditEventsResponse,
-  VerifyKeyRequest,
-  type VerifyKeyResponse,
-} from '../../gen/apikeys/v1/api_keys.js';
+import { CreateKeyRequest, ListAuditEventsRequest, VerifyKeyRequest } from '../../gen/apikeys/v1/api_keys.js';
 import {
   bearer,
   CERTIFICATE_IDENTITIES,
@@ -23,28 +15,12 @@ import {
   tlsCredentials,
 } from '../helpers/certificates.js';
 import { grpcError } from '../helpers/grpcClients.js';
-import { startServiceProcess } from '../helpers/startProcess.js';
+import { runServiceToExit, startServiceProcess } from '../helpers/startProcess.js';
 import { actorOf, newOrganizationId } from '../helpers/testActors.js';
 
-const TSX = join(process.cwd(), 'node_modules', '.bin', 'tsx');
 const sqlite = () => `sqlite:${join(mkdtempSync(join(tmpdir(), 'apikeys-auth-proc-')), 'keys.db')}`;
 const TOKEN = randomBytes(32).toString('base64');
 const AUTH_TOKENS = `admin-backend=${createHash('sha256').update(TOKEN).digest('hex')}`;
-
-/** Runs src/main.ts expecting it to exit on its own; resolves with the exit code and everything it wrote. */
-async function runToExit(
-  env: Record<string, string>,
-): Promise<{ code: number | null; stderr: string; stdout: string }> {
-  const child = spawn(TSX, ['src/main.ts'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  clearTimeout(timer);
-  return { code, stdout, stderr };
-}
 
 /** The loopback address of a process listening on all interfaces. */
 const loopback = (address: string) => address.replace(/^(0\.0\.0\.0|\[::\])/, '127.0.0.1');
@@ -54,7 +30,7 @@ describe('start-up security checks of the service process', () => {
   afterAll(() => certificates.remove());
 
   it('refuses to start on 0.0.0.0 without caller authentication: exit 2, one clear message, no stack trace', async () => {
-    const { code, stderr, stdout } = await runToExit({ LISTEN_ADDRESS: '0.0.0.0:0', DATABASE_URL: sqlite() });
+    const { code, stderr, stdout } = await runServiceToExit({ LISTEN_ADDRESS: '0.0.0.0:0', DATABASE_URL: sqlite() });
     expect(code).toBe(2);
     expect(stdout).toBe('');
     expect(stderr.trim().split('\n')).toEqual([
@@ -63,7 +39,7 @@ describe('start-up security checks of the service process', () => {
   });
 
   it('refuses service tokens in plaintext on [::] (exit 2), naming the opt-in', async () => {
-    const { code, stderr } = await runToExit({ LISTEN_ADDRESS: '[::]:0', DATABASE_URL: sqlite(), AUTH_TOKENS });
+    const { code, stderr } = await runServiceToExit({ LISTEN_ADDRESS: '[::]:0', DATABASE_URL: sqlite(), AUTH_TOKENS });
     expect(code).toBe(2);
     expect(stderr).toContain('service tokens travel in plaintext');
     expect(stderr).toContain('ALLOW_INSECURE=plaintext-tokens');
@@ -91,12 +67,10 @@ describe('start-up security checks of the service process', () => {
       const clients = createCredentialedClients(loopback(service.address), credentials.createInsecure());
       try {
         const organizationActor = actorOf(newOrganizationId('optin'), 'alice');
-        await clients.admin(
-          'createKey',
+        await clients.admin.createKey(
           CreateKeyRequest.fromPartial({ actor: organizationActor, name: 'n', scopes: ['tickets:read'] }),
         );
-        const audit = await clients.admin<ListAuditEventsResponse>(
-          'listAuditEvents',
+        const audit = await clients.admin.listAuditEvents(
           ListAuditEventsRequest.fromPartial({ actor: organizationActor }),
         );
         expect(audit.events.map((event) => event.caller)).toEqual(['anonymous']);
@@ -144,31 +118,29 @@ describe('start-up security checks of the service process', () => {
     try {
       expect(service.output()).not.toContain('INSECURE');
       const organizationActor = actorOf(newOrganizationId('workers'), 'alice');
-      const created = await admins[0]!.admin<CreateKeyResponse>(
-        'createKey',
+      const created = await admins[0]!.admin.createKey(
         CreateKeyRequest.fromPartial({ actor: organizationActor, name: 'w', scopes: ['tickets:read'] }),
       );
       const verify = VerifyKeyRequest.fromPartial({ key: created.secret });
       for (const clients of [...admins, ...others]) {
-        expect((await clients.verify<VerifyKeyResponse>(verify)).valid).toBe(true);
+        expect((await clients.verifier.verifyKey(verify)).valid).toBe(true);
       }
       for (const clients of others) {
-        expect((await grpcError(clients.admin('listScopes', { actor: organizationActor }))).code).toBe(
+        expect((await grpcError(clients.admin.listScopes({ actor: organizationActor }))).code).toBe(
           status.PERMISSION_DENIED,
         );
         // A valid token whose name is not in ADMIN_CLIENT_IDS does not help either.
-        expect((await grpcError(clients.admin('listScopes', { actor: organizationActor }, bearer(TOKEN)))).code).toBe(
-          status.PERMISSION_DENIED,
-        );
+        expect(
+          (await grpcError(clients.admin.listScopes({ actor: organizationActor }, { metadata: bearer(TOKEN) }))).code,
+        ).toBe(status.PERMISSION_DENIED);
       }
       for (const clients of admins) {
-        const audit = await clients.admin<ListAuditEventsResponse>(
-          'listAuditEvents',
+        const audit = await clients.admin.listAuditEvents(
           ListAuditEventsRequest.fromPartial({ actor: organizationActor }),
         );
         expect(audit.events.map((event) => event.caller)).toEqual([CERTIFICATE_IDENTITIES.spiffe]);
       }
-      expect((await grpcError(strangers.verify(verify))).code).toBe(status.UNAVAILABLE);
+      expect((await grpcError(strangers.verifier.verifyKey(verify))).code).toBe(status.UNAVAILABLE);
       const verifyLines = service
         .output()
         .split('\n')

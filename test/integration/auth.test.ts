@@ -6,32 +6,29 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CreateKeyRequest,
   type CreateKeyResponse,
-  GetKeyRequest,
+  KeyAdminService,
   ListAuditEventsRequest,
   type ListAuditEventsResponse,
   ListKeysRequest,
   type ListKeysResponse,
   ListScopesRequest,
   RevokeKeyRequest,
-  RevokeUserKeysRequest,
-  RotateKeyRequest,
-  UpdateKeyRequest,
   VerifyKeyRequest,
-  type VerifyKeyResponse,
 } from '../../gen/apikeys/v1/api_keys.js';
 import {
   bearer,
   CERTIFICATE_IDENTITIES,
   createCredentialedClients,
   createTestCertificates,
+  type TestCertificates,
   tlsCredentials,
 } from '../helpers/certificates.js';
 import { grpcError } from '../helpers/grpcClients.js';
 import { checkHealth } from '../helpers/healthClient.js';
 import { RawClient } from '../helpers/rawClient.js';
 import { ReflectionClient } from '../helpers/reflectionClient.js';
-import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
 import { actorOf, newOrganizationId } from '../helpers/testActors.js';
+import { useTestServer } from '../helpers/useTestServer.js';
 
 /** Service tokens as an operator makes them (`openssl rand -base64 32`); only their SHA-256 is configured. */
 const ADMIN_TOKEN = randomBytes(32).toString('base64');
@@ -39,19 +36,12 @@ const SEARCH_TOKEN = randomBytes(32).toString('base64');
 const sha256 = (token: string) => createHash('sha256').update(token).digest('hex');
 const AUTH_TOKENS = `admin-backend=${sha256(ADMIN_TOKEN)},search-service=${sha256(SEARCH_TOKEN)}`;
 
-/** Every KeyAdmin method with an empty (invalid) request of its type. */
-const KEY_ADMIN_METHODS = {
-  createKey: CreateKeyRequest.fromPartial({}),
-  getKey: GetKeyRequest.fromPartial({}),
-  listKeys: ListKeysRequest.fromPartial({}),
-  updateKey: UpdateKeyRequest.fromPartial({}),
-  revokeKey: RevokeKeyRequest.fromPartial({}),
-  rotateKey: RotateKeyRequest.fromPartial({}),
-  revokeUserKeys: RevokeUserKeysRequest.fromPartial({}),
-  listScopes: ListScopesRequest.fromPartial({}),
-  listAuditEvents: ListAuditEventsRequest.fromPartial({}),
-} as const;
-type KeyAdminMethod = keyof typeof KEY_ADMIN_METHODS;
+type KeyAdminMethod = keyof typeof KeyAdminService;
+
+/** Every KeyAdmin method (from the service definition) with an empty (invalid) request of its type. */
+const KEY_ADMIN_METHODS = Object.entries(KeyAdminService).map(
+  ([method, definition]) => [method, definition.requestDeserialize(Buffer.alloc(0))] as const,
+);
 
 const NO_CREDENTIALS = 'caller authentication required: send "authorization: Bearer <service token>" metadata';
 const actor = () => actorOf(newOrganizationId('auth'), 'alice');
@@ -66,9 +56,29 @@ const listAudit = (organizationActor: ReturnType<typeof actor>) =>
   ListAuditEventsRequest.fromPartial({ actor: organizationActor });
 const verifyRequest = (key: string) => VerifyKeyRequest.fromPartial({ key });
 
-/** The log lines (parsed) of calls to `method`. */
-function rpcLines(server: TestServer, method: string): Record<string, unknown>[] {
-  return server.logs
+/** `authorization` values that are not a known token, with what the refusal says. */
+const WRONG_CREDENTIALS: [label: string, authorization: string, message: string][] = [
+  ['an unknown token', `Bearer ${randomBytes(32).toString('base64')}`, 'the service token was not recognized'],
+  [
+    'a token with one character changed',
+    `Bearer ${ADMIN_TOKEN.slice(0, -2)}${ADMIN_TOKEN.at(-2) === 'A' ? 'B' : 'A'}=`,
+    'not recognized',
+  ],
+  ['the SHA-256 of the token instead of the token', `Bearer ${sha256(ADMIN_TOKEN)}`, 'not recognized'],
+  ['the token without "Bearer"', ADMIN_TOKEN, 'must be exactly one entry "Bearer <service token>"'],
+  ['another scheme', `Basic ${ADMIN_TOKEN}`, 'must be exactly one entry "Bearer <service token>"'],
+];
+
+/** Metadata carrying `authorization` exactly as given. */
+function authorization(value: string): Metadata {
+  const metadata = new Metadata();
+  metadata.set('authorization', value);
+  return metadata;
+}
+
+/** The log lines (parsed) of calls to `method` among `logs`. */
+function rpcLines(logs: readonly string[], method: string): Record<string, unknown>[] {
+  return logs
     .map((line) => JSON.parse(line) as Record<string, unknown>)
     .filter((line) => line.method === `/apikeys.v1.${method}`);
 }
@@ -83,18 +93,14 @@ function expectNoToken(texts: string[]): void {
 }
 
 describe('service tokens (plaintext, loopback)', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer('sqlite', { AUTH_TOKENS, ADMIN_CLIENT_IDS: 'admin-backend' });
-  });
-  afterAll(() => server.stop());
+  const server = useTestServer('sqlite', { AUTH_TOKENS, ADMIN_CLIENT_IDS: 'admin-backend' });
   const adminCall = (method: KeyAdminMethod, request: object, metadata?: Metadata) =>
     (server.clients.admin[method] as (r: object, o: { metadata?: Metadata }) => Promise<unknown>)(request, {
       ...(metadata === undefined ? {} : { metadata }),
     });
 
   describe('refused', () => {
-    it.each(Object.entries(KEY_ADMIN_METHODS))(
+    it.each(KEY_ADMIN_METHODS)(
       'KeyAdmin.%s without credentials: UNAUTHENTICATED, before the request is looked at',
       async (method, request) => {
         const error = await grpcError(adminCall(method as KeyAdminMethod, request));
@@ -103,20 +109,8 @@ describe('service tokens (plaintext, loopback)', () => {
       },
     );
 
-    it.each([
-      ['an unknown token', `Bearer ${randomBytes(32).toString('base64')}`, 'the service token was not recognized'],
-      [
-        'a token with one character changed',
-        `Bearer ${ADMIN_TOKEN.slice(0, -2)}${ADMIN_TOKEN.at(-2) === 'A' ? 'B' : 'A'}=`,
-        'not recognized',
-      ],
-      ['the SHA-256 of the token instead of the token', `Bearer ${sha256(ADMIN_TOKEN)}`, 'not recognized'],
-      ['the token without "Bearer"', ADMIN_TOKEN, 'must be exactly one entry "Bearer <service token>"'],
-      ['another scheme', `Basic ${ADMIN_TOKEN}`, 'must be exactly one entry "Bearer <service token>"'],
-    ])('%s: UNAUTHENTICATED, never repeating what was sent', async (_label, value, message) => {
-      const metadata = new Metadata();
-      metadata.set('authorization', value);
-      const error = await grpcError(adminCall('createKey', keyRequest(actor()), metadata));
+    it.each(WRONG_CREDENTIALS)('%s: UNAUTHENTICATED, never repeating what was sent', async (_label, value, message) => {
+      const error = await grpcError(adminCall('createKey', keyRequest(actor()), authorization(value)));
       expect(error.code).toBe(status.UNAUTHENTICATED);
       expect(error.details).toContain(message);
       expectNoToken([error.details]);
@@ -161,12 +155,10 @@ describe('service tokens (plaintext, loopback)', () => {
         keyRequest(organizationActor),
         bearer(ADMIN_TOKEN),
       )) as CreateKeyResponse;
-      const revokeMetadata = new Metadata();
-      revokeMetadata.set('authorization', `bearer   ${ADMIN_TOKEN}`); // the scheme is case-insensitive
       await adminCall(
         'revokeKey',
         RevokeKeyRequest.fromPartial({ actor: organizationActor, keyId: created.key!.id }),
-        revokeMetadata,
+        authorization(`bearer   ${ADMIN_TOKEN}`), // the scheme is case-insensitive
       );
       const audit = (await adminCall(
         'listAuditEvents',
@@ -182,8 +174,7 @@ describe('service tokens (plaintext, loopback)', () => {
       const request = verifyRequest(created.secret);
       expect((await server.clients.verifier.verifyKey(request)).valid).toBe(true);
       expect((await server.clients.verifier.verifyKey(request, { metadata: bearer(SEARCH_TOKEN) })).valid).toBe(true);
-      const wrong = new Metadata();
-      wrong.set('authorization', 'Bearer not-checked-at-all');
+      const wrong = authorization('Bearer not-checked-at-all');
       expect((await server.clients.verifier.verifyKey(request, { metadata: wrong })).valid).toBe(true);
     });
 
@@ -200,8 +191,18 @@ describe('service tokens (plaintext, loopback)', () => {
     });
   });
 
-  it('logs the caller of every call and every refusal with its reason, and never a token', () => {
-    const createLines = rpcLines(server, 'KeyAdmin/CreateKey');
+  it('logs the caller of every call and every refusal with its reason, and never a token', async () => {
+    const before = server.logs.length;
+    const organizationActor = actor();
+    await adminCall('createKey', keyRequest(organizationActor), bearer(ADMIN_TOKEN));
+    await grpcError(adminCall('createKey', keyRequest(organizationActor), bearer(SEARCH_TOKEN)));
+    await grpcError(adminCall('createKey', keyRequest(organizationActor)));
+    for (const [, value] of WRONG_CREDENTIALS) {
+      await grpcError(adminCall('createKey', keyRequest(organizationActor), authorization(value)));
+    }
+    await server.clients.verifier.verifyKey(verifyRequest('tt_admin_x'));
+    const logs = server.logs.slice(before);
+    const createLines = rpcLines(logs, 'KeyAdmin/CreateKey');
     expect(createLines.filter((line) => line.status === 'OK').every((line) => line.caller === 'admin-backend')).toBe(
       true,
     );
@@ -211,24 +212,22 @@ describe('service tokens (plaintext, loopback)', () => {
     expect(createLines).toContainEqual(
       expect.objectContaining({ status: 'UNAUTHENTICATED', caller: null, msg: 'caller rejected', level: 40 }),
     );
-    expect(rpcLines(server, 'KeyVerifier/VerifyKey').map((line) => line.caller)).toContain('anonymous');
+    expect(rpcLines(logs, 'KeyVerifier/VerifyKey').map((line) => line.caller)).toContain('anonymous');
     expectNoToken(server.logs);
   });
 });
 
 describe('VERIFIER_REQUIRES_AUTH=true', () => {
-  let server: TestServer;
+  const server = useTestServer('sqlite', {
+    AUTH_TOKENS,
+    ADMIN_CLIENT_IDS: 'admin-backend',
+    VERIFIER_REQUIRES_AUTH: 'true',
+  });
   let secret: string;
   beforeAll(async () => {
-    server = await startTestServer('sqlite', {
-      AUTH_TOKENS,
-      ADMIN_CLIENT_IDS: 'admin-backend',
-      VERIFIER_REQUIRES_AUTH: 'true',
-    });
     const created = await server.clients.admin.createKey(keyRequest(actor()), { metadata: bearer(ADMIN_TOKEN) });
     secret = created.secret;
   });
-  afterAll(() => server.stop());
 
   it('VerifyKey without credentials or with a wrong token: UNAUTHENTICATED', async () => {
     const request = verifyRequest(secret);
@@ -241,9 +240,14 @@ describe('VERIFIER_REQUIRES_AUTH=true', () => {
 
   it('VerifyKey from any authenticated caller, admin client or not, logged with its name', async () => {
     const request = verifyRequest(secret);
+    const before = server.logs.length;
+    await grpcError(server.clients.verifier.verifyKey(request));
     expect((await server.clients.verifier.verifyKey(request, { metadata: bearer(SEARCH_TOKEN) })).valid).toBe(true);
     expect((await server.clients.verifier.verifyKey(request, { metadata: bearer(ADMIN_TOKEN) })).valid).toBe(true);
-    const callers = rpcLines(server, 'KeyVerifier/VerifyKey').map((line) => [line.status, line.caller]);
+    const callers = rpcLines(server.logs.slice(before), 'KeyVerifier/VerifyKey').map((line) => [
+      line.status,
+      line.caller,
+    ]);
     expect(callers).toEqual(
       expect.arrayContaining([
         ['OK', 'search-service'],
@@ -255,27 +259,27 @@ describe('VERIFIER_REQUIRES_AUTH=true', () => {
   });
 });
 
+/** The environment of a server presenting `certificates.server`. */
+const serverTls = (certificates: TestCertificates) => ({
+  TLS_CERT_FILE: certificates.server.cert,
+  TLS_KEY_FILE: certificates.server.key,
+});
+
 describe('mutual TLS', () => {
   const certificates = createTestCertificates();
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer('sqlite', {
-      TLS_CERT_FILE: certificates.server.cert,
-      TLS_KEY_FILE: certificates.server.key,
-      TLS_CLIENT_CA_FILE: certificates.ca.cert,
-      AUTH_TOKENS,
-      ADMIN_CLIENT_IDS: [
-        CERTIFICATE_IDENTITIES.spiffe,
-        CERTIFICATE_IDENTITIES.dnsOnly,
-        CERTIFICATE_IDENTITIES.cnOnly,
-        'admin-backend',
-      ].join(','),
-      VERIFIER_REQUIRES_AUTH: 'true',
-    });
-  });
-  afterAll(async () => {
-    await server.stop();
-    certificates.remove();
+  // Registered first, so that it runs after the server stopped (after-hooks run in reverse order).
+  afterAll(() => certificates.remove());
+  const server = useTestServer('sqlite', {
+    ...serverTls(certificates),
+    TLS_CLIENT_CA_FILE: certificates.ca.cert,
+    AUTH_TOKENS,
+    ADMIN_CLIENT_IDS: [
+      CERTIFICATE_IDENTITIES.spiffe,
+      CERTIFICATE_IDENTITIES.dnsOnly,
+      CERTIFICATE_IDENTITIES.cnOnly,
+      'admin-backend',
+    ].join(','),
+    VERIFIER_REQUIRES_AUTH: 'true',
   });
   const clientsWith = (name: keyof typeof certificates.clients) =>
     createCredentialedClients(server.address, tlsCredentials(certificates.ca, certificates.clients[name]));
@@ -290,8 +294,8 @@ describe('mutual TLS', () => {
       const clients = clientsWith(name);
       try {
         const organizationActor = actor();
-        await clients.admin<CreateKeyResponse>('createKey', keyRequest(organizationActor));
-        const audit = await clients.admin<ListAuditEventsResponse>('listAuditEvents', listAudit(organizationActor));
+        await clients.admin.createKey(keyRequest(organizationActor));
+        const audit = await clients.admin.listAuditEvents(listAudit(organizationActor));
         expect(audit.events.map((event) => event.caller)).toEqual([identity]);
       } finally {
         clients.close();
@@ -303,14 +307,14 @@ describe('mutual TLS', () => {
     const admin = clientsWith('spiffe');
     const other = clientsWith('otherService');
     try {
-      const created = await admin.admin<CreateKeyResponse>('createKey', keyRequest(actor()));
-      const error = await grpcError(other.admin('listScopes', listScopes()));
+      const created = await admin.admin.createKey(keyRequest(actor()));
+      const error = await grpcError(other.admin.listScopes(listScopes()));
       expect(error.code).toBe(status.PERMISSION_DENIED);
       expect(error.details).toContain(`caller "${CERTIFICATE_IDENTITIES.otherService}" may not use KeyAdmin`);
       // VERIFIER_REQUIRES_AUTH: the verified certificate is the authentication.
-      const verified = await other.verify<VerifyKeyResponse>(verifyRequest(created.secret));
+      const verified = await other.verifier.verifyKey(verifyRequest(created.secret));
       expect(verified.valid).toBe(true);
-      expect(rpcLines(server, 'KeyVerifier/VerifyKey').at(-1)).toMatchObject({
+      expect(rpcLines(server.logs, 'KeyVerifier/VerifyKey').at(-1)).toMatchObject({
         status: 'OK',
         caller: CERTIFICATE_IDENTITIES.otherService,
       });
@@ -325,14 +329,10 @@ describe('mutual TLS', () => {
     const admin = clientsWith('spiffe');
     try {
       const organizationActor = actor();
-      await other.admin('createKey', keyRequest(organizationActor), bearer(ADMIN_TOKEN));
-      const audit = await other.admin<ListAuditEventsResponse>(
-        'listAuditEvents',
-        listAudit(organizationActor),
-        bearer(ADMIN_TOKEN),
-      );
+      await other.admin.createKey(keyRequest(organizationActor), { metadata: bearer(ADMIN_TOKEN) });
+      const audit = await other.admin.listAuditEvents(listAudit(organizationActor), { metadata: bearer(ADMIN_TOKEN) });
       expect(audit.events.map((event) => event.caller)).toEqual(['admin-backend']);
-      const error = await grpcError(admin.admin('listScopes', listScopes(), bearer('wrong')));
+      const error = await grpcError(admin.admin.listScopes(listScopes(), { metadata: bearer('wrong') }));
       expect(error.code).toBe(status.UNAUTHENTICATED);
     } finally {
       other.close();
@@ -358,8 +358,8 @@ describe('mutual TLS', () => {
     const clients = createCredentialedClients(server.address, channelCredentials());
     try {
       for (const call of [
-        clients.admin('listScopes', listScopes()),
-        clients.verify(verifyRequest('tt_admin_x')),
+        clients.admin.listScopes(listScopes()),
+        clients.verifier.verifyKey(verifyRequest('tt_admin_x')),
         clients.health(),
       ]) {
         expect((await grpcError(call)).code).toBe(status.UNAVAILABLE);
@@ -371,25 +371,31 @@ describe('mutual TLS', () => {
     }
   });
 
-  it('never logs a token', () => {
+  it('never logs a token', async () => {
+    const clients = clientsWith('otherService');
+    try {
+      for (const metadata of [
+        bearer(ADMIN_TOKEN),
+        bearer(SEARCH_TOKEN),
+        ...WRONG_CREDENTIALS.map(([, value]) => authorization(value)),
+      ]) {
+        await clients.admin.listScopes(listScopes(), { metadata }).catch(() => undefined);
+        await clients.verifier.verifyKey(verifyRequest('tt_admin_x'), { metadata }).catch(() => undefined);
+      }
+    } finally {
+      clients.close();
+    }
     expectNoToken(server.logs);
   });
 });
 
 describe('TLS with service tokens (no client certificates)', () => {
   const certificates = createTestCertificates();
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer('sqlite', {
-      TLS_CERT_FILE: certificates.server.cert,
-      TLS_KEY_FILE: certificates.server.key,
-      AUTH_TOKENS,
-      ADMIN_CLIENT_IDS: 'admin-backend',
-    });
-  });
-  afterAll(async () => {
-    await server.stop();
-    certificates.remove();
+  afterAll(() => certificates.remove());
+  const server = useTestServer('sqlite', {
+    ...serverTls(certificates),
+    AUTH_TOKENS,
+    ADMIN_CLIENT_IDS: 'admin-backend',
   });
 
   it('authenticates callers by token over TLS; a client certificate identifies no one', async () => {
@@ -401,11 +407,11 @@ describe('TLS with service tokens (no client certificates)', () => {
     try {
       expect(await plain.health()).toBe('SERVING');
       const organizationActor = actor();
-      await plain.admin('createKey', keyRequest(organizationActor), bearer(ADMIN_TOKEN));
-      const error = await grpcError(plain.admin('listScopes', listScopes(organizationActor)));
+      await plain.admin.createKey(keyRequest(organizationActor), { metadata: bearer(ADMIN_TOKEN) });
+      const error = await grpcError(plain.admin.listScopes(listScopes(organizationActor)));
       expect(error.code).toBe(status.UNAUTHENTICATED);
       expect(error.details).toBe(NO_CREDENTIALS);
-      const fromCertificate = await grpcError(withCertificate.admin('listScopes', listScopes(organizationActor)));
+      const fromCertificate = await grpcError(withCertificate.admin.listScopes(listScopes(organizationActor)));
       expect(fromCertificate.code).toBe(status.UNAUTHENTICATED);
     } finally {
       plain.close();

@@ -2,16 +2,18 @@ import { status } from '@grpc/grpc-js';
 import knex, { type Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { DenialReason, Role } from '../../gen/apikeys/v1/api_keys.js';
+import { DenialReason } from '../../gen/apikeys/v1/api_keys.js';
 import { hashSecret } from '../../src/domain/keyFormat.js';
+import { createTestKey } from '../helpers/createTestKey.js';
 import { grpcError } from '../helpers/grpcClients.js';
 import { settleFeed } from '../helpers/settleFeed.js';
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
 import { TcpProxy } from '../helpers/TcpProxy.js';
+import { actorOf } from '../helpers/testActors.js';
 import { createTestDatabase, TEST_MYSQL_URL, type TestDatabase } from '../helpers/testDatabase.js';
 
 const describeMysql = TEST_MYSQL_URL === '' ? describe.skip : describe;
-const admin = { organizationId: 'org-feed', userId: 'alice', role: Role.ROLE_ADMIN };
+const admin = actorOf('org-feed', 'alice');
 
 async function until(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -36,18 +38,8 @@ describeMysql(
     });
 
     it('applies a change committed after a later id was already read (out-of-order commit)', async () => {
-      const a = await server.clients.admin.createKey({
-        actor: admin,
-        name: 'A',
-        scopes: ['tickets:read'],
-        allowedIps: [],
-      });
-      const b = await server.clients.admin.createKey({
-        actor: admin,
-        name: 'B',
-        scopes: ['tickets:read'],
-        allowedIps: [],
-      });
+      const a = await createTestKey(server, admin, { name: 'A' });
+      const b = await createTestKey(server, admin, { name: 'B' });
       const verifyA = () => server.clients.verifier.verifyKey({ key: a.secret, clientIp: '', requiredScopes: [] });
       expect((await verifyA()).valid).toBe(true); // A is now cached on the server
 
@@ -55,14 +47,14 @@ describeMysql(
       const trx = await other.transaction();
       const now = Date.now();
       await trx('api_keys')
-        .where('id', a.key!.id)
+        .where('id', a.key.id)
         .update({ revoke_time: now, revoked_by_user_id: 'bob', update_time: now });
-      await trx('key_changes').insert({ key_id: a.key!.id, secret_hash: hashSecret(a.secret), change_time: now });
+      await trx('key_changes').insert({ key_id: a.key.id, secret_hash: hashSecret(a.secret), change_time: now });
       const [rows] = (await trx.raw('SELECT LAST_INSERT_ID() AS pending')) as [[{ pending: number }]];
       const pending = rows[0].pending;
 
       // Meanwhile B is revoked and committed with a higher id, and the feed reads it.
-      await server.clients.admin.revokeKey({ actor: admin, keyId: b.key!.id, reason: '' });
+      await server.clients.admin.revokeKey({ actor: admin, keyId: b.key.id, reason: '' });
       const polls = server.app.feed.stats.polls;
       await until(() => Promise.resolve(server.app.feed.stats.polls >= polls + 2));
       expect(server.app.feed.stats.highestSeen).toBeGreaterThan(pending);
@@ -102,18 +94,8 @@ describeMysql(
     });
 
     it('serves cached keys within the staleness bound, refuses unknown keys, fails closed after it, and recovers by itself', async () => {
-      const cached = await server.clients.admin.createKey({
-        actor: admin,
-        name: 'cached',
-        scopes: ['tickets:read'],
-        allowedIps: [],
-      });
-      const unknown = await server.clients.admin.createKey({
-        actor: admin,
-        name: 'never verified',
-        scopes: ['tickets:read'],
-        allowedIps: [],
-      });
+      const cached = await createTestKey(server, admin, { name: 'cached' });
+      const unknown = await createTestKey(server, admin, { name: 'never verified' });
       const verify = (secret: string) =>
         server.clients.verifier.verifyKey({ key: secret, clientIp: '', requiredScopes: [] });
       // Applying the creations from the change feed drops the keys from the cache: let that happen first.

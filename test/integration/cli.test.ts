@@ -9,6 +9,7 @@ import { KeyAdminService, KeyState } from '../../gen/apikeys/v1/api_keys.js';
 import { CERTIFICATE_IDENTITIES, createTestCertificates, type TestCertificates } from '../helpers/certificates.js';
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
 import { actorOf, newOrganizationId } from '../helpers/testActors.js';
+import { useTestServer } from '../helpers/useTestServer.js';
 
 const BIN = join(process.cwd(), 'bin', 'apikeys.js');
 const SECRET_PATTERN = /\btt_(admin|readonly)_[0-9A-Za-z]{30}\b/g;
@@ -62,13 +63,7 @@ interface KeyJson {
 }
 
 describe('apikeys CLI (the real binary against a real server) [sqlite]', () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer('sqlite');
-  });
-  afterAll(async () => {
-    await server.stop();
-  });
+  const server = useTestServer('sqlite');
 
   /** The environment of an admin of a fresh organization, pointed at the test server. */
   const adminEnv = (org = newOrganizationId('cli'), user = 'alice', role = 'admin'): Record<string, string> => ({

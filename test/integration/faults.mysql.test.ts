@@ -3,17 +3,19 @@ import { service as healthService } from 'grpc-health-check';
 import knex from 'knex';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { DenialReason, KeyState, Role } from '../../gen/apikeys/v1/api_keys.js';
+import { DenialReason, KeyState } from '../../gen/apikeys/v1/api_keys.js';
+import { createTestKey } from '../helpers/createTestKey.js';
 import { createClients, grpcError } from '../helpers/grpcClients.js';
 import { settleFeed } from '../helpers/settleFeed.js';
 import { type ServiceProcess, startServiceProcess } from '../helpers/startProcess.js';
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
 import { TcpProxy } from '../helpers/TcpProxy.js';
+import { actorOf } from '../helpers/testActors.js';
 import { createTestDatabase, TEST_MYSQL_URL, type TestDatabase } from '../helpers/testDatabase.js';
 
 const skipped = TEST_MYSQL_URL === '' ? ' (skipped: TEST_MYSQL_URL is not set)' : '';
 const describeMysql = TEST_MYSQL_URL === '' ? describe.skip : describe;
-const admin = { organizationId: 'org-faults', userId: 'alice', role: Role.ROLE_ADMIN };
+const admin = actorOf('org-faults', 'alice');
 const verifyRequest = (key: string) => ({ key, clientIp: '', requiredScopes: [] });
 
 async function until(condition: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
@@ -191,12 +193,7 @@ describeMysql(`process shutdown and crash [mysql]${skipped}`, () => {
       SHUTDOWN_TIMEOUT_MS: '10000',
     });
     const clients = createClients(service.address);
-    const used = await clients.admin.createKey({
-      actor: admin,
-      name: 'used',
-      scopes: ['tickets:read'],
-      allowedIps: [],
-    });
+    const used = await createTestKey(clients, admin, { name: 'used' });
     expect(
       (await clients.verifier.verifyKey({ key: used.secret, clientIp: '203.0.113.9', requiredScopes: [] })).valid,
     ).toBe(true);
@@ -241,7 +238,7 @@ describeMysql(`process shutdown and crash [mysql]${skipped}`, () => {
     health.close();
     clients.close();
     const db = knex({ client: 'mysql2', connection: database.url, pool: { min: 0, max: 1 } });
-    const row = (await db('api_keys').where('id', used.key!.id).first()) as { last_used_ip: string | null };
+    const row = (await db('api_keys').where('id', used.key.id).first()) as { last_used_ip: string | null };
     await db.destroy();
     expect(row.last_used_ip).toBe('203.0.113.9');
   });
@@ -256,12 +253,7 @@ describeMysql(`process shutdown and crash [mysql]${skipped}`, () => {
       DATABASE_TIMEOUT_MS: '20000',
     });
     const clients = createClients(service.address);
-    const used = await clients.admin.createKey({
-      actor: admin,
-      name: 'used',
-      scopes: ['tickets:read'],
-      allowedIps: [],
-    });
+    const used = await createTestKey(clients, admin, { name: 'used' });
     expect((await clients.verifier.verifyKey(verifyRequest(used.secret))).valid).toBe(true);
     clients.close();
     proxy.delayMs = 60_000; // every answer from the database now arrives a minute late
@@ -286,19 +278,9 @@ describeMysql(`process shutdown and crash [mysql]${skipped}`, () => {
       LAST_USED_FLUSH_MS: '600000',
     });
     const clients = createClients(service.address);
-    const kept = await clients.admin.createKey({
-      actor: admin,
-      name: 'kept',
-      scopes: ['tickets:read'],
-      allowedIps: [],
-    });
-    const revoked = await clients.admin.createKey({
-      actor: admin,
-      name: 'revoked',
-      scopes: ['tickets:read'],
-      allowedIps: [],
-    });
-    await clients.admin.revokeKey({ actor: admin, keyId: revoked.key!.id, reason: 'before the crash' });
+    const kept = await createTestKey(clients, admin, { name: 'kept' });
+    const revoked = await createTestKey(clients, admin, { name: 'revoked' });
+    await clients.admin.revokeKey({ actor: admin, keyId: revoked.key.id, reason: 'before the crash' });
     expect(
       (await clients.verifier.verifyKey({ key: kept.secret, clientIp: '203.0.113.10', requiredScopes: [] })).valid,
     ).toBe(true);
@@ -307,9 +289,9 @@ describeMysql(`process shutdown and crash [mysql]${skipped}`, () => {
     await service.exited;
 
     const db = knex({ client: 'mysql2', connection: database.url, pool: { min: 0, max: 1 } });
-    const keptRow = (await db('api_keys').where('id', kept.key!.id).first()) as { last_used_time: number | null };
-    const revokedRow = (await db('api_keys').where('id', revoked.key!.id).first()) as { revoke_time: number | null };
-    const events = (await db('audit_events').whereIn('key_id', [kept.key!.id, revoked.key!.id])) as unknown[];
+    const keptRow = (await db('api_keys').where('id', kept.key.id).first()) as { last_used_time: number | null };
+    const revokedRow = (await db('api_keys').where('id', revoked.key.id).first()) as { revoke_time: number | null };
+    const events = (await db('audit_events').whereIn('key_id', [kept.key.id, revoked.key.id])) as unknown[];
     await db.destroy();
     expect(keptRow.last_used_time).toBeNull(); // the one interval of last-used data that was not flushed
     expect(revokedRow.revoke_time).not.toBeNull(); // committed writes survive

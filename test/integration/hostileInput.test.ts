@@ -49,16 +49,6 @@ import { startTestServer, type TestServer } from '../helpers/startTestServer.js'
 import { actorOf, newOrganizationId } from '../helpers/testActors.js';
 import type { DatabaseKind } from '../helpers/testDatabase.js';
 
-/**
- * A call whose deadline has already passed when it arrives still runs its handler: grpc-js hands the
- * request over before its own deadline timer fires, so a write RPC stores its change while the caller is
- * told DEADLINE_EXCEEDED (or, when the handler is quicker than the timer, even OK). The fix belongs in
- * handleUnary (refuse such a call before running the handler); until it is there, the cases that show it
- * are marked: `it.fails` where the outcome is certain (a write RPC stores), `it.skip` where it is a race.
- * Flip this to true with that fix.
- */
-const HANDLE_UNARY_REFUSES_EXPIRED_CALLS = true as boolean;
-
 const DEFAULT_LIMIT = 64 * 1024;
 const RAISED_LIMIT = 8 * 1024 * 1024;
 /** Longest error message any case may produce, unless the case says otherwise. */
@@ -1074,18 +1064,6 @@ async function send(
   return environment.raw.call(testCase.rpc.path, body, { deadline });
 }
 
-/** How a case is declared while calls that arrive expired still run (see HANDLE_UNARY_REFUSES_EXPIRED_CALLS). */
-function declaration(testCase: Case): { run: typeof it | typeof it.skip; note: string } {
-  if (testCase.expiredDeadline === undefined || HANDLE_UNARY_REFUSES_EXPIRED_CALLS) return { run: it, note: '' };
-  if (testCase.expiredDeadline === 'wire' && testCase.rpc.writes) {
-    return { run: it.fails, note: ' [known bug: the handler still runs and stores]' };
-  }
-  if (testCase.expiredDeadline === 'wire' || testCase.rpc.writes) {
-    return { run: it.skip, note: ' [known bug: racy until handleUnary refuses expired calls]' };
-  }
-  return { run: it, note: '' };
-}
-
 describeEachDatabase('hostile input: every RPC through its bad-input catalogue', (kind) => {
   let standard: Environment;
   let raised: Environment;
@@ -1106,10 +1084,8 @@ describeEachDatabase('hostile input: every RPC through its bad-input catalogue',
   for (const rpc of RPCS) {
     describe(rpc.name, () => {
       for (const testCase of CASES.get(rpc.name) ?? []) {
-        const { run, note } = declaration(testCase);
-        run(`${testCase.title}; stores nothing${note}`, () =>
-          runCase(testCase.raisedLimit === true ? raised : standard, testCase),
-        );
+        it(`${testCase.title}; stores nothing`, () =>
+          runCase(testCase.raisedLimit === true ? raised : standard, testCase));
       }
     });
   }

@@ -15,6 +15,7 @@ import { grpcError } from '../helpers/grpcClients.js';
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
 import { actorOf, newOrganizationId } from '../helpers/testActors.js';
 import { timestampMs } from '../helpers/timestampMs.js';
+import { useTestServer } from '../helpers/useTestServer.js';
 
 const HOUR = 3_600_000;
 
@@ -37,13 +38,7 @@ function at(ms: number): Timestamp {
 }
 
 describeEachDatabase('audit trail', (kind) => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer(kind);
-  });
-  afterAll(async () => {
-    await server.stop();
-  });
+  const server = useTestServer(kind);
 
   const rowsOf = async (organizationId: string): Promise<AuditRow[]> =>
     (await server.app

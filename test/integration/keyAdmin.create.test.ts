@@ -13,6 +13,7 @@ import { grpcError } from '../helpers/grpcClients.js';
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
 import { actorOf, newOrganizationId } from '../helpers/testActors.js';
 import { timestampMs } from '../helpers/timestampMs.js';
+import { useTestServer } from '../helpers/useTestServer.js';
 
 const HOUR = 3_600_000;
 const DEFAULT_SCOPES = ['tickets', 'comments', 'users', 'teams', 'customers', 'attachments', 'dashboard']
@@ -28,13 +29,7 @@ function readOnlyAdmin() {
 }
 
 describeEachDatabase('CreateKey', (kind) => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer(kind);
-  });
-  afterAll(async () => {
-    await server.stop();
-  });
+  const server = useTestServer(kind);
 
   const create = (request: Partial<CreateKeyRequest>) =>
     server.clients.admin.createKey(CreateKeyRequest.fromPartial({ name: 'k', scopes: ['tickets:read'], ...request }));
@@ -475,13 +470,7 @@ describeEachDatabase('CreateKey with a custom scope catalog (SCOPES_FILE)', (kin
 });
 
 describeEachDatabase('CreateKey with a lower default lifetime (DEFAULT_KEY_LIFETIME_HOURS)', (kind) => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer(kind, { DEFAULT_KEY_LIFETIME_HOURS: '24' });
-  });
-  afterAll(async () => {
-    await server.stop();
-  });
+  const server = useTestServer(kind, { DEFAULT_KEY_LIFETIME_HOURS: '24' });
 
   it('uses the configured default when no lifetime is given', async () => {
     const { key } = await createTestKey(server, admin());

@@ -1,5 +1,5 @@
 import { status } from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import {
   type Actor,
@@ -14,9 +14,9 @@ import { createTestKey } from '../helpers/createTestKey.js';
 import { databaseSnapshot } from '../helpers/databaseSnapshot.js';
 import { describeEachDatabase } from '../helpers/eachDatabase.js';
 import { grpcError } from '../helpers/grpcClients.js';
-import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
 import { actorOf, newOrganizationId } from '../helpers/testActors.js';
 import { timestampMs } from '../helpers/timestampMs.js';
+import { useTestServer } from '../helpers/useTestServer.js';
 
 const HOUR = 3_600_000;
 
@@ -30,13 +30,7 @@ interface AuditRow {
 }
 
 describeEachDatabase('UpdateKey, RevokeKey, RotateKey, RevokeUserKeys and expiry', (kind) => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer(kind);
-  });
-  afterAll(async () => {
-    await server.stop();
-  });
+  const server = useTestServer(kind);
 
   const update = (request: Partial<UpdateKeyRequest>) =>
     server.clients.admin.updateKey(UpdateKeyRequest.fromPartial(request));

@@ -9,15 +9,16 @@
  * a key of another organization, exactly as for a key that does not exist.
  */
 import { type ServiceError, status } from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { type Actor, AuditAction, KeyOwnerFilter, KeyState, Role } from '../../gen/apikeys/v1/api_keys.js';
 import { createTestKey, type TestKey } from '../helpers/createTestKey.js';
 import { databaseSnapshot } from '../helpers/databaseSnapshot.js';
 import { describeEachDatabase } from '../helpers/eachDatabase.js';
 import { grpcError } from '../helpers/grpcClients.js';
-import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
+import { type TestServer } from '../helpers/startTestServer.js';
 import { actorOf, newOrganizationId } from '../helpers/testActors.js';
+import { useTestServer } from '../helpers/useTestServer.js';
 
 type Outcome = 'OK' | 'INVALID_ARGUMENT' | 'PERMISSION_DENIED' | 'NOT_FOUND';
 type RoleName = 'ROLE_ADMIN' | 'ROLE_READ_ONLY_ADMIN' | 'ROLE_MEMBER' | 'ROLE_UNSPECIFIED';
@@ -277,13 +278,7 @@ function expectRefusal(error: ServiceError, expected: Exclude<Outcome, 'OK'>, me
 }
 
 describeEachDatabase('KeyAdmin role × action × ownership × organization matrix', (kind) => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer(kind);
-  });
-  afterAll(async () => {
-    await server.stop();
-  });
+  const server = useTestServer(kind);
 
   /** Two fresh organizations and the target key, created by an Admin with the owner's user id. */
   async function arrange(role: RoleName, ownership: Ownership, organization: Organization): Promise<Target> {

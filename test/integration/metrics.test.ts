@@ -4,13 +4,14 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { Role } from '../../gen/apikeys/v1/api_keys.js';
+import { createTestKey } from '../helpers/createTestKey.js';
 import { createClients } from '../helpers/grpcClients.js';
 import { settleFeed } from '../helpers/settleFeed.js';
 import { type ServiceProcess, startServiceProcess } from '../helpers/startProcess.js';
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
+import { actorOf } from '../helpers/testActors.js';
 
-const admin = { organizationId: 'org-metrics', userId: 'alice', role: Role.ROLE_ADMIN };
+const admin = actorOf('org-metrics', 'alice');
 
 function metricsAddressFrom(logs: string): string {
   const match = /"metricsAddress":"([^"]+)"/.exec(logs);
@@ -48,12 +49,7 @@ describe('operator HTTP endpoints of one process', () => {
   });
 
   it('exposes RPC counts and sub-millisecond latency buckets by method and status, decisions, cache, feed and pool', async () => {
-    const created = await server.clients.admin.createKey({
-      actor: admin,
-      name: 'm',
-      scopes: ['tickets:read'],
-      allowedIps: [],
-    });
+    const created = await createTestKey(server, admin, { name: 'm' });
     // Applying the create's own change-feed row drops the key from the cache; wait for it so that the
     // counts below are exact (one miss, then four hits) rather than timing-dependent.
     await settleFeed(server);
@@ -109,12 +105,7 @@ describe('operator HTTP endpoints of a cluster (WORKERS=2)', () => {
 
   it('sums the workers’ counters in one exposition', async () => {
     const connections = Array.from({ length: 4 }, () => createClients(service.address, { ownConnection: true }));
-    const created = await connections[0]!.admin.createKey({
-      actor: admin,
-      name: 'c',
-      scopes: ['tickets:read'],
-      allowedIps: [],
-    });
+    const created = await createTestKey(connections[0]!, admin, { name: 'c' });
     for (const c of connections) await c.verifier.verifyKey({ key: created.secret, clientIp: '', requiredScopes: [] });
     for (const c of connections) c.close();
     const base = `http://${metricsAddressFrom(service.output())}`;

@@ -1,22 +1,16 @@
 import { status } from '@grpc/grpc-js';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 
 import { DenialReason } from '../../gen/apikeys/v1/api_keys.js';
 import { createTestKey } from '../helpers/createTestKey.js';
 import { describeEachDatabase } from '../helpers/eachDatabase.js';
-import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
 import { actorOf, newOrganizationId } from '../helpers/testActors.js';
+import { useTestServer } from '../helpers/useTestServer.js';
 
 type Outcome = { op: string; ok: boolean; code?: number; changed?: boolean };
 
 describeEachDatabase('concurrent revoke / update / rotate / verify on one key', (kind) => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer(kind);
-  });
-  afterAll(async () => {
-    await server.stop();
-  });
+  const server = useTestServer(kind);
 
   it.each(Array.from({ length: 8 }, (_, trial) => trial))(
     'ends consistent, with exactly the audit events of the calls that took effect (trial %i)',

@@ -4,12 +4,14 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { DenialReason, Role } from '../../gen/apikeys/v1/api_keys.js';
+import { DenialReason } from '../../gen/apikeys/v1/api_keys.js';
+import { createTestKey } from '../helpers/createTestKey.js';
 import { createClients } from '../helpers/grpcClients.js';
 import { type ServiceProcess, startServiceProcess } from '../helpers/startProcess.js';
+import { actorOf } from '../helpers/testActors.js';
 import { createTestDatabase, TEST_MYSQL_URL, type TestDatabase } from '../helpers/testDatabase.js';
 
-const admin = { organizationId: 'org-replicas', userId: 'alice', role: Role.ROLE_ADMIN };
+const admin = actorOf('org-replicas', 'alice');
 const describeMysql = TEST_MYSQL_URL === '' ? describe.skip : describe;
 
 function percentile(sorted: number[], p: number): number {
@@ -90,18 +92,13 @@ describe('one replica with two worker processes (WORKERS=2)', () => {
 
   it('rejects a revoked key on the very next call whatever worker the call lands on', async () => {
     const connections = Array.from({ length: 6 }, () => createClients(service.address, { ownConnection: true }));
-    const created = await connections[0]!.admin.createKey({
-      actor: admin,
-      name: 'w',
-      scopes: ['tickets:read'],
-      allowedIps: [],
-    });
+    const created = await createTestKey(connections[0]!, admin, { name: 'w' });
     const verifyAll = () =>
       Promise.all(
         connections.map((c) => c.verifier.verifyKey({ key: created.secret, clientIp: '', requiredScopes: [] })),
       );
     expect((await verifyAll()).every((answer) => answer.valid)).toBe(true);
-    await connections[1]!.admin.revokeKey({ actor: admin, keyId: created.key!.id, reason: '' });
+    await connections[1]!.admin.revokeKey({ actor: admin, keyId: created.key.id, reason: '' });
     const after = await verifyAll();
     expect(after.map((answer) => answer.denialReason)).toEqual(
       connections.map(() => DenialReason.DENIAL_REASON_REVOKED),

@@ -1,22 +1,18 @@
 import { status } from '@grpc/grpc-js';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 
-import { DenialReason, KeyState, Role } from '../../gen/apikeys/v1/api_keys.js';
+import { DenialReason, KeyState } from '../../gen/apikeys/v1/api_keys.js';
+import { createTestKey } from '../helpers/createTestKey.js';
 import { describeEachDatabase } from '../helpers/eachDatabase.js';
 import { grpcError } from '../helpers/grpcClients.js';
-import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
+import { actorOf } from '../helpers/testActors.js';
+import { useTestServer } from '../helpers/useTestServer.js';
 
-const admin = { organizationId: 'org-1', userId: 'alice', role: Role.ROLE_ADMIN };
+const admin = actorOf('org-1', 'alice');
 const HOUR = 3_600_000;
 
 describeEachDatabase('create → verify → revoke/expire, end to end', (kind) => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer(kind);
-  });
-  afterAll(async () => {
-    await server.stop();
-  });
+  const server = useTestServer(kind);
 
   it('verifies a freshly created key with the fields /v1/test shows', async () => {
     const created = await server.clients.admin.createKey({
@@ -49,18 +45,13 @@ describeEachDatabase('create → verify → revoke/expire, end to end', (kind) =
   });
 
   it('rejects a revoked key on the very next call', async () => {
-    const created = await server.clients.admin.createKey({
-      actor: admin,
-      name: 'to revoke',
-      scopes: ['tickets:read'],
-      allowedIps: [],
-    });
+    const created = await createTestKey(server, admin, { name: 'to revoke' });
     expect(
       (await server.clients.verifier.verifyKey({ key: created.secret, clientIp: '', requiredScopes: [] })).valid,
     ).toBe(true);
     const revoked = await server.clients.admin.revokeKey({
       actor: admin,
-      keyId: created.key?.id ?? '',
+      keyId: created.key.id,
       reason: 'leaked',
     });
     expect(revoked.key?.state).toBe(KeyState.KEY_STATE_REVOKED);
@@ -92,12 +83,7 @@ describeEachDatabase('create → verify → revoke/expire, end to end', (kind) =
       denialReason: DenialReason.DENIAL_REASON_MALFORMED,
       httpStatus: 401,
     });
-    const created = await server.clients.admin.createKey({
-      actor: admin,
-      name: 'x',
-      scopes: ['tickets:read'],
-      allowedIps: [],
-    });
+    const created = await createTestKey(server, admin, { name: 'x' });
     const typo = created.secret.slice(0, -7) + (created.secret.at(-7) === 'a' ? 'b' : 'a') + created.secret.slice(-6);
     const mistyped = await server.clients.verifier.verifyKey({ key: typo, clientIp: '', requiredScopes: [] });
     expect(mistyped.denialReason).toBe(DenialReason.DENIAL_REASON_MALFORMED);
@@ -112,13 +98,8 @@ describeEachDatabase('create → verify → revoke/expire, end to end', (kind) =
   });
 
   it('stores only the SHA-256 of the secret', async () => {
-    const created = await server.clients.admin.createKey({
-      actor: admin,
-      name: 'hash only',
-      scopes: ['tickets:read'],
-      allowedIps: [],
-    });
-    const rows: { secret_hash: Buffer }[] = await server.app.db('api_keys').where('id', created.key?.id);
+    const created = await createTestKey(server, admin, { name: 'hash only' });
+    const rows = (await server.app.db('api_keys').where('id', created.key.id)) as { secret_hash: Buffer }[];
     expect(rows).toHaveLength(1);
     expect(Buffer.from(rows[0]!.secret_hash).length).toBe(32);
     expect(JSON.stringify(rows)).not.toContain(created.secret);
@@ -126,21 +107,10 @@ describeEachDatabase('create → verify → revoke/expire, end to end', (kind) =
 });
 
 describeEachDatabase('logging', (kind) => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer(kind);
-  });
-  afterAll(async () => {
-    await server.stop();
-  });
+  const server = useTestServer(kind);
 
   it('writes one structured line per RPC and never the secret', async () => {
-    const created = await server.clients.admin.createKey({
-      actor: admin,
-      name: 'logged',
-      scopes: ['tickets:read'],
-      allowedIps: [],
-    });
+    const created = await createTestKey(server, admin, { name: 'logged' });
     await server.clients.verifier.verifyKey({ key: created.secret, clientIp: '', requiredScopes: [] });
     await grpcError(
       server.clients.verifier.verifyKey({ key: created.secret, clientIp: '', requiredScopes: ['nope:x'] }),

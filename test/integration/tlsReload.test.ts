@@ -107,12 +107,10 @@ describe('TLS reload with client certificates (mutual TLS)', () => {
       expect(await servedFingerprint(server.address, ca, clients.spiffe)).toBe(
         fingerprintOf(certificates.renewedServer),
       );
-      expect(
-        (await established.admin<{ scopes: unknown[] }>('listScopes', listScopes())).scopes.length,
-      ).toBeGreaterThan(0);
+      expect((await established.admin.listScopes(listScopes())).scopes.length).toBeGreaterThan(0);
       const fresh = createCredentialedClients(server.address, tlsCredentials(ca, clients.spiffe));
       try {
-        expect((await fresh.admin<{ scopes: unknown[] }>('listScopes', listScopes())).scopes.length).toBeGreaterThan(0);
+        expect((await fresh.admin.listScopes(listScopes())).scopes.length).toBeGreaterThan(0);
       } finally {
         fresh.close();
       }
@@ -190,7 +188,7 @@ describe('TLS reload with client certificates (mutual TLS)', () => {
     const outcome = async (make: () => ReturnType<typeof newCaClient>) => {
       const clientsOf = make();
       try {
-        return await clientsOf.admin('listScopes', listScopes()).then(
+        return await clientsOf.admin.listScopes(listScopes()).then(
           () => 'admitted',
           (error: unknown) => (error as { code: number }).code,
         );
@@ -328,12 +326,14 @@ describe('SIGHUP on a real process', () => {
         TLS_RELOAD_INTERVAL_MS: '0',
         WORKERS: '2',
       },
-      (output, child) => {
-        // The primary's first line (the loopback security warning) comes before any worker exists.
-        if (signalled || !output.includes('INSECURE')) return;
-        signalled = true;
-        live.install(certificates.renewedServer);
-        child.kill('SIGHUP');
+      {
+        onOutput: (output, child) => {
+          // The primary's first line (the loopback security warning) comes before any worker exists.
+          if (signalled || !output.includes('INSECURE')) return;
+          signalled = true;
+          live.install(certificates.renewedServer);
+          child.kill('SIGHUP');
+        },
       },
     );
     try {

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { crc32 } from 'node:zlib';
 
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { DenialReason, Role, UpdateKeyRequest, type VerifyKeyResponse } from '../../gen/apikeys/v1/api_keys.js';
 import { CHECKSUM_LENGTH, isWellFormedKey, RANDOM_LENGTH } from '../../src/domain/keyFormat.js';
@@ -10,9 +10,10 @@ import { BASE62_ALPHABET, toBase62 } from '../../src/domain/randomBase62.js';
 import { createTestKey, type TestKey } from '../helpers/createTestKey.js';
 import { describeEachDatabase } from '../helpers/eachDatabase.js';
 import { settleFeed as settle } from '../helpers/settleFeed.js';
-import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
+import { type TestServer } from '../helpers/startTestServer.js';
 import { actorOf, newOrganizationId } from '../helpers/testActors.js';
 import { timestampMs } from '../helpers/timestampMs.js';
+import { useTestServer } from '../helpers/useTestServer.js';
 
 const HOUR = 3_600_000;
 
@@ -71,13 +72,7 @@ function wellFormedKey(label: 'admin' | 'readonly', random: string): string {
 
 describeEachDatabase('VerifyKey cache', (kind) => {
   describe('warm keys and misses', () => {
-    let server: TestServer;
-    beforeAll(async () => {
-      server = await startTestServer(kind);
-    });
-    afterAll(async () => {
-      await server.stop();
-    });
+    const server = useTestServer(kind);
 
     it('answers a warm key from memory: 25 verifies, zero database queries', async () => {
       const { secret } = await createTestKey(server, admin());
@@ -129,13 +124,7 @@ describeEachDatabase('VerifyKey cache', (kind) => {
   });
 
   describe('changes take effect on the very next verify, even for a cached key', () => {
-    let server: TestServer;
-    beforeAll(async () => {
-      server = await startTestServer(kind);
-    });
-    afterAll(async () => {
-      await server.stop();
-    });
+    const server = useTestServer(kind);
 
     const actorFor = (created: TestKey) => actorOf(created.key.organizationId, 'alice');
     const update = (created: TestKey, request: Partial<UpdateKeyRequest>) =>
@@ -223,13 +212,7 @@ describeEachDatabase('VerifyKey cache', (kind) => {
   });
 
   describe('unknown keys (CACHE_NEGATIVE_TTL_MS=60000)', () => {
-    let server: TestServer;
-    beforeAll(async () => {
-      server = await startTestServer(kind, { CACHE_NEGATIVE_TTL_MS: '60000' });
-    });
-    afterAll(async () => {
-      await server.stop();
-    });
+    const server = useTestServer(kind, { CACHE_NEGATIVE_TTL_MS: '60000' });
 
     it('answers the second lookup of a random well-formed unknown key from the negative cache', async () => {
       await settle(server);
@@ -262,13 +245,7 @@ describeEachDatabase('VerifyKey cache', (kind) => {
   });
 
   describe('eviction (CACHE_MAX_KEYS=2)', () => {
-    let server: TestServer;
-    beforeAll(async () => {
-      server = await startTestServer(kind, { CACHE_MAX_KEYS: '2' });
-    });
-    afterAll(async () => {
-      await server.stop();
-    });
+    const server = useTestServer(kind, { CACHE_MAX_KEYS: '2' });
 
     it('counts evictions beyond the limit and still verifies evicted keys correctly', async () => {
       const keys = await Promise.all([1, 2, 3, 4].map(() => createTestKey(server, admin())));

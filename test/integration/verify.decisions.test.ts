@@ -1,14 +1,14 @@
 import { status } from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 
 import { type CreateKeyRequest, DenialReason, Role, type VerifyKeyResponse } from '../../gen/apikeys/v1/api_keys.js';
 import { generateSecret } from '../../src/domain/keyFormat.js';
 import { createTestKey, type TestKey } from '../helpers/createTestKey.js';
 import { describeEachDatabase } from '../helpers/eachDatabase.js';
 import { grpcError } from '../helpers/grpcClients.js';
-import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
 import { actorOf, newOrganizationId } from '../helpers/testActors.js';
 import { timestampMs } from '../helpers/timestampMs.js';
+import { useTestServer } from '../helpers/useTestServer.js';
 
 const HOUR = 3_600_000;
 
@@ -39,13 +39,7 @@ function swapNeighbours(secret: string): string {
 }
 
 describeEachDatabase('VerifyKey decisions', (kind) => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer(kind);
-  });
-  afterAll(async () => {
-    await server.stop();
-  });
+  const server = useTestServer(kind);
 
   const verify = (key: string, clientIp = '', requiredScopes: string[] = []): Promise<VerifyKeyResponse> =>
     server.clients.verifier.verifyKey({ key, clientIp, requiredScopes });

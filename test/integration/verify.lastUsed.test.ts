@@ -1,12 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { type ApiKey, DenialReason, KeyOwnerFilter, Role } from '../../gen/apikeys/v1/api_keys.js';
 import { KnexKeyRepository } from '../../src/storage/KnexKeyRepository.js';
 import { createTestKey, type TestKey } from '../helpers/createTestKey.js';
 import { describeEachDatabase } from '../helpers/eachDatabase.js';
-import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
 import { actorOf, newOrganizationId } from '../helpers/testActors.js';
 import { timestampMs } from '../helpers/timestampMs.js';
+import { useTestServer } from '../helpers/useTestServer.js';
 
 const HOUR = 3_600_000;
 
@@ -15,13 +15,7 @@ function admin() {
 }
 
 describeEachDatabase('VerifyKey last-used tracking', (kind) => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer(kind);
-  });
-  afterAll(async () => {
-    await server.stop();
-  });
+  const server = useTestServer(kind);
 
   const verify = (key: string, clientIp = '', requiredScopes: string[] = []) =>
     server.clients.verifier.verifyKey({ key, clientIp, requiredScopes });

@@ -5,62 +5,37 @@ import { describe, expect, it } from 'vitest';
 
 import { KeyCache, type KeyCacheOptions } from '../../src/domain/KeyCache.js';
 import type { ApiKeyRecord } from '../../src/domain/types.js';
+import { Gate } from '../helpers/Gate.js';
+import { keyRecord } from '../helpers/keyRecord.js';
 
 function hashOf(secret: string): Buffer {
   return createHash('sha256').update(secret).digest();
 }
 
 function record(secret: string, patch: Partial<ApiKeyRecord> = {}): ApiKeyRecord {
-  return {
+  return keyRecord(hashOf(secret), {
     id: `key_${secret}`,
     organizationId: 'org-cache',
     name: secret,
     prefix: `tt_admin_${secret}`,
-    secretHash: hashOf(secret),
-    scopes: ['tickets:read'],
-    allowedIps: [],
-    createdByUserId: 'alice',
-    createdByRole: 'admin',
-    createTime: 0,
     expireTime: 10_000_000,
-    updateTime: 0,
-    revokeTime: null,
-    revokedByUserId: null,
-    revokeReason: null,
-    lastUsedTime: null,
-    lastUsedIp: null,
-    rotatedFromKeyId: null,
-    replacedByKeyId: null,
     ...patch,
-  };
+  });
 }
 
 /** An in-memory key table that counts lookups and can hold them until the test releases them. */
-class FakeKeyTable {
+class FakeKeyTable extends Gate {
   readonly rows = new Map<string, ApiKeyRecord>();
   lookups = 0;
   failNext = false;
-  private held: (() => void)[] | undefined;
 
   put(key: ApiKeyRecord): void {
     this.rows.set(key.secretHash.toString('hex'), key);
   }
 
-  /** From now on lookups wait for release(). */
-  hold(): void {
-    this.held = [];
-  }
-
-  release(): void {
-    const waiting = this.held ?? [];
-    this.held = undefined;
-    for (const resume of waiting) resume();
-  }
-
   async findByHash(hash: Buffer): Promise<ApiKeyRecord | null> {
     this.lookups++;
-    const held = this.held;
-    if (held !== undefined) await new Promise<void>((resume) => held.push(resume));
+    await this.pass();
     if (this.failNext) {
       this.failNext = false;
       throw new Error('database unreachable');

@@ -3,29 +3,18 @@ import { describe, expect, it } from 'vitest';
 
 import type { LastUsedEntry } from '../../src/domain/KeyRepository.js';
 import { LastUsedRecorder } from '../../src/domain/LastUsedRecorder.js';
+import { Gate } from '../helpers/Gate.js';
 
 /** A last-used table that keeps the newest time per key, can fail writes and hold them until released. */
-class FakeLastUsedTable {
+class FakeLastUsedTable extends Gate {
   readonly batches: LastUsedEntry[][] = [];
   readonly rows = new Map<string, LastUsedEntry>();
   failures = 0;
-  private held: (() => void)[] | undefined;
-
-  hold(): void {
-    this.held = [];
-  }
-
-  release(): void {
-    const waiting = this.held ?? [];
-    this.held = undefined;
-    for (const resume of waiting) resume();
-  }
 
   async recordLastUsed(entries: readonly LastUsedEntry[]): Promise<void> {
     // A write takes at least one turn of the event loop, like a real database round trip.
     await new Promise((resume) => setImmediate(resume));
-    const held = this.held;
-    if (held !== undefined) await new Promise<void>((resume) => held.push(resume));
+    await this.pass();
     if (this.failures > 0) {
       this.failures--;
       throw new Error('database unreachable');

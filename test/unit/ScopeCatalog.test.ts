@@ -7,18 +7,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/domain/AppError.js';
 import { ScopeCatalog, scopeDefinition } from '../../src/domain/ScopeCatalog.js';
 import { loadScopeCatalog } from '../../src/loadScopeCatalog.js';
+import { thrownBy } from '../helpers/thrownBy.js';
 
 const catalog = ScopeCatalog.default();
 
-function rejection(run: () => unknown): AppError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(AppError);
-    return error as AppError;
-  }
-  throw new Error('expected a rejection');
-}
+const rejection = (run: () => unknown): AppError => thrownBy(run, AppError);
 
 describe('scope catalog', () => {
   describe('the default catalog', () => {

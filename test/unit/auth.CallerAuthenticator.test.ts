@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { CallerAuthenticator, type CallerAuthenticationOptions } from '../../src/transport/CallerAuthenticator.js';
 import { CallerRejectedError } from '../../src/transport/CallerRejectedError.js';
 import type { CallerCredentials } from '../../src/transport/pipeline/CallContext.js';
+import { thrownBy } from '../helpers/thrownBy.js';
 
 const ADMIN_TOKEN = 'tok_admin_3c1f0e9a7b';
 const OTHER_TOKEN = 'tok_search_55d2a1c0ff';
@@ -45,15 +46,7 @@ function call(authorization: string[] = [], certificateSan?: string): CallerCred
   return fake;
 }
 
-function rejection(run: () => unknown): CallerRejectedError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(CallerRejectedError);
-    return error as CallerRejectedError;
-  }
-  throw new Error('expected a rejection');
-}
+const rejection = (run: () => unknown): CallerRejectedError => thrownBy(run, CallerRejectedError);
 
 describe('CallerAuthenticator', () => {
   describe('without any configured credentials', () => {

@@ -28,6 +28,7 @@ import { toBase62 } from '../../src/domain/randomBase62.js';
 import { ScopeCatalog } from '../../src/domain/ScopeCatalog.js';
 import type { ApiKeyRecord } from '../../src/domain/types.js';
 import { toVerifiableKey } from '../../src/domain/VerifiableKey.js';
+import { keyRecord } from '../helpers/keyRecord.js';
 
 vi.mock('../../src/domain/keyFormat.js', async (importOriginal) => {
   const actual = await importOriginal<typeof import('../../src/domain/keyFormat.js')>();
@@ -45,30 +46,6 @@ const NOW = Date.parse('2026-01-01T00:00:00Z');
 
 /** What verification did with one presented string, in order. */
 type Step = 'length check' | 'digest' | 'checksum check' | `repository.${string}`;
-
-function recordFor(secretHash: Buffer): ApiKeyRecord {
-  return {
-    id: 'key_stored',
-    organizationId: 'org',
-    name: 'stored',
-    prefix: 'tt_admin_xxxxxxxx',
-    secretHash,
-    scopes: ['tickets:read'],
-    allowedIps: [],
-    createdByUserId: 'alice',
-    createdByRole: 'admin',
-    createTime: NOW,
-    expireTime: NOW + 3_600_000,
-    updateTime: NOW,
-    revokeTime: null,
-    revokedByUserId: null,
-    revokeReason: null,
-    lastUsedTime: null,
-    lastUsedIp: null,
-    rotatedFromKeyId: null,
-    replacedByKeyId: null,
-  };
-}
 
 /** A verifier over a fake repository holding `stored`, and the log of what a verification did. */
 function harness(stored: readonly ApiKeyRecord[]) {
@@ -130,7 +107,7 @@ describe('VerifyKey timing: no early exit on the secret', () => {
   beforeEach(() => {
     const generated = generateSecret('admin');
     secret = generated.secret;
-    record = recordFor(generated.hash);
+    record = keyRecord(generated.hash, { createTime: NOW });
   });
 
   it('asks the repository by the SHA-256 of the presented string, never by the string', async () => {

@@ -8,9 +8,8 @@ import type { Timestamp } from '../../../gen/google/protobuf/timestamp.js';
 import type { Command } from '../Command.js';
 import { formatTime, roleName } from '../formatKey.js';
 import { formatTable } from '../formatTable.js';
-import { flag, intOption, stringOption, timeOption } from '../optionValues.js';
-import { fetchPages } from '../fetchPages.js';
-import { printJson } from './printJson.js';
+import { stringOption, timeOption } from '../optionValues.js';
+import { PAGE_OPTIONS, printPages } from './printPages.js';
 
 const ACTION_NAMES: Readonly<Record<number, string>> = {
   [AuditAction.AUDIT_ACTION_KEY_CREATED]: 'created',
@@ -53,47 +52,36 @@ export const audit: Command = {
     'key-id': { type: 'string' },
     since: { type: 'string' },
     until: { type: 'string' },
-    all: { type: 'boolean' },
-    'page-size': { type: 'string' },
-    'page-token': { type: 'string' },
+    ...PAGE_OPTIONS,
   },
   positionals: [],
   needsActor: true,
-  async run(context, { values }) {
-    const request = ListAuditEventsRequest.fromPartial({
-      actor: context.actor(),
-      keyId: stringOption(values, 'key-id') ?? '',
-      startTime: toTimestamp(timeOption(values, 'since')),
-      endTime: toTimestamp(timeOption(values, 'until')),
-      pageSize: intOption(values, 'page-size', 1, 100) ?? 0,
-      pageToken: stringOption(values, 'page-token') ?? '',
-    });
-    const { items: events, nextPageToken } = await fetchPages(
-      request,
-      { all: flag(values, 'all'), pageTokenGiven: stringOption(values, 'page-token') !== undefined },
-      (page) => context.api().listAuditEvents(page),
-      (response) => response.events,
-    );
-    if (context.json) {
-      printJson(context, ListAuditEventsResponse.toJSON({ events, nextPageToken }));
-      return 0;
-    }
-    context.out(
-      events.length === 0
-        ? 'no audit events'
-        : formatTable(
-            ['TIME', 'ACTION', 'KEY', 'ACTOR', 'CALLER', 'DETAILS'],
-            events.map((event) => [
-              formatTime(event.createTime),
-              ACTION_NAMES[event.action] ?? 'unknown',
-              event.keyId,
-              `${event.actorUserId} (${roleName(event.actorRole)})`,
-              event.caller,
-              details(event),
-            ]),
-          ),
-    );
-    if (nextPageToken !== '') context.err(`more events: add --page-token ${nextPageToken} (or audit --all)`);
-    return 0;
-  },
+  run: (context, { values }) =>
+    printPages(context, values, {
+      command: 'audit',
+      noun: 'events',
+      request: (page) =>
+        ListAuditEventsRequest.fromPartial({
+          actor: context.actor(),
+          keyId: stringOption(values, 'key-id') ?? '',
+          startTime: toTimestamp(timeOption(values, 'since')),
+          endTime: toTimestamp(timeOption(values, 'until')),
+          ...page,
+        }),
+      fetchPage: (request) => context.api().listAuditEvents(request),
+      itemsOf: (response) => response.events,
+      toJson: (events, nextPageToken) => ListAuditEventsResponse.toJSON({ events, nextPageToken }),
+      table: (events) =>
+        formatTable(
+          ['TIME', 'ACTION', 'KEY', 'ACTOR', 'CALLER', 'DETAILS'],
+          events.map((event) => [
+            formatTime(event.createTime),
+            ACTION_NAMES[event.action] ?? 'unknown',
+            event.keyId,
+            `${event.actorUserId} (${roleName(event.actorRole)})`,
+            event.caller,
+            details(event),
+          ]),
+        ),
+    }),
 };

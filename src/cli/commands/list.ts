@@ -2,10 +2,9 @@ import { KeyOwnerFilter, KeyState, ListKeysRequest, ListKeysResponse } from '../
 import type { Command } from '../Command.js';
 import { KEY_ROW_HEADERS, keyRow } from '../formatKey.js';
 import { formatTable } from '../formatTable.js';
-import { flag, intOption, listOption, stringOption } from '../optionValues.js';
+import { flag, listOption } from '../optionValues.js';
+import { PAGE_OPTIONS, printPages } from './printPages.js';
 import { UsageError } from '../UsageError.js';
-import { fetchPages } from '../fetchPages.js';
-import { printJson } from './printJson.js';
 
 const STATES: ReadonlyMap<string, KeyState> = new Map([
   ['active', KeyState.KEY_STATE_ACTIVE],
@@ -37,32 +36,26 @@ export const list: Command = {
   options: {
     mine: { type: 'boolean' },
     state: { type: 'string', multiple: true },
-    all: { type: 'boolean' },
-    'page-size': { type: 'string' },
-    'page-token': { type: 'string' },
+    ...PAGE_OPTIONS,
   },
   positionals: [],
   needsActor: true,
-  async run(context, { values }) {
-    const request = ListKeysRequest.fromPartial({
-      actor: context.actor(),
-      owner: flag(values, 'mine') ? KeyOwnerFilter.KEY_OWNER_FILTER_MINE : KeyOwnerFilter.KEY_OWNER_FILTER_ORGANIZATION,
-      states: parseStates(listOption(values, 'state') ?? []),
-      pageSize: intOption(values, 'page-size', 1, 100) ?? 0,
-      pageToken: stringOption(values, 'page-token') ?? '',
-    });
-    const { items: keys, nextPageToken } = await fetchPages(
-      request,
-      { all: flag(values, 'all'), pageTokenGiven: stringOption(values, 'page-token') !== undefined },
-      (page) => context.api().listKeys(page),
-      (response) => response.keys,
-    );
-    if (context.json) {
-      printJson(context, ListKeysResponse.toJSON({ keys, nextPageToken }));
-      return 0;
-    }
-    context.out(keys.length === 0 ? 'no keys' : formatTable(KEY_ROW_HEADERS, keys.map(keyRow)));
-    if (nextPageToken !== '') context.err(`more keys: add --page-token ${nextPageToken} (or list --all)`);
-    return 0;
-  },
+  run: (context, { values }) =>
+    printPages(context, values, {
+      command: 'list',
+      noun: 'keys',
+      request: (page) =>
+        ListKeysRequest.fromPartial({
+          actor: context.actor(),
+          owner: flag(values, 'mine')
+            ? KeyOwnerFilter.KEY_OWNER_FILTER_MINE
+            : KeyOwnerFilter.KEY_OWNER_FILTER_ORGANIZATION,
+          states: parseStates(listOption(values, 'state') ?? []),
+          ...page,
+        }),
+      fetchPage: (request) => context.api().listKeys(request),
+      itemsOf: (response) => response.keys,
+      toJson: (keys, nextPageToken) => ListKeysResponse.toJSON({ keys, nextPageToken }),
+      table: (keys) => formatTable(KEY_ROW_HEADERS, keys.map(keyRow)),
+    }),
 };

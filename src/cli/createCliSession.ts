@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
-import type { Metadata } from '@grpc/grpc-js';
+import { Client, type Metadata } from '@grpc/grpc-js';
 
-import { KeyAdminClient, KeyVerifierClient } from '../../gen/apikeys/v1/api_keys.js';
 import { createAuthMetadata } from '../client/createAuthMetadata.js';
 import { createChannelCredentials, type TlsOption } from '../client/createChannelCredentials.js';
 import { type AdminApi, createAdminApi } from './AdminApi.js';
@@ -23,7 +22,7 @@ export interface CliIo {
   readonly stderr: NodeJS.WritableStream;
 }
 
-/** A context and how to release it (closes the channels). */
+/** A context and how to release it (closes the channel). */
 export interface CliSession {
   readonly context: CliContext;
   readonly address: string;
@@ -63,7 +62,7 @@ function isLoopback(address: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
-/** Builds the context of one run: flags and environment resolved, channels opened on first use. */
+/** Builds the context of one run: flags and environment resolved, the channel opened on first use. */
 export function createCliSession(values: OptionValues, io: CliIo): CliSession {
   const address = stringOption(values, 'address') ?? io.env.APIKEYS_ADDRESS ?? DEFAULT_ADDRESS;
   const timeoutMs = intOption(values, 'timeout-ms', 1, 3_600_000) ?? DEFAULT_TIMEOUT_MS;
@@ -74,7 +73,7 @@ export function createCliSession(values: OptionValues, io: CliIo): CliSession {
   if (token !== undefined && token !== '' && tls === false && !isLoopback(address)) {
     err(`apikeys: warning: sending APIKEYS_TOKEN to ${address} without TLS; use --tls or --ca`);
   }
-  let clients: { admin: KeyAdminClient; verifier: KeyVerifierClient; api: AdminApi } | undefined;
+  let connection: { client: Client; api: AdminApi } | undefined;
   const context: CliContext = {
     json: flag(values, 'json'),
     out: (text) => void io.stdout.write(`${text}\n`),
@@ -82,22 +81,17 @@ export function createCliSession(values: OptionValues, io: CliIo): CliSession {
     readLine: (prompt) => readFirstLine(io, prompt),
     actor: () => resolveActor(values, io.env),
     api: () => {
-      if (clients === undefined) {
-        const credentials = createChannelCredentials(tls);
-        const admin = new KeyAdminClient(address, credentials);
-        const verifier = new KeyVerifierClient(address, credentials);
-        clients = { admin, verifier, api: createAdminApi(admin, verifier, metadata, timeoutMs) };
+      if (connection === undefined) {
+        const client = new Client(address, createChannelCredentials(tls));
+        connection = { client, api: createAdminApi(client, metadata, timeoutMs) };
       }
-      return clients.api;
+      return connection.api;
     },
   };
   return {
     context,
     address,
-    close: () => {
-      clients?.admin.close();
-      clients?.verifier.close();
-    },
+    close: () => connection?.client.close(),
   };
 }
 
