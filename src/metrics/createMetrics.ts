@@ -40,14 +40,145 @@ function mirror(counter: Counter, value: number, labels?: Record<string, string>
   }
 }
 
-/**
- * Registers the service's metrics on `registry`. RPC counts and latencies are recorded through the
- * returned observer (one pre-bound child per method and status, so recording is a few additions);
- * everything else is read from the domain's counters at scrape time.
- */
-export function createMetrics(registry: Registry, sources: MetricsSources): RpcObserver {
-  const registers = [registry];
-  collectDefaultMetrics({ register: registry });
+type Registers = Registry[];
+type Aggregator = 'sum' | 'max' | 'min';
+
+/** A counter whose value a domain object (cache, change feed, last-used recorder) keeps; read at scrape time. */
+function mirroredCounter(registers: Registers, name: string, help: string, read: () => number): void {
+  new Counter({
+    name,
+    help,
+    registers,
+    collect() {
+      mirror(this, read());
+    },
+  });
+}
+
+/** A gauge read at scrape time; `aggregator` says how the cluster primary combines workers. */
+function gauge(
+  registers: Registers,
+  name: string,
+  help: string,
+  read: () => number,
+  aggregator: Aggregator = 'sum',
+): void {
+  new Gauge({
+    name,
+    help,
+    registers,
+    aggregator,
+    collect() {
+      this.set(read());
+    },
+  });
+}
+
+function registerVerifierMetrics(registers: Registers, { verifier, cache }: MetricsSources): void {
+  new Counter({
+    name: 'apikeys_verify_decisions_total',
+    help: 'VerifyKey outcomes, by reason (valid or the denial reason)',
+    labelNames: ['reason'],
+    registers,
+    collect() {
+      for (const [reason, value] of Object.entries(verifier.stats)) mirror(this, value, { reason });
+    },
+  });
+  const counters: [string, string, () => number][] = [
+    ['apikeys_cache_hits_total', 'Verifications answered from the key cache', () => cache.stats.hits],
+    [
+      'apikeys_cache_negative_hits_total',
+      'Unknown keys answered from the negative cache',
+      () => cache.stats.negativeHits,
+    ],
+    ['apikeys_cache_misses_total', 'Lookups that had to ask the database', () => cache.stats.misses],
+    ['apikeys_cache_evictions_total', 'Keys evicted from the full cache', () => cache.stats.evictions],
+    ['apikeys_cache_database_queries_total', 'Key lookups sent to the database', () => cache.stats.databaseQueries],
+  ];
+  for (const [name, help, read] of counters) mirroredCounter(registers, name, help, read);
+  gauge(registers, 'apikeys_cache_size', 'Keys held in the cache', () => cache.size);
+}
+
+function registerFeedMetrics(registers: Registers, { feed, clock }: MetricsSources): void {
+  const lag = (): number => (feed.stats.lastSuccessTime === 0 ? 0 : (clock.now() - feed.stats.lastSuccessTime) / 1000);
+  const gauges: [string, string, () => number, Aggregator][] = [
+    ['apikeys_change_feed_lag_seconds', 'Time since the last successful change-feed poll', lag, 'max'],
+    [
+      'apikeys_change_feed_last_success_timestamp_seconds',
+      'When the change feed was last read',
+      () => feed.stats.lastSuccessTime / 1000,
+      'min',
+    ],
+    ['apikeys_change_feed_open_gaps', 'Change ids seen missing and still waited for', () => feed.stats.openGaps, 'sum'],
+    [
+      'apikeys_change_feed_fresh',
+      '1 while cached keys may be served, 0 while verification fails closed',
+      () => (feed.isFresh() ? 1 : 0),
+      'min',
+    ],
+  ];
+  for (const [name, help, read, aggregator] of gauges) gauge(registers, name, help, read, aggregator);
+  const counters: [string, string, () => number][] = [
+    ['apikeys_change_feed_polls_total', 'Change-feed polls', () => feed.stats.polls],
+    ['apikeys_change_feed_poll_errors_total', 'Change-feed polls that failed', () => feed.stats.pollErrors],
+    ['apikeys_change_feed_changes_total', 'Key changes applied from the feed', () => feed.stats.changesApplied],
+  ];
+  for (const [name, help, read] of counters) mirroredCounter(registers, name, help, read);
+}
+
+function registerLastUsedMetrics(registers: Registers, { lastUsed }: MetricsSources): void {
+  const counters: [string, string, () => number][] = [
+    ['apikeys_last_used_flushes_total', 'Successful last-used flushes', () => lastUsed.stats.flushes],
+    ['apikeys_last_used_flush_errors_total', 'Failed last-used flushes (retried)', () => lastUsed.stats.flushErrors],
+    ['apikeys_last_used_rows_written_total', 'Last-used rows written', () => lastUsed.stats.rowsWritten],
+  ];
+  for (const [name, help, read] of counters) mirroredCounter(registers, name, help, read);
+  gauge(registers, 'apikeys_last_used_pending', 'Keys with unflushed last-used data', () => lastUsed.pendingCount);
+}
+
+interface PoolCounts {
+  numUsed(): number;
+  numFree(): number;
+  numPendingAcquires(): number;
+}
+
+function registerPoolMetrics(registers: Registers, { db }: MetricsSources): void {
+  new Gauge({
+    name: 'apikeys_db_pool_connections',
+    help: 'Database pool connections, by state',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      const current = (db.client as { pool?: PoolCounts }).pool;
+      this.set({ state: 'used' }, current?.numUsed() ?? 0);
+      this.set({ state: 'free' }, current?.numFree() ?? 0);
+      this.set({ state: 'pending' }, current?.numPendingAcquires() ?? 0);
+    },
+  });
+}
+
+function registerTlsMetrics(registers: Registers, certificates: ReloadingCertificates): void {
+  gauge(
+    registers,
+    'apikeys_tls_certificate_expiry_timestamp_seconds',
+    'When the served TLS certificate expires (alert well before it)',
+    () => Date.parse(certificates.material.certificate.validTo) / 1000,
+    'min',
+  );
+  new Counter({
+    name: 'apikeys_tls_reloads_total',
+    help: 'TLS file reloads that changed the served certificate (reloaded) or were refused (rejected)',
+    labelNames: ['result'],
+    registers,
+    collect() {
+      mirror(this, certificates.stats.reloads, { result: 'reloaded' });
+      mirror(this, certificates.stats.rejected, { result: 'rejected' });
+    },
+  });
+}
+
+/** RPC counts and latencies, recorded through pre-bound children (one per method and status). */
+function registerRpcMetrics(registers: Registers): RpcObserver {
   const handled = new Counter({
     name: 'apikeys_rpc_handled_total',
     help: 'RPCs completed, by method and gRPC status code',
@@ -61,125 +192,6 @@ export function createMetrics(registry: Registry, sources: MetricsSources): RpcO
     buckets: RPC_DURATION_BUCKETS,
     registers,
   });
-  new Counter({
-    name: 'apikeys_verify_decisions_total',
-    help: 'VerifyKey outcomes, by reason (valid or the denial reason)',
-    labelNames: ['reason'],
-    registers,
-    collect() {
-      for (const [reason, value] of Object.entries(sources.verifier.stats)) mirror(this, value, { reason });
-    },
-  });
-  // A counter whose value a domain object (cache, change feed, last-used recorder) keeps; read at scrape time.
-  const mirroredCounter = (name: string, help: string, read: () => number): void => {
-    new Counter({
-      name,
-      help,
-      registers,
-      collect() {
-        mirror(this, read());
-      },
-    });
-  };
-  const gauge = (name: string, help: string, read: () => number, aggregator: 'sum' | 'max' | 'min' = 'sum'): void => {
-    new Gauge({
-      name,
-      help,
-      registers,
-      aggregator,
-      collect() {
-        this.set(read());
-      },
-    });
-  };
-  const { cache, feed, lastUsed } = sources;
-  mirroredCounter('apikeys_cache_hits_total', 'Verifications answered from the key cache', () => cache.stats.hits);
-  mirroredCounter(
-    'apikeys_cache_negative_hits_total',
-    'Unknown keys answered from the negative cache',
-    () => cache.stats.negativeHits,
-  );
-  mirroredCounter('apikeys_cache_misses_total', 'Lookups that had to ask the database', () => cache.stats.misses);
-  mirroredCounter('apikeys_cache_evictions_total', 'Keys evicted from the full cache', () => cache.stats.evictions);
-  mirroredCounter(
-    'apikeys_cache_database_queries_total',
-    'Key lookups sent to the database',
-    () => cache.stats.databaseQueries,
-  );
-  gauge('apikeys_cache_size', 'Keys held in the cache', () => cache.size);
-  gauge(
-    'apikeys_change_feed_lag_seconds',
-    'Time since the last successful change-feed poll',
-    () => (feed.stats.lastSuccessTime === 0 ? 0 : (sources.clock.now() - feed.stats.lastSuccessTime) / 1000),
-    'max',
-  );
-  gauge(
-    'apikeys_change_feed_last_success_timestamp_seconds',
-    'When the change feed was last read',
-    () => feed.stats.lastSuccessTime / 1000,
-    'min',
-  );
-  gauge('apikeys_change_feed_open_gaps', 'Change ids seen missing and still waited for', () => feed.stats.openGaps);
-  gauge(
-    'apikeys_change_feed_fresh',
-    '1 while cached keys may be served, 0 while verification fails closed',
-    () => (feed.isFresh() ? 1 : 0),
-    'min',
-  );
-  mirroredCounter('apikeys_change_feed_polls_total', 'Change-feed polls', () => feed.stats.polls);
-  mirroredCounter(
-    'apikeys_change_feed_poll_errors_total',
-    'Change-feed polls that failed',
-    () => feed.stats.pollErrors,
-  );
-  mirroredCounter(
-    'apikeys_change_feed_changes_total',
-    'Key changes applied from the feed',
-    () => feed.stats.changesApplied,
-  );
-  mirroredCounter('apikeys_last_used_flushes_total', 'Successful last-used flushes', () => lastUsed.stats.flushes);
-  mirroredCounter(
-    'apikeys_last_used_flush_errors_total',
-    'Failed last-used flushes (retried)',
-    () => lastUsed.stats.flushErrors,
-  );
-  mirroredCounter('apikeys_last_used_rows_written_total', 'Last-used rows written', () => lastUsed.stats.rowsWritten);
-  gauge('apikeys_last_used_pending', 'Keys with unflushed last-used data', () => lastUsed.pendingCount);
-  const pool = (): { numUsed(): number; numFree(): number; numPendingAcquires(): number } | undefined =>
-    (sources.db.client as { pool?: { numUsed(): number; numFree(): number; numPendingAcquires(): number } }).pool;
-  new Gauge({
-    name: 'apikeys_db_pool_connections',
-    help: 'Database pool connections, by state',
-    labelNames: ['state'],
-    registers,
-    collect() {
-      const current = pool();
-      this.set({ state: 'used' }, current?.numUsed() ?? 0);
-      this.set({ state: 'free' }, current?.numFree() ?? 0);
-      this.set({ state: 'pending' }, current?.numPendingAcquires() ?? 0);
-    },
-  });
-
-  const { certificates } = sources;
-  if (certificates !== undefined && certificates !== null) {
-    gauge(
-      'apikeys_tls_certificate_expiry_timestamp_seconds',
-      'When the served TLS certificate expires (alert well before it)',
-      () => Date.parse(certificates.material.certificate.validTo) / 1000,
-      'min',
-    );
-    new Counter({
-      name: 'apikeys_tls_reloads_total',
-      help: 'TLS file reloads that changed the served certificate (reloaded) or were refused (rejected)',
-      labelNames: ['result'],
-      registers,
-      collect() {
-        mirror(this, certificates.stats.reloads, { result: 'reloaded' });
-        mirror(this, certificates.stats.rejected, { result: 'rejected' });
-      },
-    });
-  }
-
   const bound = new Map<string, { count: Counter.Internal; time: Histogram.Internal<string> }>();
   return (method, code, seconds) => {
     const key = `${method} ${code}`;
@@ -191,4 +203,23 @@ export function createMetrics(registry: Registry, sources: MetricsSources): RpcO
     children.count.inc();
     children.time.observe(seconds);
   };
+}
+
+/**
+ * Registers the service's metrics on `registry`. RPC counts and latencies are recorded through the
+ * returned observer (one pre-bound child per method and status, so recording is a few additions);
+ * everything else is read from the domain's counters at scrape time.
+ */
+export function createMetrics(registry: Registry, sources: MetricsSources): RpcObserver {
+  const registers = [registry];
+  collectDefaultMetrics({ register: registry });
+  const observe = registerRpcMetrics(registers);
+  registerVerifierMetrics(registers, sources);
+  registerFeedMetrics(registers, sources);
+  registerLastUsedMetrics(registers, sources);
+  registerPoolMetrics(registers, sources);
+  if (sources.certificates !== undefined && sources.certificates !== null) {
+    registerTlsMetrics(registers, sources.certificates);
+  }
+  return observe;
 }

@@ -1,18 +1,10 @@
 import type { KeyAdminServer } from '../../gen/apikeys/v1/api_keys.js';
-import { KeyOwnerFilter } from '../../gen/apikeys/v1/api_keys.js';
 import type { Clock } from '../domain/Clock.js';
 import type { KeyAdministration } from '../domain/admin/createKeyAdministration.js';
-import {
-  actorFromProto,
-  apiKeyToProto,
-  auditEventToProto,
-  msFromTimestamp,
-  scopeToProto,
-  statesFromProto,
-} from './convert.js';
+import { actorFromProto, apiKeyToProto, auditEventToProto, scopeToProto } from './convert.js';
 import { keyEditsFromUpdateRequest } from './keyEditsFromUpdateRequest.js';
+import { listAuditInputFromProto, listKeysInputFromProto } from './listInputsFromProto.js';
 import { createCallPipeline, type ServiceOptions } from './pipeline/createCallPipeline.js';
-import { invalidArgument } from '../domain/AppError.js';
 
 /** The KeyAdmin gRPC service: decode and validate, call the domain, encode. */
 export function createKeyAdminService(admin: KeyAdministration, clock: Clock, options: ServiceOptions): KeyAdminServer {
@@ -35,15 +27,7 @@ export function createKeyAdminService(admin: KeyAdministration, clock: Clock, op
     }),
     listKeys: pipeline.unary(method('ListKeys'), async (request, context) => {
       const actor = actorFromProto(request.actor, context.caller);
-      if (!Object.values(KeyOwnerFilter).includes(request.owner) || request.owner === KeyOwnerFilter.UNRECOGNIZED) {
-        throw invalidArgument(`owner: ${request.owner} is not a valid KeyOwnerFilter`);
-      }
-      const page = await admin.listKeys(actor, {
-        onlyMine: request.owner === KeyOwnerFilter.KEY_OWNER_FILTER_MINE,
-        states: statesFromProto(request.states),
-        pageSize: request.pageSize,
-        pageToken: request.pageToken,
-      });
+      const page = await admin.listKeys(actor, listKeysInputFromProto(request));
       const now = clock.now();
       return { keys: page.items.map((key) => apiKeyToProto(key, now)), nextPageToken: page.nextPageToken };
     }),
@@ -83,15 +67,8 @@ export function createKeyAdminService(admin: KeyAdministration, clock: Clock, op
       scopes: admin.listScopes(actorFromProto(request.actor, context.caller)).map(scopeToProto),
     })),
     listAuditEvents: pipeline.unary(method('ListAuditEvents'), async (request, context) => {
-      const startTime = msFromTimestamp(request.startTime, 'start_time');
-      const endTime = msFromTimestamp(request.endTime, 'end_time');
-      const page = await admin.listAuditEvents(actorFromProto(request.actor, context.caller), {
-        keyId: request.keyId,
-        ...(startTime !== undefined ? { startTime } : {}),
-        ...(endTime !== undefined ? { endTime } : {}),
-        pageSize: request.pageSize,
-        pageToken: request.pageToken,
-      });
+      const actor = actorFromProto(request.actor, context.caller);
+      const page = await admin.listAuditEvents(actor, listAuditInputFromProto(request));
       return { events: page.items.map(auditEventToProto), nextPageToken: page.nextPageToken };
     }),
   } satisfies KeyAdminServer;

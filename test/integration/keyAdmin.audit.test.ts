@@ -360,23 +360,26 @@ describeEachDatabase('a write and its audit record commit together or not at all
     };
   }
 
-  async function expectFailedWithoutChange(call: Promise<unknown>): Promise<void> {
+  /** Snapshots first, then starts the call, so its rejection is handled from the moment it exists. */
+  async function expectFailedWithoutChange(start: () => Promise<unknown>): Promise<void> {
     const before = await keysAndFeed();
-    const error = await grpcError(call);
+    const error = await grpcError(start());
     expect(error.code).toBe(status.INTERNAL);
     expect(error.details).toBe('internal error');
     expect(await keysAndFeed()).toEqual(before);
   }
 
   it('CreateKey fails and leaves no key behind', async () => {
-    await expectFailedWithoutChange(
+    await expectFailedWithoutChange(() =>
       server.clients.admin.createKey({ actor, name: 'never stored', scopes: ['tickets:read'], allowedIps: [] }),
     );
     expect(await server.app.db('api_keys').where('name', 'never stored')).toEqual([]);
   });
 
   it('RevokeKey fails and the key keeps verifying', async () => {
-    await expectFailedWithoutChange(server.clients.admin.revokeKey({ actor, keyId: toRevoke.key.id, reason: 'x' }));
+    await expectFailedWithoutChange(() =>
+      server.clients.admin.revokeKey({ actor, keyId: toRevoke.key.id, reason: 'x' }),
+    );
     const verified = await server.clients.verifier.verifyKey({
       key: toRevoke.secret,
       clientIp: '',
@@ -386,13 +389,13 @@ describeEachDatabase('a write and its audit record commit together or not at all
   });
 
   it('RotateKey fails, creating no replacement and leaving the old key as it was', async () => {
-    await expectFailedWithoutChange(
+    await expectFailedWithoutChange(() =>
       server.clients.admin.rotateKey({ actor, keyId: toRotate.key.id, gracePeriodHours: 0 }),
     );
   });
 
   it('UpdateKey fails and the key keeps its name', async () => {
-    await expectFailedWithoutChange(
+    await expectFailedWithoutChange(() =>
       server.clients.admin.updateKey({
         actor,
         keyId: toUpdate.key.id,
@@ -407,7 +410,7 @@ describeEachDatabase('a write and its audit record commit together or not at all
   });
 
   it('RevokeUserKeys fails and revokes none of the keys', async () => {
-    await expectFailedWithoutChange(server.clients.admin.revokeUserKeys({ actor, userId: 'bob', reason: '' }));
+    await expectFailedWithoutChange(() => server.clients.admin.revokeUserKeys({ actor, userId: 'bob', reason: '' }));
     const verified = await server.clients.verifier.verifyKey({ key: bobsKey.secret, clientIp: '', requiredScopes: [] });
     expect(verified.valid).toBe(true);
   });
