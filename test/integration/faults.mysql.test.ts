@@ -36,18 +36,25 @@ async function proxiedDatabase(): Promise<{ database: TestDatabase; proxy: TcpPr
   return { database, proxy, url: target.toString() };
 }
 
-async function tableCounts(url: string): Promise<Record<string, number>> {
+/** Runs `query` on a direct one-connection pool to `url` (not through the proxy) and closes it. */
+async function withDatabase<T>(url: string, query: (db: knex.Knex) => Promise<T>): Promise<T> {
   const db = knex({ client: 'mysql2', connection: url, pool: { min: 0, max: 1 } });
   try {
+    return await query(db);
+  } finally {
+    await db.destroy();
+  }
+}
+
+async function tableCounts(url: string): Promise<Record<string, number>> {
+  return withDatabase(url, async (db) => {
     const counts: Record<string, number> = {};
     for (const table of ['api_keys', 'audit_events', 'key_changes']) {
       const [row] = (await db(table).count({ n: '*' })) as [{ n: number | string }];
       counts[table] = Number(row.n);
     }
     return counts;
-  } finally {
-    await db.destroy();
-  }
+  });
 }
 
 describeMysql(`database faults under traffic [mysql]${skipped}`, () => {
@@ -71,6 +78,20 @@ describeMysql(`database faults under traffic [mysql]${skipped}`, () => {
     await proxy.stop();
     await database.drop();
   });
+
+  /**
+   * Creates a key that is verified once (so it sits in the cache) and one that is never verified (so its
+   * next verification is a cache miss that must reach the database).
+   */
+  async function cachedAndColdKeys(): Promise<{ cached: { secret: string }; cold: { secret: string } }> {
+    const { admin: adminClient, verifier } = server.clients;
+    const cached = await adminClient.createKey({ actor: admin, name: 'hot', scopes: ['tickets:read'], allowedIps: [] });
+    const cold = await adminClient.createKey({ actor: admin, name: 'cold', scopes: ['tickets:read'], allowedIps: [] });
+    // Applying the creations from the change feed drops the keys from the cache: let that happen first.
+    await settleFeed(server);
+    await until(async () => (await verifier.verifyKey(verifyRequest(cached.secret))).valid);
+    return { cached, cold };
+  }
 
   it('refuses every admin write with UNAVAILABLE while the database is cut, writes nothing, and recovers by itself', async () => {
     const { admin: adminClient, verifier } = server.clients;
@@ -110,12 +131,8 @@ describeMysql(`database faults under traffic [mysql]${skipped}`, () => {
   });
 
   it('keeps verifying cached keys under continuous traffic while the database is cut, and never says valid for an unknown key', async () => {
-    const { admin: adminClient, verifier } = server.clients;
-    const cached = await adminClient.createKey({ actor: admin, name: 'hot', scopes: ['tickets:read'], allowedIps: [] });
-    const cold = await adminClient.createKey({ actor: admin, name: 'cold', scopes: ['tickets:read'], allowedIps: [] });
-    // Applying the creations from the change feed drops the keys from the cache: let that happen first.
-    await settleFeed(server);
-    await until(async () => (await verifier.verifyKey(verifyRequest(cached.secret))).valid);
+    const { verifier } = server.clients;
+    const { cached, cold } = await cachedAndColdKeys();
     const traffic = { running: true };
     const outcomes = { valid: 0, other: 0 };
     const load = (async () => {
@@ -139,11 +156,8 @@ describeMysql(`database faults under traffic [mysql]${skipped}`, () => {
   });
 
   it('answers cached keys while a slow database holds a cache miss', async () => {
-    const { admin: adminClient, verifier } = server.clients;
-    const cached = await adminClient.createKey({ actor: admin, name: 'hot', scopes: ['tickets:read'], allowedIps: [] });
-    const cold = await adminClient.createKey({ actor: admin, name: 'cold', scopes: ['tickets:read'], allowedIps: [] });
-    await settleFeed(server);
-    await until(async () => (await verifier.verifyKey(verifyRequest(cached.secret))).valid);
+    const { verifier } = server.clients;
+    const { cached, cold } = await cachedAndColdKeys();
     proxy.delayMs = 300;
     const order: string[] = [];
     const slow = verifier.verifyKey(verifyRequest(cold.secret)).then((answer) => {
@@ -184,14 +198,19 @@ describeMysql(`process shutdown and crash [mysql]${skipped}`, () => {
     await database.drop();
   });
 
-  it('on SIGTERM under load: health goes NOT_SERVING, in-flight calls complete, new calls are refused, last-used is flushed, exit 0', async () => {
-    service = await startServiceProcess({
+  /** Starts the service process on the proxied database with last-used flushes only at shutdown. */
+  async function startService(environment: Record<string, string> = {}): Promise<ServiceProcess> {
+    return startServiceProcess({
       LISTEN_ADDRESS: '127.0.0.1:0',
       DATABASE_URL: url,
       MIGRATE_ON_START: 'true',
       LAST_USED_FLUSH_MS: '600000',
-      SHUTDOWN_TIMEOUT_MS: '10000',
+      ...environment,
     });
+  }
+
+  it('on SIGTERM under load: health goes NOT_SERVING, in-flight calls complete, new calls are refused, last-used is flushed, exit 0', async () => {
+    service = await startService({ SHUTDOWN_TIMEOUT_MS: '10000' });
     const clients = createClients(service.address);
     const used = await createTestKey(clients, admin, { name: 'used' });
     expect(
@@ -237,21 +256,15 @@ describeMysql(`process shutdown and crash [mysql]${skipped}`, () => {
     expect(await service.exited).toBe(0);
     health.close();
     clients.close();
-    const db = knex({ client: 'mysql2', connection: database.url, pool: { min: 0, max: 1 } });
-    const row = (await db('api_keys').where('id', used.key.id).first()) as { last_used_ip: string | null };
-    await db.destroy();
+    const row = await withDatabase(
+      database.url,
+      async (db) => (await db('api_keys').where('id', used.key.id).first()) as { last_used_ip: string | null },
+    );
     expect(row.last_used_ip).toBe('203.0.113.9');
   });
 
   it('on SIGTERM with a database that stopped answering: exits within SHUTDOWN_TIMEOUT_MS, saying what was not written', async () => {
-    service = await startServiceProcess({
-      LISTEN_ADDRESS: '127.0.0.1:0',
-      DATABASE_URL: url,
-      MIGRATE_ON_START: 'true',
-      LAST_USED_FLUSH_MS: '600000',
-      SHUTDOWN_TIMEOUT_MS: '1500',
-      DATABASE_TIMEOUT_MS: '20000',
-    });
+    service = await startService({ SHUTDOWN_TIMEOUT_MS: '1500', DATABASE_TIMEOUT_MS: '20000' });
     const clients = createClients(service.address);
     const used = await createTestKey(clients, admin, { name: 'used' });
     expect((await clients.verifier.verifyKey(verifyRequest(used.secret))).valid).toBe(true);
@@ -271,12 +284,7 @@ describeMysql(`process shutdown and crash [mysql]${skipped}`, () => {
   });
 
   it('on SIGKILL loses at most the unflushed last-used data and nothing else', async () => {
-    service = await startServiceProcess({
-      LISTEN_ADDRESS: '127.0.0.1:0',
-      DATABASE_URL: url,
-      MIGRATE_ON_START: 'true',
-      LAST_USED_FLUSH_MS: '600000',
-    });
+    service = await startService();
     const clients = createClients(service.address);
     const kept = await createTestKey(clients, admin, { name: 'kept' });
     const revoked = await createTestKey(clients, admin, { name: 'revoked' });
@@ -288,11 +296,11 @@ describeMysql(`process shutdown and crash [mysql]${skipped}`, () => {
     service.child.kill('SIGKILL');
     await service.exited;
 
-    const db = knex({ client: 'mysql2', connection: database.url, pool: { min: 0, max: 1 } });
-    const keptRow = (await db('api_keys').where('id', kept.key.id).first()) as { last_used_time: number | null };
-    const revokedRow = (await db('api_keys').where('id', revoked.key.id).first()) as { revoke_time: number | null };
-    const events = (await db('audit_events').whereIn('key_id', [kept.key.id, revoked.key.id])) as unknown[];
-    await db.destroy();
+    const { keptRow, revokedRow, events } = await withDatabase(database.url, async (db) => ({
+      keptRow: (await db('api_keys').where('id', kept.key.id).first()) as { last_used_time: number | null },
+      revokedRow: (await db('api_keys').where('id', revoked.key.id).first()) as { revoke_time: number | null },
+      events: (await db('audit_events').whereIn('key_id', [kept.key.id, revoked.key.id])) as unknown[],
+    }));
     expect(keptRow.last_used_time).toBeNull(); // the one interval of last-used data that was not flushed
     expect(revokedRow.revoke_time).not.toBeNull(); // committed writes survive
     expect(events).toHaveLength(3); // two creations and one revocation
@@ -300,9 +308,8 @@ describeMysql(`process shutdown and crash [mysql]${skipped}`, () => {
 
   it('exits non-zero with one clear message when a migration fails', async () => {
     const broken = await createTestDatabase('mysql');
-    const db = knex({ client: 'mysql2', connection: broken.url, pool: { min: 0, max: 1 } });
-    await db.raw('CREATE TABLE api_keys (id INT)'); // the first migration cannot create its table
-    await db.destroy();
+    // The first migration cannot create its table.
+    await withDatabase(broken.url, (db) => db.raw('CREATE TABLE api_keys (id INT)'));
     const child = await startServiceProcess({
       LISTEN_ADDRESS: '127.0.0.1:0',
       DATABASE_URL: broken.url,

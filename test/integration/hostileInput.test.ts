@@ -664,24 +664,50 @@ function neverIssuedKey(): string {
   return body + toBase62(crc32(body), 6);
 }
 
+const SCOPES_OVER_LIMIT = /^scopes: at most 64 scopes allowed, got 10000$/;
+const REQUIRED_SCOPES_OVER_LIMIT = /^required_scopes: at most 64 scopes allowed, got 10000$/;
+const IPS_OVER_LIMIT = /^allowed_ips: at most 50 entries allowed, got 10000$/;
+
+/**
+ * A request with a list of 10,000 entries, refused with INVALID_ARGUMENT and `message`; with `raisedLimit`
+ * it is sent where the message size limit lets it through, so the list limit itself must refuse it.
+ */
+function overLimitCase(rpc: Rpc, title: string, message: RegExp, fields: () => Fields, raisedLimit = false): Case {
+  return {
+    rpc,
+    title,
+    expected: invalid(message),
+    body: requestBody(rpc, fields),
+    ...(raisedLimit ? { raisedLimit } : {}),
+  };
+}
+
+/**
+ * 10,000 scopes in `field`, refused by the limit of 64 both as junk and as catalog scopes sent under the
+ * raised message size limit (so it is the scope limit, not the size limit, that refuses them).
+ */
+function scopesOverLimitCases(rpc: Rpc, field: 'scopes' | 'requiredScopes', message: RegExp): Case[] {
+  const label = field === 'scopes' ? 'scopes' : 'required scopes';
+  return [
+    overLimitCase(rpc, `refuses 10,000 ${label} with INVALID_ARGUMENT naming the limit of 64`, message, () => ({
+      [field]: many(() => 'a'),
+    })),
+    overLimitCase(
+      rpc,
+      `refuses 10,000 catalog ${label} (under the raised limit) with INVALID_ARGUMENT naming the limit of 64`,
+      message,
+      () => ({ [field]: many(() => 'tickets:read') }),
+      true,
+    ),
+  ];
+}
+
 function fieldCases(rpc: Rpc): Case[] {
   switch (rpc.name) {
     case 'CreateKey':
       return [
         ...numberCases(rpc, 'expires_in_hours', LIFETIMES, (v) => ({ expiresInHours: v }), lifetimeMessage),
-        {
-          rpc,
-          title: 'refuses 10,000 scopes with INVALID_ARGUMENT naming the limit of 64',
-          expected: invalid(/^scopes: at most 64 scopes allowed, got 10000$/),
-          body: requestBody(rpc, () => ({ scopes: many(() => 'a') })),
-        },
-        {
-          rpc,
-          title: 'refuses 10,000 catalog scopes (under the raised limit) with INVALID_ARGUMENT naming the limit',
-          expected: invalid(/^scopes: at most 64 scopes allowed, got 10000$/),
-          body: requestBody(rpc, () => ({ scopes: many(() => 'tickets:read') })),
-          raisedLimit: true,
-        },
+        ...scopesOverLimitCases(rpc, 'scopes', SCOPES_OVER_LIMIT),
         {
           rpc,
           title: 'refuses no scopes with INVALID_ARGUMENT',
@@ -696,19 +722,19 @@ function fieldCases(rpc: Rpc): Case[] {
             scopes: many((i) => `${String(i).padStart(2, '0')}${'鍵'.repeat(58)}`, 64),
           })),
         },
-        {
+        overLimitCase(
           rpc,
-          title: 'refuses 10,000 allowed IPs with INVALID_ARGUMENT naming the limit of 50',
-          expected: invalid(/^allowed_ips: at most 50 entries allowed, got 10000$/),
-          body: requestBody(rpc, () => ({ allowedIps: many(() => '::') })),
-        },
-        {
+          'refuses 10,000 allowed IPs with INVALID_ARGUMENT naming the limit of 50',
+          IPS_OVER_LIMIT,
+          () => ({ allowedIps: many(() => '::') }),
+        ),
+        overLimitCase(
           rpc,
-          title: 'refuses 10,000 real IPv4 addresses (under the raised limit) with INVALID_ARGUMENT naming the limit',
-          expected: invalid(/^allowed_ips: at most 50 entries allowed, got 10000$/),
-          body: requestBody(rpc, () => ({ allowedIps: many((i) => `10.0.${i >> 8}.${i & 255}`) })),
-          raisedLimit: true,
-        },
+          'refuses 10,000 real IPv4 addresses (under the raised limit) with INVALID_ARGUMENT naming the limit',
+          IPS_OVER_LIMIT,
+          () => ({ allowedIps: many((i) => `10.0.${i >> 8}.${i & 255}`) }),
+          true,
+        ),
         {
           rpc,
           title: 'quotes a CIDR padded with 40,000 spaces trimmed, in a bounded message',
@@ -782,24 +808,24 @@ function fieldCases(rpc: Rpc): Case[] {
           expected: invalid(/^update_mask has unknown paths "0", "1", "2", "3", "4" and 9995 more; updatable: /),
           body: requestBody(rpc, () => ({ updateMask: many((i) => i.toString(36)) })),
         },
-        {
+        overLimitCase(
           rpc,
-          title: 'refuses 10,000 scopes with INVALID_ARGUMENT naming the limit of 64',
-          expected: invalid(/^scopes: at most 64 scopes allowed, got 10000$/),
-          body: requestBody(rpc, () => ({ scopes: many(() => 'a') })),
-        },
+          'refuses 10,000 scopes with INVALID_ARGUMENT naming the limit of 64',
+          SCOPES_OVER_LIMIT,
+          () => ({ scopes: many(() => 'a') }),
+        ),
         {
           rpc,
           title: 'refuses no scopes when scopes is in the mask with INVALID_ARGUMENT',
           expected: invalid(/^scopes: at least one scope is required/),
           body: requestBody(rpc, () => ({ scopes: [] })),
         },
-        {
+        overLimitCase(
           rpc,
-          title: 'refuses 10,000 allowed IPs with INVALID_ARGUMENT naming the limit of 50',
-          expected: invalid(/^allowed_ips: at most 50 entries allowed, got 10000$/),
-          body: requestBody(rpc, () => ({ allowedIps: many(() => '::') })),
-        },
+          'refuses 10,000 allowed IPs with INVALID_ARGUMENT naming the limit of 50',
+          IPS_OVER_LIMIT,
+          () => ({ allowedIps: many(() => '::') }),
+        ),
       ];
     case 'RotateKey':
       return [
@@ -845,19 +871,7 @@ function fieldCases(rpc: Rpc): Case[] {
           },
           body: requestBody(rpc, () => ({ key: neverIssuedKey() })),
         },
-        {
-          rpc,
-          title: 'refuses 10,000 required scopes with INVALID_ARGUMENT naming the limit of 64',
-          expected: invalid(/^required_scopes: at most 64 scopes allowed, got 10000$/),
-          body: requestBody(rpc, () => ({ requiredScopes: many(() => 'a') })),
-        },
-        {
-          rpc,
-          title: 'refuses 10,000 catalog scopes (under the raised limit) with INVALID_ARGUMENT naming the limit of 64',
-          expected: invalid(/^required_scopes: at most 64 scopes allowed, got 10000$/),
-          body: requestBody(rpc, () => ({ requiredScopes: many(() => 'tickets:read') })),
-          raisedLimit: true,
-        },
+        ...scopesOverLimitCases(rpc, 'requiredScopes', REQUIRED_SCOPES_OVER_LIMIT),
       ];
     default:
       return [];

@@ -127,6 +127,14 @@ describeEachDatabase('secret hygiene', (kind) => {
   };
   const verify = (key: string, clientIp = ALLOWED_IP, requiredScopes = ['tickets:read']) =>
     answered(server.clients.verifier.verifyKey({ key, clientIp, requiredScopes }));
+  const listOrganizationKeys = (pageSize: number, pageToken: string) =>
+    server.clients.admin.listKeys({
+      actor: admin,
+      owner: KeyOwnerFilter.KEY_OWNER_FILTER_ORGANIZATION,
+      states: [],
+      pageSize,
+      pageToken,
+    });
 
   beforeAll(async () => {
     server = await startTestServer(kind);
@@ -213,29 +221,13 @@ describeEachDatabase('secret hygiene', (kind) => {
         }),
       );
       await refused(server.clients.verifier.verifyKey({ key: a3, clientIp: ALLOWED_IP, requiredScopes: [pasted] }));
-      await refused(
-        server.clients.admin.listKeys({
-          actor: admin,
-          owner: KeyOwnerFilter.KEY_OWNER_FILTER_ORGANIZATION,
-          states: [],
-          pageSize: 0,
-          pageToken: pasted,
-        }),
-      );
+      await refused(listOrganizationKeys(0, pasted));
       await answered(server.clients.admin.revokeUserKeys({ actor: admin, userId: pasted, reason: '' }));
     }
 
     // What admins can read back, and the last-used data, written now rather than at the next flush.
     await server.app.lastUsed.flush();
-    await answered(
-      server.clients.admin.listKeys({
-        actor: admin,
-        owner: KeyOwnerFilter.KEY_OWNER_FILTER_ORGANIZATION,
-        states: [],
-        pageSize: 100,
-        pageToken: '',
-      }),
-    );
+    await answered(listOrganizationKeys(100, ''));
     await answered(server.clients.admin.listAuditEvents({ actor: admin, keyId: '', pageSize: 100, pageToken: '' }));
     for (const keyId of [a.key.id, b.key.id, c.key.id]) {
       await answered(server.clients.admin.getKey({ actor: admin, keyId }));

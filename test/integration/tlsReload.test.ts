@@ -72,119 +72,136 @@ function liveFiles(certificates: TestCertificates, withClientCa: boolean) {
   return { ...live, install };
 }
 
-describe('TLS reload with client certificates (mutual TLS)', () => {
-  let certificates: TestCertificates;
-  let live: ReturnType<typeof liveFiles>;
-  let server: TestServer;
+/** What a TLS suite works with; filled in by its `beforeAll`. */
+interface TlsServer {
+  certificates: TestCertificates;
+  live: ReturnType<typeof liveFiles>;
+  server: TestServer;
+}
+
+/**
+ * Fresh test certificates installed as live files and an SQLite server serving them (asking for client
+ * certificates signed by the test CA when `withClientCa`), for the whole suite.
+ */
+function useTlsServer(withClientCa: boolean, environment: Record<string, string>): TlsServer {
+  const tls = {} as TlsServer;
   beforeAll(async () => {
-    certificates = createTestCertificates();
-    live = liveFiles(certificates, true);
-    server = await startTestServer('sqlite', {
-      TLS_CERT_FILE: live.cert,
-      TLS_KEY_FILE: live.key,
-      TLS_CLIENT_CA_FILE: live.ca,
-      TLS_RELOAD_INTERVAL_MS: '0',
-      ADMIN_CLIENT_IDS: CERTIFICATE_IDENTITIES.spiffe,
+    tls.certificates = createTestCertificates();
+    tls.live = liveFiles(tls.certificates, withClientCa);
+    tls.server = await startTestServer('sqlite', {
+      TLS_CERT_FILE: tls.live.cert,
+      TLS_KEY_FILE: tls.live.key,
+      ...(withClientCa ? { TLS_CLIENT_CA_FILE: tls.live.ca } : {}),
+      ...environment,
     });
   }, 30_000);
   afterAll(async () => {
-    await server.stop();
-    certificates.remove();
+    await tls.server.stop();
+    tls.certificates.remove();
   });
+  return tls;
+}
 
-  const reloads = () => server.app.certificates?.stats;
+describe('TLS reload with client certificates (mutual TLS)', () => {
+  const tls = useTlsServer(true, { TLS_RELOAD_INTERVAL_MS: '0', ADMIN_CLIENT_IDS: CERTIFICATE_IDENTITIES.spiffe });
+
+  const reloads = () => tls.server.app.certificates?.stats;
 
   it('serves a new server certificate to new connections after a reload, without breaking established ones', async () => {
-    const { ca, clients } = certificates;
-    const established = createCredentialedClients(server.address, tlsCredentials(ca, clients.spiffe));
+    const { ca, clients } = tls.certificates;
+    const established = createCredentialedClients(tls.server.address, tlsCredentials(ca, clients.spiffe));
     try {
       expect(await established.health()).toBe('SERVING');
-      expect(await servedFingerprint(server.address, ca, clients.spiffe)).toBe(fingerprintOf(certificates.server));
-      expect(server.app.reloadTls()).toBe('unchanged');
+      expect(await servedFingerprint(tls.server.address, ca, clients.spiffe)).toBe(
+        fingerprintOf(tls.certificates.server),
+      );
+      expect(tls.server.app.reloadTls()).toBe('unchanged');
 
-      live.install(certificates.renewedServer);
-      expect(server.app.reloadTls()).toBe('reloaded');
-      expect(await servedFingerprint(server.address, ca, clients.spiffe)).toBe(
-        fingerprintOf(certificates.renewedServer),
+      tls.live.install(tls.certificates.renewedServer);
+      expect(tls.server.app.reloadTls()).toBe('reloaded');
+      expect(await servedFingerprint(tls.server.address, ca, clients.spiffe)).toBe(
+        fingerprintOf(tls.certificates.renewedServer),
       );
       expect((await established.admin.listScopes(listScopes())).scopes.length).toBeGreaterThan(0);
-      const fresh = createCredentialedClients(server.address, tlsCredentials(ca, clients.spiffe));
+      const fresh = createCredentialedClients(tls.server.address, tlsCredentials(ca, clients.spiffe));
       try {
         expect((await fresh.admin.listScopes(listScopes())).scopes.length).toBeGreaterThan(0);
       } finally {
         fresh.close();
       }
-      expect(server.logs.join('')).toContain('TLS certificate reloaded; new connections use it');
+      expect(tls.server.logs.join('')).toContain('TLS certificate reloaded; new connections use it');
     } finally {
       established.close();
-      live.install(certificates.server);
-      server.app.reloadTls();
+      tls.live.install(tls.certificates.server);
+      tls.server.app.reloadTls();
     }
   });
 
   it.each([
     [
       'a certificate with the previous key (a rotation caught halfway)',
-      () => copyFileSync(certificates.renewedServer.cert, live.cert),
+      () => copyFileSync(tls.certificates.renewedServer.cert, tls.live.cert),
       'is not the private key of the certificate in',
     ],
     [
       'a half-written certificate file',
-      () => writeFileSync(live.cert, readFileSync(live.cert).subarray(0, 200)),
+      () => writeFileSync(tls.live.cert, readFileSync(tls.live.cert).subarray(0, 200)),
       'holds no PEM certificate',
     ],
-    ['a missing key file', () => rmSync(live.key), 'TLS_KEY_FILE: cannot read'],
+    ['a missing key file', () => rmSync(tls.live.key), 'TLS_KEY_FILE: cannot read'],
     [
       'a client CA file that holds no certificate',
-      () => writeFileSync(live.ca, 'not a certificate\n'),
+      () => writeFileSync(tls.live.ca, 'not a certificate\n'),
       'TLS_CLIENT_CA_FILE:',
     ],
   ])('refuses %s and keeps serving the last good certificate', async (_label, breakFiles, reason) => {
-    const { ca, clients } = certificates;
+    const { ca, clients } = tls.certificates;
     const rejectedBefore = reloads()?.rejected ?? 0;
-    const logsBefore = server.logs.length;
+    const logsBefore = tls.server.logs.length;
     breakFiles();
     try {
-      expect(server.app.reloadTls()).toBe('rejected');
+      expect(tls.server.app.reloadTls()).toBe('rejected');
       expect(reloads()?.rejected).toBe(rejectedBefore + 1);
-      const refusal = server.logs.slice(logsBefore).join('');
+      const refusal = tls.server.logs.slice(logsBefore).join('');
       expect(refusal).toContain('TLS reload refused; still serving the previous certificate');
       expect(refusal).toContain(reason);
-      expect(await servedFingerprint(server.address, ca, clients.spiffe)).toBe(fingerprintOf(certificates.server));
-      const clientsAfter = createCredentialedClients(server.address, tlsCredentials(ca, clients.spiffe));
+      expect(await servedFingerprint(tls.server.address, ca, clients.spiffe)).toBe(
+        fingerprintOf(tls.certificates.server),
+      );
+      const clientsAfter = createCredentialedClients(tls.server.address, tlsCredentials(ca, clients.spiffe));
       try {
         expect(await clientsAfter.health()).toBe('SERVING');
       } finally {
         clientsAfter.close();
       }
     } finally {
-      live.install(certificates.server);
-      copyFileSync(certificates.ca.cert, live.ca);
-      expect(server.app.reloadTls()).toBe('unchanged');
+      tls.live.install(tls.certificates.server);
+      copyFileSync(tls.certificates.ca.cert, tls.live.ca);
+      expect(tls.server.app.reloadTls()).toBe('unchanged');
     }
   });
 
   it('refuses a certificate that has already expired', async () => {
-    server.clock.advance(3 * DAY); // the test certificates are valid for 2 days
-    const logsBefore = server.logs.length;
+    tls.server.clock.advance(3 * DAY); // the test certificates are valid for 2 days
+    const logsBefore = tls.server.logs.length;
     try {
-      live.install(certificates.renewedServer);
-      expect(server.app.reloadTls()).toBe('rejected');
-      expect(server.logs.slice(logsBefore).join('')).toMatch(/TLS_CERT_FILE: \S+ expired at \d{4}-/);
+      tls.live.install(tls.certificates.renewedServer);
+      expect(tls.server.app.reloadTls()).toBe('rejected');
+      expect(tls.server.logs.slice(logsBefore).join('')).toMatch(/TLS_CERT_FILE: \S+ expired at \d{4}-/);
     } finally {
-      server.clock.advance(-3 * DAY);
-      live.install(certificates.server);
-      server.app.reloadTls();
+      tls.server.clock.advance(-3 * DAY);
+      tls.live.install(tls.certificates.server);
+      tls.server.app.reloadTls();
     }
-    expect(await servedFingerprint(server.address, certificates.ca, certificates.clients.spiffe)).toBe(
-      fingerprintOf(certificates.server),
+    expect(await servedFingerprint(tls.server.address, tls.certificates.ca, tls.certificates.clients.spiffe)).toBe(
+      fingerprintOf(tls.certificates.server),
     );
   });
 
   it('rotates the client CA: a bundle of both admits both, then the old CA is dropped', async () => {
-    const { ca, otherCa, clients } = certificates;
-    const newCaClient = () => createCredentialedClients(server.address, tlsCredentials(ca, clients.otherCa));
-    const oldCaClient = () => createCredentialedClients(server.address, tlsCredentials(ca, clients.spiffe));
+    const { ca, otherCa, clients } = tls.certificates;
+    const newCaClient = () => createCredentialedClients(tls.server.address, tlsCredentials(ca, clients.otherCa));
+    const oldCaClient = () => createCredentialedClients(tls.server.address, tlsCredentials(ca, clients.spiffe));
     const outcome = async (make: () => ReturnType<typeof newCaClient>) => {
       const clientsOf = make();
       try {
@@ -198,24 +215,24 @@ describe('TLS reload with client certificates (mutual TLS)', () => {
     };
     try {
       expect(await outcome(newCaClient)).toBe(status.UNAVAILABLE); // handshake refused
-      writeFileSync(live.ca, Buffer.concat([readFileSync(ca.cert), readFileSync(otherCa.cert)]));
-      expect(server.app.reloadTls()).toBe('reloaded');
+      writeFileSync(tls.live.ca, Buffer.concat([readFileSync(ca.cert), readFileSync(otherCa.cert)]));
+      expect(tls.server.app.reloadTls()).toBe('reloaded');
       expect(await outcome(newCaClient)).toBe('admitted');
       expect(await outcome(oldCaClient)).toBe('admitted');
-      copyFileSync(otherCa.cert, live.ca);
-      expect(server.app.reloadTls()).toBe('reloaded');
+      copyFileSync(otherCa.cert, tls.live.ca);
+      expect(tls.server.app.reloadTls()).toBe('reloaded');
       expect(await outcome(newCaClient)).toBe('admitted');
       expect(await outcome(oldCaClient)).toBe(status.UNAVAILABLE);
     } finally {
-      copyFileSync(ca.cert, live.ca);
-      server.app.reloadTls();
+      copyFileSync(ca.cert, tls.live.ca);
+      tls.server.app.reloadTls();
     }
   });
 
   it('exposes the served certificate’s expiry and the reload counts as metrics', async () => {
-    const address = /"metricsAddress":"([^"]+)"/.exec(server.logs.join(''))?.[1];
+    const address = /"metricsAddress":"([^"]+)"/.exec(tls.server.logs.join(''))?.[1];
     const body = await (await fetch(`http://${address}/metrics`)).text();
-    const notAfter = Date.parse(new X509Certificate(readFileSync(live.cert)).validTo) / 1000;
+    const notAfter = Date.parse(new X509Certificate(readFileSync(tls.live.cert)).validTo) / 1000;
     expect(body).toContain(`apikeys_tls_certificate_expiry_timestamp_seconds ${notAfter}\n`);
     expect(body).toContain(`apikeys_tls_reloads_total{result="reloaded"} ${reloads()?.reloads}\n`);
     expect(body).toContain(`apikeys_tls_reloads_total{result="rejected"} ${reloads()?.rejected}\n`);
@@ -224,37 +241,24 @@ describe('TLS reload with client certificates (mutual TLS)', () => {
 });
 
 describe('TLS reload without client certificates', () => {
-  let certificates: TestCertificates;
-  let live: ReturnType<typeof liveFiles>;
-  let server: TestServer;
-  beforeAll(async () => {
-    certificates = createTestCertificates();
-    live = liveFiles(certificates, false);
-    server = await startTestServer('sqlite', {
-      TLS_CERT_FILE: live.cert,
-      TLS_KEY_FILE: live.key,
-      TLS_RELOAD_INTERVAL_MS: '1000',
-    });
-  }, 30_000);
-  afterAll(async () => {
-    await server.stop();
-    certificates.remove();
-  });
+  const tls = useTlsServer(false, { TLS_RELOAD_INTERVAL_MS: '1000' });
 
   it('serves TLS to clients without a certificate, and picks up new files by itself within the interval', async () => {
-    const plain = createCredentialedClients(server.address, tlsCredentials(certificates.ca));
+    const plain = createCredentialedClients(tls.server.address, tlsCredentials(tls.certificates.ca));
     try {
       expect(await plain.health()).toBe('SERVING');
-      expect(await servedFingerprint(server.address, certificates.ca)).toBe(fingerprintOf(certificates.server));
-      live.install(certificates.renewedServer);
-      const renewed = fingerprintOf(certificates.renewedServer);
+      expect(await servedFingerprint(tls.server.address, tls.certificates.ca)).toBe(
+        fingerprintOf(tls.certificates.server),
+      );
+      tls.live.install(tls.certificates.renewedServer);
+      const renewed = fingerprintOf(tls.certificates.renewedServer);
       const deadline = Date.now() + 10_000;
-      while ((await servedFingerprint(server.address, certificates.ca)) !== renewed) {
+      while ((await servedFingerprint(tls.server.address, tls.certificates.ca)) !== renewed) {
         if (Date.now() > deadline) throw new Error('the new certificate was not served within 10 s');
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       expect(await plain.health()).toBe('SERVING');
-      const stranger = createCredentialedClients(server.address, tlsCredentials(certificates.otherCa));
+      const stranger = createCredentialedClients(tls.server.address, tlsCredentials(tls.certificates.otherCa));
       try {
         // A client that trusts another CA still cannot connect.
         expect((await grpcError(stranger.health())).code).toBe(status.UNAVAILABLE);

@@ -131,6 +131,8 @@ describeEachDatabase('VerifyKey cache', (kind) => {
       server.clients.admin.updateKey(
         UpdateKeyRequest.fromPartial({ actor: actorFor(created), keyId: created.key.id, ...request }),
       );
+    const rotate = (created: TestKey, gracePeriodHours: number) =>
+      server.clients.admin.rotateKey({ actor: actorFor(created), keyId: created.key.id, gracePeriodHours });
 
     it('denies a key as REVOKED right after RevokeKey', async () => {
       const created = await createTestKey(server, admin());
@@ -188,11 +190,7 @@ describeEachDatabase('VerifyKey cache', (kind) => {
     it('denies the old key and accepts the new one right after RotateKey with no grace period', async () => {
       const created = await createTestKey(server, admin());
       await warm(server, created.secret);
-      const rotated = await server.clients.admin.rotateKey({
-        actor: actorFor(created),
-        keyId: created.key.id,
-        gracePeriodHours: 0,
-      });
+      const rotated = await rotate(created, 0);
       expect((await verifyOn(server, created.secret)).denialReason).toBe(DenialReason.DENIAL_REASON_REVOKED);
       expect(await verifyOn(server, rotated.secret)).toMatchObject({ valid: true, keyId: rotated.newKey?.id });
     });
@@ -200,11 +198,7 @@ describeEachDatabase('VerifyKey cache', (kind) => {
     it('keeps the old key working during a rotation grace period, with the shortened expiry', async () => {
       const created = await createTestKey(server, admin());
       await warm(server, created.secret);
-      const rotated = await server.clients.admin.rotateKey({
-        actor: actorFor(created),
-        keyId: created.key.id,
-        gracePeriodHours: 1,
-      });
+      const rotated = await rotate(created, 1);
       const response = await verifyOn(server, created.secret);
       expect(response.valid).toBe(true);
       expect(response.expireTime).toEqual(rotated.oldKey?.expireTime);

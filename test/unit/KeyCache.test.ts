@@ -48,11 +48,19 @@ function cacheOver(table: FakeKeyTable, options: Partial<Omit<KeyCacheOptions, '
   return new KeyCache({ repository: table, maxKeys: 100, negativeTtlMs: 60_000, ...options });
 }
 
+/** A table holding a key for each of `secrets`, and a cache over it. */
+function cacheHolding(
+  secrets: readonly string[],
+  options: Partial<Omit<KeyCacheOptions, 'repository'>> = {},
+): { table: FakeKeyTable; cache: KeyCache } {
+  const table = new FakeKeyTable();
+  for (const secret of secrets) table.put(record(secret));
+  return { table, cache: cacheOver(table, options) };
+}
+
 describe('KeyCache answers warm keys from memory', () => {
   it('reads a key once and serves every later lookup without a query', async () => {
-    const table = new FakeKeyTable();
-    table.put(record('a'));
-    const cache = cacheOver(table);
+    const { table, cache } = cacheHolding(['a']);
     const first = await cache.get(hashOf('a'));
     for (let i = 0; i < 10; i++) expect(await cache.get(hashOf('a'))).toBe(first);
     expect(first?.id).toBe('key_a');
@@ -61,18 +69,14 @@ describe('KeyCache answers warm keys from memory', () => {
   });
 
   it('makes exactly one query for a miss', async () => {
-    const table = new FakeKeyTable();
-    table.put(record('a'));
-    const cache = cacheOver(table);
+    const { table, cache } = cacheHolding(['a']);
     await cache.get(hashOf('a'));
     expect(table.lookups).toBe(1);
     expect(cache.stats.databaseQueries).toBe(1);
   });
 
   it('shares one query among concurrent misses for the same key', async () => {
-    const table = new FakeKeyTable();
-    table.put(record('a'));
-    const cache = cacheOver(table);
+    const { table, cache } = cacheHolding(['a']);
     table.hold();
     const lookups = Array.from({ length: 50 }, () => cache.get(hashOf('a')));
     table.release();
@@ -84,9 +88,7 @@ describe('KeyCache answers warm keys from memory', () => {
   });
 
   it('passes a failed query to every waiter and retries on the next lookup', async () => {
-    const table = new FakeKeyTable();
-    table.put(record('a'));
-    const cache = cacheOver(table);
+    const { table, cache } = cacheHolding(['a']);
     table.failNext = true;
     const results = await Promise.allSettled([cache.get(hashOf('a')), cache.get(hashOf('a'))]);
     expect(results.map((result) => result.status)).toEqual(['rejected', 'rejected']);
@@ -97,8 +99,7 @@ describe('KeyCache answers warm keys from memory', () => {
 
 describe('KeyCache remembers unknown keys for the negative TTL', () => {
   it('answers a second lookup of an unknown key without a query', async () => {
-    const table = new FakeKeyTable();
-    const cache = cacheOver(table);
+    const { table, cache } = cacheHolding([]);
     expect(await cache.get(hashOf('nope'))).toBeNull();
     expect(await cache.get(hashOf('nope'))).toBeNull();
     expect(table.lookups).toBe(1);
@@ -106,8 +107,7 @@ describe('KeyCache remembers unknown keys for the negative TTL', () => {
   });
 
   it('asks the database again once the negative entry has expired', async () => {
-    const table = new FakeKeyTable();
-    const cache = cacheOver(table, { negativeTtlMs: 5 });
+    const { table, cache } = cacheHolding([], { negativeTtlMs: 5 });
     expect(await cache.get(hashOf('late'))).toBeNull();
     table.put(record('late'));
     await sleep(50);
@@ -116,8 +116,7 @@ describe('KeyCache remembers unknown keys for the negative TTL', () => {
   });
 
   it('does not remember unknown keys at all when the negative TTL is 0', async () => {
-    const table = new FakeKeyTable();
-    const cache = cacheOver(table, { negativeTtlMs: 0 });
+    const { table, cache } = cacheHolding([], { negativeTtlMs: 0 });
     expect(await cache.get(hashOf('soon'))).toBeNull();
     table.put(record('soon'));
     expect((await cache.get(hashOf('soon')))?.id).toBe('key_soon');
@@ -128,9 +127,7 @@ describe('KeyCache remembers unknown keys for the negative TTL', () => {
 
 describe('KeyCache stays bounded', () => {
   it('evicts the least recently used key beyond maxKeys and reads it again when needed', async () => {
-    const table = new FakeKeyTable();
-    for (const secret of ['a', 'b', 'c']) table.put(record(secret));
-    const cache = cacheOver(table, { maxKeys: 2 });
+    const { table, cache } = cacheHolding(['a', 'b', 'c'], { maxKeys: 2 });
     await cache.get(hashOf('a'));
     await cache.get(hashOf('b'));
     await cache.get(hashOf('c'));
@@ -144,9 +141,7 @@ describe('KeyCache stays bounded', () => {
 
 describe('KeyCache never serves a key it was told changed', () => {
   it('reads an invalidated key again and returns its new state', async () => {
-    const table = new FakeKeyTable();
-    table.put(record('a'));
-    const cache = cacheOver(table);
+    const { table, cache } = cacheHolding(['a']);
     await cache.get(hashOf('a'));
     table.put(record('a', { revokeTime: 5 }));
     cache.invalidate([hashOf('a').toString('hex')]);
@@ -155,9 +150,7 @@ describe('KeyCache never serves a key it was told changed', () => {
   });
 
   it('does not cache a read that started before an invalidation', async () => {
-    const table = new FakeKeyTable();
-    table.put(record('a'));
-    const cache = cacheOver(table);
+    const { table, cache } = cacheHolding(['a']);
     table.hold();
     const stale = cache.get(hashOf('a'));
     table.put(record('a', { revokeTime: 5 }));
@@ -170,8 +163,7 @@ describe('KeyCache never serves a key it was told changed', () => {
   });
 
   it('forgets an unknown key once told it now exists', async () => {
-    const table = new FakeKeyTable();
-    const cache = cacheOver(table);
+    const { table, cache } = cacheHolding([]);
     expect(await cache.get(hashOf('new'))).toBeNull();
     table.put(record('new'));
     cache.invalidate([hashOf('new').toString('hex')]);
@@ -193,9 +185,7 @@ describe('KeyCache never serves a key it was told changed', () => {
   });
 
   it('drops everything on distrust, bypasses until trust, then caches again from empty', async () => {
-    const table = new FakeKeyTable();
-    table.put(record('a'));
-    const cache = cacheOver(table);
+    const { table, cache } = cacheHolding(['a']);
     await cache.get(hashOf('a'));
     cache.distrust();
     expect(cache.size).toBe(0);

@@ -60,32 +60,26 @@ describe('ChangeFeedPruner', () => {
 describe('LastUsedFlusher', () => {
   const recorderStub = (stop: () => Promise<void>, unwritten: number) =>
     ({ start: () => undefined, stop, unwrittenCount: unwritten }) as unknown as LastUsedRecorder;
+  /** The log lines of stopping, within `budgetMs`, a flusher whose final flush is `stop`, leaving `unwritten`. */
+  const linesOfStop = async (stop: () => Promise<void>, unwritten: number, budgetMs: number) => {
+    const { logger, lines } = capturedLogger();
+    await new LastUsedFlusher(recorderStub(stop, unwritten), logger).stop(StopDeadline.after(budgetMs));
+    return lines;
+  };
 
   it('says nothing when the final flush wrote everything', async () => {
-    const { logger, lines } = capturedLogger();
-    await new LastUsedFlusher(
-      recorderStub(() => Promise.resolve(), 0),
-      logger,
-    ).stop(StopDeadline.after(1000));
-    expect(lines).toEqual([]);
+    expect(await linesOfStop(() => Promise.resolve(), 0, 1000)).toEqual([]);
   });
 
   it('says how many keys it exits without when the final flush failed', async () => {
-    const { logger, lines } = capturedLogger();
-    await new LastUsedFlusher(
-      recorderStub(() => Promise.resolve(), 3),
-      logger,
-    ).stop(StopDeadline.after(1000));
-    expect(lines).toMatchObject([
+    expect(await linesOfStop(() => Promise.resolve(), 3, 1000)).toMatchObject([
       { msg: 'final last-used flush failed; exiting without it', unwrittenKeys: 3, timeoutMs: 1000 },
     ]);
   });
 
   it('gives up on a final flush that outlasts the budget, and says so', async () => {
-    const { logger, lines } = capturedLogger();
-    const hanging = recorderStub(() => new Promise(() => undefined), 1);
-    await new LastUsedFlusher(hanging, logger).stop(StopDeadline.after(20));
-    expect(lines).toMatchObject([
+    const hanging = () => new Promise<void>(() => undefined);
+    expect(await linesOfStop(hanging, 1, 20)).toMatchObject([
       {
         msg: 'shutdown deadline reached before the final last-used flush finished; exiting without it',
         unwrittenKeys: 1,

@@ -17,12 +17,18 @@ async function keyToRotate(fixture: AdminFixture) {
   return key;
 }
 
+/** A fresh fixture whose key is rotated an hour after its creation, with `gracePeriodHours` of grace. */
+async function rotatedKey(gracePeriodHours: number) {
+  const fixture = adminFixture();
+  const old = await keyToRotate(fixture);
+  const rotated = await rotateKey(fixture.deps, ADMIN, { keyId: old.id, gracePeriodHours });
+  return { fixture, old, rotated };
+}
+
 describe('rotateKey', () => {
   describe('with a grace period', () => {
     it('makes a new key like the old one, and lets the old one work until the grace period ends', async () => {
-      const fixture = adminFixture();
-      const old = await keyToRotate(fixture);
-      const rotated = await rotateKey(fixture.deps, ADMIN, { keyId: old.id, gracePeriodHours: 24 });
+      const { fixture, old, rotated } = await rotatedKey(24);
       const now = NOW + HOUR;
       expect(rotated.key).toMatchObject({
         name: 'deploy',
@@ -45,16 +51,12 @@ describe('rotateKey', () => {
     });
 
     it('never lets the old key live longer than it would have', async () => {
-      const fixture = adminFixture();
-      const old = await keyToRotate(fixture);
-      const rotated = await rotateKey(fixture.deps, ADMIN, { keyId: old.id, gracePeriodHours: 168 });
+      const { old, rotated } = await rotatedKey(168);
       expect(rotated.oldKey.expireTime).toBe(old.expireTime);
     });
 
     it('audits the new key as created from the old one, and the old one as rotated with its diff', async () => {
-      const fixture = adminFixture();
-      const old = await keyToRotate(fixture);
-      const rotated = await rotateKey(fixture.deps, ADMIN, { keyId: old.id, gracePeriodHours: 24 });
+      const { fixture, old, rotated } = await rotatedKey(24);
       const events = (await fixture.auditTrail()).filter((event) => event.createTime === NOW + HOUR);
       expect(events.map((event) => [event.action, event.keyId, event.relatedKeyId]).sort()).toEqual(
         [
@@ -73,18 +75,14 @@ describe('rotateKey', () => {
     });
 
     it('announces the old key only, after the commit', async () => {
-      const fixture = adminFixture();
-      const old = await keyToRotate(fixture);
-      await rotateKey(fixture.deps, ADMIN, { keyId: old.id, gracePeriodHours: 24 });
+      const { fixture, old } = await rotatedKey(24);
       expect(fixture.announced).toEqual([[old.id]]);
     });
   });
 
   describe('without a grace period', () => {
     it('revokes the old key at once, naming its replacement as the reason', async () => {
-      const fixture = adminFixture();
-      const old = await keyToRotate(fixture);
-      const rotated = await rotateKey(fixture.deps, ADMIN, { keyId: old.id, gracePeriodHours: 0 });
+      const { fixture, old, rotated } = await rotatedKey(0);
       const now = NOW + HOUR;
       expect(rotated.oldKey).toEqual({
         ...old,
@@ -104,9 +102,7 @@ describe('rotateKey', () => {
 
   describe('refuses', () => {
     it('a key already rotated, and writes nothing', async () => {
-      const fixture = adminFixture();
-      const old = await keyToRotate(fixture);
-      const first = await rotateKey(fixture.deps, ADMIN, { keyId: old.id, gracePeriodHours: 24 });
+      const { fixture, old, rotated: first } = await rotatedKey(24);
       const trail = await fixture.auditTrail();
       await expectRefusal(
         rotateKey(fixture.deps, ADMIN, { keyId: old.id, gracePeriodHours: 24 }),
