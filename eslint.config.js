@@ -68,6 +68,19 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: [LAYER_RULES.gen, LAYER_RULES.storageTransport] }] },
   },
   {
+    // no-restricted-imports does not see import(): the layers below must have no dynamic imports at all.
+    files: ['src/domain/**/*.ts', 'src/storage/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'ImportExpression',
+          message: 'no dynamic import() in src/domain/ or src/storage/: the layer rule checks static imports only',
+        },
+      ],
+    },
+  },
+  {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },

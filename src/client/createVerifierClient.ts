@@ -75,14 +75,16 @@ export function createVerifierClient(options: VerifierClientOptions): VerifierCl
     deadlineMs,
   });
   return {
-    async verify(request, callOptions = {}) {
+    // Not async: an invalid requestId throws synchronously, as it always has.
+    verify(request, callOptions = {}) {
       const metadata = new Metadata();
       if (callOptions.requestId !== undefined) metadata.set('x-request-id', callOptions.requestId);
-      const response = await verifier.verifyKey(
-        { key: request.key, clientIp: request.clientIp ?? '', requiredScopes: [...(request.requiredScopes ?? [])] },
-        { metadata, deadlineMs: callOptions.deadlineMs },
-      );
-      return fromVerifyKeyResponse(response);
+      return verifier
+        .verifyKey(
+          { key: request.key, clientIp: request.clientIp ?? '', requiredScopes: [...(request.requiredScopes ?? [])] },
+          { metadata, deadlineMs: callOptions.deadlineMs },
+        )
+        .then(fromVerifyKeyResponse);
     },
     close() {
       client.close();

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 
 import type { Logger } from 'pino';
 
+import type { StopDeadline } from '../lifecycle/StopDeadline.js';
 import type { Component } from '../lifecycle/Component.js';
 
 /** What the HTTP endpoints report. */
@@ -44,10 +45,19 @@ export class MetricsHttpServer implements Component {
     this.logger.info({ metricsAddress: `${host}:${bound}` }, 'metrics, /healthz and /readyz listening');
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops listening and closes idle keep-alive connections; a scraper that keeps its connection busy is
+   * cut off when the shutdown budget ends, so it cannot hold the exit past SHUTDOWN_TIMEOUT_MS.
+   */
+  async stop(deadline: StopDeadline): Promise<void> {
     if (!this.listening) return;
     this.listening = false;
-    await new Promise((resolve) => this.server.close(resolve));
+    const closed = new Promise((resolve) => this.server.close(resolve));
+    this.server.closeIdleConnections();
+    if (!(await deadline.bound(closed))) {
+      this.server.closeAllConnections();
+      await closed;
+    }
   }
 }
 

@@ -67,8 +67,9 @@ export function createKeyAdminService(admin: KeyAdministration, clock: Clock, op
       scopes: admin.listScopes(actorFromProto(request.actor, context.caller)).map(scopeToProto),
     })),
     listAuditEvents: pipeline.unary(method('ListAuditEvents'), async (request, context) => {
-      const actor = actorFromProto(request.actor, context.caller);
-      const page = await admin.listAuditEvents(actor, listAuditInputFromProto(request));
+      // The time bounds are checked before the actor, as they always were: the same error wins.
+      const input = listAuditInputFromProto(request);
+      const page = await admin.listAuditEvents(actorFromProto(request.actor, context.caller), input);
       return { events: page.items.map(auditEventToProto), nextPageToken: page.nextPageToken };
     }),
   } satisfies KeyAdminServer;

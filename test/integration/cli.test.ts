@@ -343,6 +343,11 @@ describe('apikeys CLI (the real binary against a real server) [sqlite]', () => {
       ['an unknown command', ['lsit'], 'apikeys: unknown command "lsit"'],
       ['a missing argument', ['get'], 'apikeys: get needs <key-id>'],
       ['an invalid number', ['list', '--page-size', 'many'], 'apikeys: --page-size must be an integer from 1 to 100'],
+      [
+        'a bad state before a bad page size',
+        ['list', '--state', 'bogus', '--page-size', '0'],
+        'apikeys: --state must be',
+      ],
       ['an update without changes', ['update', 'key_x'], 'apikeys: nothing to change'],
       ['a rotation without grace period', ['rotate', 'key_x'], 'apikeys: --grace-period-hours is required'],
       ['an unknown role', ['list', '--role', 'owner'], 'apikeys: --role must be admin, read-only-admin or member'],

@@ -258,6 +258,12 @@ describeEachDatabase('audit trail', (kind) => {
       expect(error.details).toBe('start_time is not a valid timestamp');
     });
 
+    it('reports a bad timestamp before a missing actor (the order callers have always seen)', async () => {
+      const error = await grpcError(listEvents({ startTime: { seconds: 1, nanos: -1 } }));
+      expect(error.code).toBe(status.INVALID_ARGUMENT);
+      expect(error.details).toBe('start_time is not a valid timestamp');
+    });
+
     it('walks every page without duplicates or gaps', async () => {
       const actor = actorOf(newOrganizationId(), 'alice');
       const keys: TestKey[] = await Promise.all(Array.from({ length: 6 }, () => createTestKey(server, actor)));

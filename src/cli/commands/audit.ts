@@ -66,7 +66,7 @@ export const audit: Command = {
           keyId: stringOption(values, 'key-id') ?? '',
           startTime: toTimestamp(timeOption(values, 'since')),
           endTime: toTimestamp(timeOption(values, 'until')),
-          ...page,
+          ...page(),
         }),
       fetchPage: (request) => context.api().listAuditEvents(request),
       itemsOf: (response) => response.events,

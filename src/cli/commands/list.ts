@@ -51,7 +51,7 @@ export const list: Command = {
             ? KeyOwnerFilter.KEY_OWNER_FILTER_MINE
             : KeyOwnerFilter.KEY_OWNER_FILTER_ORGANIZATION,
           states: parseStates(listOption(values, 'state') ?? []),
-          ...page,
+          ...page(),
         }),
       fetchPage: (request) => context.api().listKeys(request),
       itemsOf: (response) => response.keys,

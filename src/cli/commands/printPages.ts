@@ -17,8 +17,11 @@ export interface PagedListing<Req extends { pageToken: string }, Res extends { n
   readonly command: string;
   /** What is listed, plural (`keys`, `events`). */
   readonly noun: string;
-  /** The first request, given the page size and token the options ask for. */
-  request(page: { pageSize: number; pageToken: string }): Req;
+  /**
+   * The first request. `page()` reads `--page-size` and `--page-token`; spread it last, so the command's
+   * own options are checked first (which error a user sees when several options are wrong).
+   */
+  request(page: () => { pageSize: number; pageToken: string }): Req;
   fetchPage(request: Req): Promise<Res>;
   itemsOf(response: Res): readonly T[];
   /** The `--json` output. */
@@ -37,10 +40,10 @@ export async function printPages<Req extends { pageToken: string }, Res extends 
   listing: PagedListing<Req, Res, T>,
 ): Promise<number> {
   const pageToken = stringOption(values, 'page-token');
-  const request = listing.request({
+  const request = listing.request(() => ({
     pageSize: intOption(values, 'page-size', 1, 100) ?? 0,
     pageToken: pageToken ?? '',
-  });
+  }));
   const { items, nextPageToken } = await fetchPages(
     request,
     { all: flag(values, 'all'), pageTokenGiven: pageToken !== undefined },
