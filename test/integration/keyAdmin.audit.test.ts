@@ -9,6 +9,7 @@ import {
   Role,
 } from '../../gen/apikeys/v1/api_keys.js';
 import type { Timestamp } from '../../gen/google/protobuf/timestamp.js';
+import type { AuditRow } from '../../src/storage/rows.js';
 import { createTestKey, type TestKey } from '../helpers/createTestKey.js';
 import { describeEachDatabase } from '../helpers/eachDatabase.js';
 import { grpcError } from '../helpers/grpcClients.js';
@@ -18,20 +19,6 @@ import { timestampMs } from '../helpers/timestampMs.js';
 import { useTestServer } from '../helpers/useTestServer.js';
 
 const HOUR = 3_600_000;
-
-interface AuditRow {
-  id: string;
-  organization_id: string;
-  key_id: string;
-  action: string;
-  actor_user_id: string;
-  actor_role: string;
-  caller: string;
-  create_time: number | string;
-  related_key_id: string | null;
-  changes: string;
-  reason: string | null;
-}
 
 function at(ms: number): Timestamp {
   return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
