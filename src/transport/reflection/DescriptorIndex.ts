@@ -2,7 +2,7 @@ import { create, createFileRegistry, fromBinary } from '@bufbuild/protobuf';
 import type { DescFile, DescMessage, DescService, FileRegistry } from '@bufbuild/protobuf';
 import { nestedTypes } from '@bufbuild/protobuf/reflect';
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
-import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
+import { type FileDescriptorProto, FileDescriptorProtoSchema, FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 
 /** `FileDescriptorSet.file` is field 1. */
 const FILE_FIELD = 1;
@@ -50,20 +50,20 @@ export class DescriptorIndex {
   private readonly registry: FileRegistry;
 
   private constructor(sets: readonly { readonly source: string; readonly bytes: Uint8Array }[]) {
-    const raw: { bytes: Uint8Array; name: string }[] = [];
+    const raw = new Map<string, { bytes: Uint8Array; proto: FileDescriptorProto }>();
     for (const set of sets) {
       for (const bytes of splitDescriptorSet(set.bytes, set.source)) {
-        const name = fromBinary(FileDescriptorProtoSchema, bytes).name;
-        const known = raw.find((file) => file.name === name);
-        if (known === undefined) raw.push({ bytes, name });
+        const proto = fromBinary(FileDescriptorProtoSchema, bytes);
+        const known = raw.get(proto.name);
+        if (known === undefined) raw.set(proto.name, { bytes, proto });
         else if (Buffer.compare(known.bytes, bytes) !== 0)
-          throw new Error(`descriptor sets disagree about ${name} (${set.source} holds another version of it)`);
+          throw new Error(`descriptor sets disagree about ${proto.name} (${set.source} holds another version of it)`);
       }
     }
     this.registry = createFileRegistry(
-      create(FileDescriptorSetSchema, { file: raw.map((file) => fromBinary(FileDescriptorProtoSchema, file.bytes)) }),
+      create(FileDescriptorSetSchema, { file: [...raw.values()].map((file) => file.proto) }),
     );
-    for (const { bytes, name } of raw) this.addFile(name, bytes);
+    for (const [name, { bytes }] of raw) this.addFile(name, bytes);
   }
 
   /** Builds the index from serialized `FileDescriptorSet`s (imports included, as `buf build` writes them). */
@@ -145,11 +145,6 @@ export class DescriptorIndex {
     const message = this.registry.getMessage(typeName);
     if (message === undefined) throw new Error(`message type ${typeName} is not in the descriptor sets`);
     return message;
-  }
-
-  /** Names of every file in the index (for tests and diagnostics). */
-  fileNames(): string[] {
-    return [...this.files.keys()];
   }
 
   /**
