@@ -78,6 +78,16 @@ export interface KeyTransaction {
   insertAuditEvent(event: AuditEventRecord): Promise<void>;
 }
 
+/** How a transaction may end early. */
+export interface TransactionOptions {
+  /**
+   * Aborted when nobody waits for the result any more (the caller cancelled, its deadline passed, or
+   * shutdown cancelled the call): the transaction is rolled back and its locks released at once, and it
+   * rejects with CANCELLED. Once `work` has returned, the commit completes regardless.
+   */
+  readonly signal?: AbortSignal;
+}
+
 /**
  * Persistence of keys, their audit trail and the change feed. Implemented in `storage/`; the contract
  * every implementation meets is test/storage/ (run against SQLite, MySQL/MariaDB and memory). Failures
@@ -96,7 +106,7 @@ export interface KeyRepository {
    * Runs `work` in a transaction: everything it wrote commits together, or nothing when it throws. The
    * thrown error comes back as it is when it is an AppError, else as INTERNAL with it as the cause.
    */
-  transaction<T>(work: (tx: KeyTransaction) => Promise<T>): Promise<T>;
+  transaction<T>(work: (tx: KeyTransaction) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /**
    * Stores last-used observations in one transaction, without touching update times or the change feed.
    * Never replaces a time with an older or equal one, whatever the order of the batch; unknown keys are

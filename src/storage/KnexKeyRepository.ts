@@ -7,6 +7,7 @@ import type {
   KeyRepository,
   KeyTransaction,
   LastUsedEntry,
+  TransactionOptions,
 } from '../domain/KeyRepository.js';
 import type { ApiKeyRecord, AuditEventRecord } from '../domain/types.js';
 import { isMysql } from './isMysql.js';
@@ -24,6 +25,7 @@ import {
   toKeyRow,
   toPatchRow,
 } from './rows.js';
+import { runTransaction } from './runTransaction.js';
 import { toDatabaseError } from './toDatabaseError.js';
 import { whereKeyStates } from './whereKeyStates.js';
 
@@ -71,8 +73,8 @@ export class KnexKeyRepository implements KeyRepository {
     });
   }
 
-  transaction<T>(work: (tx: KeyTransaction) => Promise<T>): Promise<T> {
-    return this.run(() => this.db.transaction((trx) => work(this.transactionOf(trx))));
+  transaction<T>(work: (tx: KeyTransaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    return this.run(() => runTransaction(this.db, (trx) => work(this.transactionOf(trx)), options.signal));
   }
 
   recordLastUsed(entries: readonly LastUsedEntry[]): Promise<void> {

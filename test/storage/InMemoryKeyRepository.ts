@@ -7,6 +7,7 @@ import type {
   KeyTransaction,
   LastUsedEntry,
   ListCursor,
+  TransactionOptions,
 } from '../../src/domain/KeyRepository.js';
 import { applyKeyPatch } from '../../src/domain/KeyPatch.js';
 import type { ApiKeyRecord, AuditEventRecord, KeyState } from '../../src/domain/types.js';
@@ -33,6 +34,20 @@ function copyAuditEvent(event: AuditEventRecord): AuditEventRecord {
 
 function copyChange(change: KeyChange): KeyChange {
   return { ...change, secretHash: Buffer.from(change.secretHash) };
+}
+
+function cancelledTransaction(): AppError {
+  return new AppError('CANCELLED', 'the call was cancelled before its write committed; nothing was changed');
+}
+
+/** `work`'s result, or CANCELLED as soon as `signal` aborts (`work` then runs on, on tables nobody commits). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return work;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(cancelledTransaction());
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** Both databases compare ids byte by byte (utf8mb4_bin, SQLite BINARY), not by UTF-16 code unit. */
@@ -132,10 +147,17 @@ export class InMemoryKeyRepository implements KeyRepository {
     );
   }
 
-  transaction<T>(work: (tx: KeyTransaction) => Promise<T>): Promise<T> {
+  /**
+   * As on MySQL, an abort of `options.signal` while `work` runs rolls back at once (its copy of the tables
+   * is dropped, the next transaction may start) and rejects with CANCELLED; one before it starts rejects
+   * without running it.
+   */
+  transaction<T>(work: (tx: KeyTransaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    const { signal } = options;
     return this.serialised(async () => {
+      if (signal?.aborted === true) throw cancelledTransaction();
       const working = copyTables(this.committed);
-      const result = await work(this.transactionOver(working));
+      const result = await untilAborted(work(this.transactionOver(working)), signal);
       this.committed = working;
       return result;
     });

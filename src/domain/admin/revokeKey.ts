@@ -4,6 +4,7 @@ import type { KeyAdministrationDependencies } from './KeyAdministrationDependenc
 import { lockKey } from './lockKey.js';
 import { requirePermission } from './requirePermission.js';
 import { writeRevocation } from './writeRevocation.js';
+import type { UseCaseContext } from './UseCaseContext.js';
 
 /** Revokes a key at once. Admin only; revoking a revoked key returns it unchanged (and audits nothing). */
 export async function revokeKey(
@@ -11,6 +12,7 @@ export async function revokeKey(
   actor: Actor,
   keyId: string,
   reason: string,
+  context: UseCaseContext = {},
 ): Promise<ApiKeyRecord> {
   requirePermission(actor, 'revoke keys');
   const id = requireIdentifier(keyId, 'key_id');
@@ -19,7 +21,7 @@ export async function revokeKey(
     const key = await lockKey(tx, actor, id);
     if (key.revokeTime !== null) return key;
     return writeRevocation(tx, actor, key, deps.clock.now(), why);
-  });
+  }, context);
   await deps.onKeysChanged?.([revoked]);
   return revoked;
 }

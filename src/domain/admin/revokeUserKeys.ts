@@ -3,6 +3,7 @@ import { normalizeReason, requireIdentifier } from '../validation.js';
 import type { KeyAdministrationDependencies } from './KeyAdministrationDependencies.js';
 import { requirePermission } from './requirePermission.js';
 import { writeRevocation } from './writeRevocation.js';
+import type { UseCaseContext } from './UseCaseContext.js';
 
 /** Revokes every key a user created that still works (offboarding), in one transaction. Admin only. */
 export async function revokeUserKeys(
@@ -10,6 +11,7 @@ export async function revokeUserKeys(
   actor: Actor,
   userId: string,
   reason: string,
+  context: UseCaseContext = {},
 ): Promise<ApiKeyRecord[]> {
   requirePermission(actor, 'revoke keys');
   const target = requireIdentifier(userId, 'user_id');
@@ -20,7 +22,7 @@ export async function revokeUserKeys(
     const out: ApiKeyRecord[] = [];
     for (const key of keys) out.push(await writeRevocation(tx, actor, key, now, why));
     return out;
-  });
+  }, context);
   await deps.onKeysChanged?.(revoked);
   return revoked;
 }

@@ -13,6 +13,7 @@ import { lockKey } from './lockKey.js';
 import { newId } from './newId.js';
 import { requirePermission } from './requirePermission.js';
 import { requireLiveKey } from './requireLiveKey.js';
+import type { UseCaseContext } from './UseCaseContext.js';
 
 /** Which key to rotate, how long the old one keeps working, and the new one's lifetime. */
 export interface RotateKeyInput {
@@ -32,6 +33,7 @@ export async function rotateKey(
   deps: Pick<KeyAdministrationDependencies, 'repository' | 'clock' | 'defaultLifetimeHours' | 'onKeysChanged'>,
   actor: Actor,
   input: RotateKeyInput,
+  context: UseCaseContext = {},
 ): Promise<RotatedKey> {
   requirePermission(actor, 'rotate keys');
   const keyId = requireIdentifier(input.keyId, 'key_id');
@@ -61,7 +63,7 @@ export async function rotateKey(
       auditEvent(actor, key, 'key_rotated', now, { relatedKeyId: replacement.id, changes: auditDiff(key, patch) }),
     );
     return { created: replacement, oldKey: applyKeyPatch(key, patch) };
-  });
+  }, context);
   // Only the old key changed; the new one is in no cache yet.
   await deps.onKeysChanged?.([oldKey]);
   return { key: created, secret: generated.secret, oldKey };

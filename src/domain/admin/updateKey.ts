@@ -12,6 +12,7 @@ import { HOUR_MS, READ_ONLY_LIFETIME_HOURS, requireLifetimeHours } from './lifet
 import { lockKey } from './lockKey.js';
 import { requirePermission } from './requirePermission.js';
 import { requireLiveKey } from './requireLiveKey.js';
+import type { UseCaseContext } from './UseCaseContext.js';
 
 /** The changes a caller asks for, as sent (validated here); every field says whether it changes. */
 export interface KeyEdits {
@@ -39,6 +40,7 @@ export async function updateKey(
   deps: Pick<KeyAdministrationDependencies, 'repository' | 'scopes' | 'clock' | 'onKeysChanged'>,
   actor: Actor,
   input: UpdateKeyInput,
+  context: UseCaseContext = {},
 ): Promise<ApiKeyRecord> {
   requirePermission(actor, 'update keys');
   const keyId = requireIdentifier(input.keyId, 'key_id');
@@ -60,7 +62,7 @@ export async function updateKey(
     await tx.updateKey(key, patch);
     await tx.insertAuditEvent(auditEvent(actor, key, 'key_updated', now, { changes }));
     return applyKeyPatch(key, patch);
-  });
+  }, context);
   await deps.onKeysChanged?.([updated]);
   return updated;
 }
