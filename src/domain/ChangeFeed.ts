@@ -35,6 +35,11 @@ export interface ChangeFeedStats {
   changesApplied: number;
   /** Epoch ms of the last successful poll (0 = never). */
   lastSuccessTime: number;
+  /**
+   * performance.now() when a poll last ended, read or failed (0 = not started): a poll loop that stopped
+   * settling is stuck, which /healthz reports. Monotonic, unlike the clock.
+   */
+  lastSettledAt: number;
   /** Highest change id seen. */
   highestSeen: number;
   /** Ids below highestSeen not seen yet and still waited for. */
@@ -57,6 +62,7 @@ export class ChangeFeed {
     pollErrors: 0,
     changesApplied: 0,
     lastSuccessTime: 0,
+    lastSettledAt: 0,
     highestSeen: 0,
     openGaps: 0,
   };
@@ -72,6 +78,7 @@ export class ChangeFeed {
   async start(): Promise<void> {
     this.stats.highestSeen = await this.options.repository.latestChangeId();
     this.stats.lastSuccessTime = this.options.clock.now();
+    this.stats.lastSettledAt = performance.now();
     this.schedule(this.options.pollIntervalMs);
   }
 
@@ -98,6 +105,7 @@ export class ChangeFeed {
         this.options.batchSize,
       );
     } catch (error) {
+      this.stats.lastSettledAt = performance.now();
       this.stats.pollErrors++;
       if (!this.isFresh() && !this.stale) {
         this.stale = true;
@@ -114,6 +122,7 @@ export class ChangeFeed {
     const now = this.options.clock.now();
     this.apply(rows, now);
     this.stats.lastSuccessTime = now;
+    this.stats.lastSettledAt = performance.now();
     if (this.stale) {
       // Changes made while we were blind for longer than the bound may already have been pruned from
       // the feed; the owner drops the whole cache, so continuing from here is enough.

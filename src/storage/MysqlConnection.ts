@@ -52,7 +52,11 @@ export function enforceStatementDeadline(connection: MysqlConnection, timeoutMs:
 }
 
 /** Runs one statement on a raw mysql2 connection. */
-export function queryConnection(connection: MysqlConnection, sql: string, values: readonly unknown[] = []): Promise<void> {
+export function queryConnection(
+  connection: MysqlConnection,
+  sql: string,
+  values: readonly unknown[] = [],
+): Promise<void> {
   return new Promise((resolve, reject) => {
     connection.query(sql, values, (error) => (error === null ? resolve() : reject(error)));
   });

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 
 import { AppError } from '../domain/AppError.js';
 import { isMysql } from './isMysql.js';
-import { abandonConnection, type MysqlConnection, type MysqlError } from './MysqlConnection.js';
+import { abandonConnection, type MysqlConnection } from './MysqlConnection.js';
 import { killSession } from './killSession.js';
 
 /** The pool methods of knex's client (typed `any` by knex). */
@@ -81,7 +81,7 @@ function acquireUnlessAborted(client: PoolClient, signal: AbortSignal): Promise<
       },
       (error: unknown) => {
         signal.removeEventListener('abort', onAbort);
-        reject(error as MysqlError);
+        reject(error);
       },
     );
   });
