@@ -73,16 +73,15 @@ function acquireUnlessAborted(client: PoolClient, signal: AbortSignal): Promise<
   return new Promise((resolve, reject) => {
     const onAbort = (): void => reject(cancelled(signal.reason));
     signal.addEventListener('abort', onAbort, { once: true });
-    client.acquireConnection().then(
-      (connection) => {
-        signal.removeEventListener('abort', onAbort);
-        if (signal.aborted) void client.releaseConnection(connection);
-        else resolve(connection);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
+    client
+      .acquireConnection()
+      .then(
+        (connection) => {
+          if (signal.aborted) void client.releaseConnection(connection);
+          else resolve(connection);
+        },
+        (error: unknown) => reject(error as Error),
+      )
+      .finally(() => signal.removeEventListener('abort', onAbort));
   });
 }
