@@ -4,7 +4,6 @@ import type { Knex } from 'knex';
 interface TarnPool {
   readonly max: number;
   numUsed(): number;
-  numPendingAcquires(): number;
   on(event: 'acquireRequest' | 'acquireSuccess', listener: () => void): void;
 }
 
@@ -26,15 +25,15 @@ export class PoolStallWatch {
     pool?.on('acquireSuccess', () => (this.stalledSince = null));
   }
 
-  /** Milliseconds the pool has been stalled as of `now`; 0 when it is not. Call it when asked (a probe). */
+  /**
+   * Milliseconds the pool has been stalled as of `now`: since a caller found every connection in use,
+   * with none handed out since and none free now. 0 when it is not stalled. A caller that gave up waiting
+   * (DATABASE_TIMEOUT_MS) does not end the stall: the next one finds the same connections in use.
+   */
   stalledForMs(now: number = performance.now()): number {
     const pool = this.pool();
-    if (pool === undefined || pool.numUsed() < pool.max || pool.numPendingAcquires() === 0) {
-      this.stalledSince = null;
-      return 0;
-    }
-    this.stalledSince ??= now;
-    return now - this.stalledSince;
+    if (pool === undefined || pool.numUsed() < pool.max) this.stalledSince = null;
+    return this.stalledSince === null ? 0 : now - this.stalledSince;
   }
 
   private pool(): TarnPool | undefined {
