@@ -21,7 +21,11 @@ const PROBE_LOCK_WAIT_S = 5;
 /** A unary KeyAdmin call that the test can cancel; `done` resolves with how it ended (null: OK). */
 function startCall<Req>(
   client: Client,
-  method: { path: string; requestSerialize(value: Req): Buffer; responseDeserialize(bytes: Buffer): unknown },
+  method: {
+    readonly path: string;
+    readonly requestSerialize: (value: Req) => Buffer;
+    readonly responseDeserialize: (bytes: Buffer) => unknown;
+  },
   request: Req,
   deadlineMs?: number,
 ): { done: Promise<ServiceError | null>; cancel(): void } {
