@@ -42,26 +42,34 @@ export async function runTransaction<T>(
   const connection = await acquireUnlessAborted(client, signal);
   let committing = false;
   let killed: Promise<void> | undefined;
-  const onAbort = (): void => {
-    if (committing || killed !== undefined) return;
-    abandonConnection(connection, Object.assign(new Error('transaction cancelled'), { code: 'ECANCELED' }));
-    const { threadId } = connection;
-    killed = threadId === null ? Promise.resolve() : killSession(db, threadId, KILL_TIMEOUT_MS).catch(() => undefined);
-  };
+  let onAbort = (): void => undefined;
+  // Rejects the moment the signal aborts while `work` runs, whatever `work` is waiting for.
+  const cancelledWhileWorking = new Promise<never>((_resolve, reject) => {
+    onAbort = () => {
+      if (committing) return;
+      abandonConnection(connection, Object.assign(new Error('transaction cancelled'), { code: 'ECANCELED' }));
+      const { threadId } = connection;
+      killed =
+        threadId === null ? Promise.resolve() : killSession(db, threadId, KILL_TIMEOUT_MS).catch(() => undefined);
+      reject(cancelled(signal.reason));
+    };
+  });
+  cancelledWhileWorking.catch(() => undefined);
   signal.addEventListener('abort', onAbort, { once: true });
+  const transaction = db.transaction(
+    async (trx) => {
+      const result = await work(trx);
+      committing = true;
+      return result;
+    },
+    { connection },
+  );
   try {
-    return await db.transaction(
-      async (trx) => {
-        const result = await work(trx);
-        committing = true;
-        return result;
-      },
-      { connection },
-    );
-  } catch (error) {
-    throw killed === undefined ? error : cancelled(error);
+    return await Promise.race([transaction, cancelledWhileWorking]);
   } finally {
     signal.removeEventListener('abort', onAbort);
+    // An abandoned transaction fails on its own once its next statement meets the closed connection.
+    transaction.catch(() => undefined);
     // Returned only once the server session is gone: closing the pool (shutdown) waits for it.
     await killed;
     await client.releaseConnection(connection);

@@ -18,6 +18,11 @@ export interface ContractCapabilities {
   readonly readsDuringTransactions: boolean;
   /** Transactions on different keys run at once, so change ids can commit out of order (MySQL). */
   readonly concurrentTransactions: boolean;
+  /**
+   * An abort of TransactionOptions.signal ends a transaction that is already open (MySQL, memory); on
+   * SQLite's synchronous driver only an abort before it starts counts.
+   */
+  readonly cancelsOpenTransactions: boolean;
 }
 
 /** How a contract run reaches one implementation. */
