@@ -187,6 +187,7 @@ function keyRecord(hash: Buffer, prefix: string, now: number): ApiKeyRecord {
     lastUsedIp: null,
     rotatedFromKeyId: null,
     replacedByKeyId: null,
+    version: 1,
   };
 }
 
@@ -265,7 +266,7 @@ async function bytesPerCachedKey(count: number): Promise<number> {
   const repository = { findByHash: (hash: Buffer) => Promise.resolve(keyRecord(hash, 'tt_admin_P6jVGAam', now)) };
   gc();
   const before = process.memoryUsage().heapUsed;
-  const cache = new KeyCache({ repository, maxKeys: count, negativeTtlMs: 1000 });
+  const cache = new KeyCache({ repository, maxKeys: count, negativeTtlMs: 1000, maxAgeMs: 300_000 });
   for (const hash of hashes) await cache.get(hash);
   gc();
   const after = process.memoryUsage().heapUsed;

@@ -27,7 +27,7 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   readonly maxReceiveMessageBytes: number;
   readonly changeFeedPollMs: number;
-  readonly changeFeedGapTimeoutMs: number;
+  readonly cacheMaxAgeMs: number;
   readonly changeFeedRetentionHours: number;
   readonly stalenessBoundMs: number;
   readonly lastUsedFlushMs: number;

@@ -51,7 +51,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
     maxReceiveMessageBytes: raw.MAX_RECEIVE_MESSAGE_BYTES,
     changeFeedPollMs: raw.CHANGE_FEED_POLL_MS,
-    changeFeedGapTimeoutMs: raw.CHANGE_FEED_GAP_TIMEOUT_MS,
+    cacheMaxAgeMs: raw.CACHE_MAX_AGE_MS,
     changeFeedRetentionHours: raw.CHANGE_FEED_RETENTION_HOURS,
     stalenessBoundMs: raw.STALENESS_BOUND_MS,
     lastUsedFlushMs: raw.LAST_USED_FLUSH_MS,
