@@ -39,7 +39,7 @@ function onShutdownSignal(logger: Logger, config: Config, stop: (deadline: StopD
   const shutdown = (signal: NodeJS.Signals): void => {
     if (stopping) return;
     stopping = true;
-    const drainMs = drainPeriodFor(signal, config.shutdownDrainMs, process.stdin.isTTY === true);
+    const drainMs = drainPeriodFor(signal, config.shutdownDrainMs, process.stdin.isTTY);
     const fields = { signal, drainMs, timeoutMs: config.shutdownTimeoutMs };
     if (drainMs > 0) logger.info(fields, `draining: health NOT_SERVING, still accepting for ${drainMs} ms`);
     else logger.info(fields, 'shutting down: health NOT_SERVING, no drain period');

@@ -5,10 +5,10 @@ import type { ServiceProcess } from './startProcess.js';
 /** Resolves once `service` has written `text` (a log message); rejects after `timeoutMs` or if it exits. */
 export async function waitForOutput(service: ServiceProcess, text: string, timeoutMs = 20_000): Promise<void> {
   const started = Date.now();
-  let exited = false;
-  void service.exited.then(() => (exited = true));
+  const state = { exited: false };
+  void service.exited.then(() => (state.exited = true));
   while (!service.output().includes(text)) {
-    if (exited) throw new Error(`exited without writing ${JSON.stringify(text)}:\n${service.output()}`);
+    if (state.exited) throw new Error(`exited without writing ${JSON.stringify(text)}:\n${service.output()}`);
     if (Date.now() - started > timeoutMs) {
       throw new Error(`not written within ${timeoutMs} ms: ${JSON.stringify(text)}:\n${service.output()}`);
     }
@@ -18,7 +18,10 @@ export async function waitForOutput(service: ServiceProcess, text: string, timeo
 
 /** How many log lines of `service` contain `text` so far. */
 export function countOutput(service: ServiceProcess, text: string): number {
-  return service.output().split('\n').filter((line) => line.includes(text)).length;
+  return service
+    .output()
+    .split('\n')
+    .filter((line) => line.includes(text)).length;
 }
 
 /** The operator HTTP address (`METRICS_ADDRESS`) the process logged. */

@@ -1,3 +1,4 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,8 @@ const admin = actorOf('org-drain', 'alice');
 const DRAIN_MS = 4000;
 const TIMEOUT_MS = 9000;
 const HEALTH_NAMES = ['', 'apikeys.v1.KeyAdmin', 'apikeys.v1.KeyVerifier'];
+/** util-linux `script` runs a command on a pseudo-terminal: how a test gets a process a terminal. */
+const hasScript = spawnSync('script', ['--version']).status === 0;
 
 /** A process on a fresh SQLite file with the operator port and a drain period. */
 function startDraining(environment: Record<string, string> = {}): Promise<ServiceProcess> {
@@ -124,5 +127,40 @@ describe('a graceful stop with a drain period (SHUTDOWN_DRAIN_MS)', () => {
     expect(workersAnsweringAfter(service.output(), draining)).toEqual([1, 2]);
     expect(await service.exited).toBe(0);
     expect(countOutput(service, 'stopping: no new connections')).toBe(2);
+  });
+
+  it.skipIf(!hasScript)('skips the drain on SIGINT when standard input is a terminal (Ctrl-C)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'apikeys-drain-'));
+    const command = `${process.execPath} --import tsx src/main.ts`;
+    const child = spawn('script', ['--quiet', '--return', '--command', command, '/dev/null'], {
+      env: {
+        ...process.env,
+        LISTEN_ADDRESS: '127.0.0.1:0',
+        DATABASE_URL: `sqlite:${join(dir, 'k.db')}`,
+        METRICS_ADDRESS: 'off',
+        SHUTDOWN_DRAIN_MS: String(DRAIN_MS),
+        SHUTDOWN_TIMEOUT_MS: String(TIMEOUT_MS),
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const start = Date.now();
+      while (!output.includes('"address"') && Date.now() - start < 20_000) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      const pid = Number(/"pid":(\d+)/.exec(output)?.[1]);
+      expect(pid).toBeGreaterThan(0);
+      const signalledAt = Date.now();
+      process.kill(pid, 'SIGINT');
+      expect(await exited).toBe(0);
+      expect(Date.now() - signalledAt).toBeLessThan(DRAIN_MS);
+      expect(output).toContain('shutting down: health NOT_SERVING, no drain period');
+      expect(output).not.toContain('draining');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
   });
 });
