@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import { isatty } from 'node:tty';
 
 import { type Logger, pino } from 'pino';
 
@@ -39,7 +40,7 @@ function onShutdownSignal(logger: Logger, config: Config, stop: (deadline: StopD
   const shutdown = (signal: NodeJS.Signals): void => {
     if (stopping) return;
     stopping = true;
-    const drainMs = drainPeriodFor(signal, config.shutdownDrainMs, process.stdin.isTTY);
+    const drainMs = drainPeriodFor(signal, config.shutdownDrainMs, isatty(0));
     const fields = { signal, drainMs, timeoutMs: config.shutdownTimeoutMs };
     if (drainMs > 0) logger.info(fields, `draining: health NOT_SERVING, still accepting for ${drainMs} ms`);
     else logger.info(fields, 'shutting down: health NOT_SERVING, no drain period');
