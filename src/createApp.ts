@@ -68,8 +68,8 @@ export interface App extends Component {
   /**
    * Graceful stop, in the reverse order, within `timeout` (ms, or a deadline shared with the rest of the
    * process): health NOT_SERVING, still accepting through the deadline's drain period, then let in-flight
-   * calls finish, cancel the rest, stop the timers, flush
-   * last-used data, stop following the change feed, close the database pool, close the metrics port.
+   * calls finish, cancel the rest, stop the timers, flush last-used data, stop following the change feed,
+   * close the database pool, close the metrics port.
    */
   stop(timeout: number | StopDeadline): Promise<void>;
 }
