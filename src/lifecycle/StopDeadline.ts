@@ -8,7 +8,7 @@ export interface StopOptions {
    * accepted, so callers that have not noticed yet are answered. Capped at the whole budget.
    */
   readonly drainMs?: number;
-  /** Epoch ms the stop begins (tests pin it). */
+  /** Monotonic ms (performance.now()) the stop begins (tests pin it). */
   readonly now?: number;
 }
 
@@ -25,17 +25,20 @@ export class StopDeadline {
     readonly timeoutMs: number,
     /** The drain period this stop began with (0: none). */
     readonly drainMs: number,
-    /** Epoch ms by which the whole stop ends. */
+    /** Monotonic ms by which the whole stop ends. */
     readonly endsAt: number,
-    /** Epoch ms until which new connections and calls are still accepted (the drain period). */
+    /** Monotonic ms until which new connections and calls are still accepted (the drain period). */
     readonly drainEndsAt: number,
-    /** Epoch ms by which in-flight calls are cancelled. */
+    /** Monotonic ms by which in-flight calls are cancelled. */
     readonly callsEndAt: number,
   ) {}
 
-  /** A budget of `timeoutMs` starting now. Wall-clock time: a test's movable clock must not shorten it. */
+  /**
+   * A budget of `timeoutMs` starting now, on the monotonic clock: neither a test's movable clock nor a step
+   * of the system clock can shorten or extend it.
+   */
   static after(timeoutMs: number, options: StopOptions = {}): StopDeadline {
-    const now = options.now ?? Date.now();
+    const now = options.now ?? performance.now();
     const drainMs = Math.min(Math.max(0, options.drainMs ?? 0), timeoutMs);
     const reserve = Math.min(MAX_RESERVE_MS, Math.floor((timeoutMs - drainMs) / 4));
     return new StopDeadline(timeoutMs, drainMs, now + timeoutMs, now + drainMs, now + timeoutMs - reserve);
@@ -43,17 +46,17 @@ export class StopDeadline {
 
   /** Milliseconds left of the whole budget. */
   remainingMs(): number {
-    return Math.max(0, this.endsAt - Date.now());
+    return Math.max(0, this.endsAt - performance.now());
   }
 
   /** Milliseconds left of the drain period: until then new connections are still accepted. */
   drainRemainingMs(): number {
-    return Math.max(0, this.drainEndsAt - Date.now());
+    return Math.max(0, this.drainEndsAt - performance.now());
   }
 
   /** Milliseconds in-flight calls may still take. */
   callsRemainingMs(): number {
-    return Math.max(0, this.callsEndAt - Date.now());
+    return Math.max(0, this.callsEndAt - performance.now());
   }
 
   /**
