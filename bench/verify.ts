@@ -69,7 +69,14 @@ process.on('exit', () => {
 
 function startChild(script: string, extraEnv: Record<string, string>, pinned = false): Promise<Child> {
   const child = fork(script, [], {
-    env: { ...env, LISTEN_ADDRESS: '127.0.0.1:0', METRICS_ADDRESS: '127.0.0.1:0', LOG_LEVEL: 'info', ...extraEnv },
+    env: {
+      ...env,
+      LISTEN_ADDRESS: '127.0.0.1:0',
+      METRICS_ADDRESS: '127.0.0.1:0',
+      LOG_LEVEL: 'info',
+      SHUTDOWN_DRAIN_MS: '0',
+      ...extraEnv,
+    },
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
@@ -187,6 +194,7 @@ function keyRecord(hash: Buffer, prefix: string, now: number): ApiKeyRecord {
     lastUsedIp: null,
     rotatedFromKeyId: null,
     replacedByKeyId: null,
+    version: 1,
   };
 }
 
@@ -265,7 +273,7 @@ async function bytesPerCachedKey(count: number): Promise<number> {
   const repository = { findByHash: (hash: Buffer) => Promise.resolve(keyRecord(hash, 'tt_admin_P6jVGAam', now)) };
   gc();
   const before = process.memoryUsage().heapUsed;
-  const cache = new KeyCache({ repository, maxKeys: count, negativeTtlMs: 1000 });
+  const cache = new KeyCache({ repository, maxKeys: count, negativeTtlMs: 1000, maxAgeMs: 300_000 });
   for (const hash of hashes) await cache.get(hash);
   gc();
   const after = process.memoryUsage().heapUsed;

@@ -1,12 +1,16 @@
 import type { Knex } from 'knex';
 
 import * as initial from './20261128_001_initial.js';
+import * as orderedChangeFeed from './20261202_001_ordered_change_feed.js';
 
 /**
  * Every migration, in order. Listed statically (instead of knex reading a directory) so the same code
  * runs from TypeScript sources under vitest/tsx and from the compiled build.
  */
-const MIGRATIONS: ReadonlyArray<readonly [string, Knex.Migration]> = [['20261128_001_initial', initial]];
+const MIGRATIONS: ReadonlyArray<readonly [string, Knex.Migration]> = [
+  ['20261128_001_initial', initial],
+  ['20261202_001_ordered_change_feed', orderedChangeFeed],
+];
 
 /** A knex migration source over MIGRATIONS. */
 export const migrationSource: Knex.MigrationSource<string> = {

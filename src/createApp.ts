@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 
 import type { Config } from './config/Config.js';
-import { type Clock, systemClock } from './domain/Clock.js';
+import { type Clock, monotonicClock, systemClock } from './domain/Clock.js';
 import { createKeyAdministration } from './domain/admin/createKeyAdministration.js';
 import { KeyCache } from './domain/KeyCache.js';
 import { KeyVerifier } from './domain/KeyVerifier.js';
@@ -71,8 +71,9 @@ export interface App extends Component {
   start(): Promise<number>;
   /**
    * Graceful stop, in the reverse order, within `timeout` (ms, or a deadline shared with the rest of the
-   * process): health NOT_SERVING, let in-flight calls finish, cancel the rest, stop the timers, flush
-   * last-used data, stop following the change feed, close the database pool, close the metrics port.
+   * process): health NOT_SERVING, still accepting through the deadline's drain period, then let in-flight
+   * calls finish, cancel the rest, stop the timers, flush last-used data, stop following the change feed,
+   * close the database pool, close the metrics port.
    */
   stop(timeout: number | StopDeadline): Promise<void>;
 }
@@ -90,20 +91,25 @@ function createCollaborators(config: Config, dependencies: AppDependencies) {
   const repository = new KnexKeyRepository(db);
   const feed = new ChangeFeed({
     repository,
-    clock,
+    monotonic: monotonicClock,
     logger,
-    onChanges: (hashes) => cache.invalidate(hashes),
+    onChanges: (changes) =>
+      cache.applyChanges(
+        changes.map((change) => ({ hexDigest: change.secretHash.toString('hex'), keyVersion: change.keyVersion })),
+      ),
+    onGap: () => cache.clear(),
     onStale: () => cache.distrust(),
     onFresh: () => cache.trust(),
     pollIntervalMs: config.changeFeedPollMs,
     stalenessBoundMs: config.stalenessBoundMs,
-    gapTimeoutMs: config.changeFeedGapTimeoutMs,
+    pollTimeoutMs: config.databaseTimeoutMs,
     batchSize: 1000,
   });
   const cache = new KeyCache({
     repository,
     maxKeys: config.cacheMaxKeys,
     negativeTtlMs: config.cacheNegativeTtlMs,
+    maxAgeMs: config.cacheMaxAgeMs,
     isFresh: () => feed.isFresh(),
   });
   const lastUsed = new LastUsedRecorder({

@@ -11,25 +11,28 @@ export const CACHE_AND_FEED_SETTINGS = {
     intRange(0, 3_600_000)({ default: 5000, desc: 'how long an unknown (well-formed) key is remembered as unknown' }),
     '`5000`',
   ),
+  CACHE_MAX_AGE_MS: documented(
+    intRange(
+      1000,
+      86_400_000,
+    )({
+      default: 300_000,
+      desc: 'the oldest a cached key may be when used: re-read in the background at ¾ of it, never served older (a bound that holds even if a change were never announced)',
+    }),
+    '`300000`',
+  ),
   CHANGE_FEED_POLL_MS: documented(
     intRange(
       10,
       60_000,
     )({
       default: 100,
-      desc: 'how often each process reads `key_changes` (bounds the cross-replica revocation delay)',
+      desc: 'how often each process reads `key_feed` (bounds the cross-replica revocation delay)',
     }),
     '`100`',
   ),
-  CHANGE_FEED_GAP_TIMEOUT_MS: documented(
-    intRange(
-      100,
-      3_600_000,
-    )({ default: 10_000, desc: 'how long a missing change id is waited for (a transaction committing late)' }),
-    '`10000`',
-  ),
   CHANGE_FEED_RETENTION_HOURS: documented(
-    intRange(1, 8760)({ default: 24, desc: 'how long `key_changes` rows are kept' }),
+    intRange(1, 8760)({ default: 24, desc: 'how long `key_feed` rows are kept' }),
     '`24`',
   ),
   STALENESS_BOUND_MS: documented(
@@ -37,10 +40,10 @@ export const CACHE_AND_FEED_SETTINGS = {
       20,
       3_600_000,
     )({
-      default: 30_000,
-      desc: 'how long cached keys are served while the change feed is unreadable; then verification fails closed',
+      default: 1000,
+      desc: 'how long cached keys are served without a poll that read the change feed to its end; then every verification reads the database (fails closed)',
     }),
-    '`30000`',
+    '`1000`',
   ),
   LAST_USED_FLUSH_MS: documented(
     intRange(10, 3_600_000)({ default: 5000, desc: 'how often coalesced last-used data is written' }),

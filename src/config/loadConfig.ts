@@ -8,6 +8,7 @@ import { databaseProblems, displayDatabase, migratesOnStart } from './database.j
 import { acceptedInsecurities } from './insecureSetup.js';
 import { metricsAddress } from './metrics.js';
 import { SETTINGS } from './settings.js';
+import { shutdownProblems } from './shutdown.js';
 import { tlsMaterial } from './tls.js';
 
 /**
@@ -21,7 +22,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
     },
   });
-  const problems = [...databaseProblems(raw), ...cacheAndFeedProblems(raw)];
+  const problems = [...databaseProblems(raw), ...cacheAndFeedProblems(raw), ...shutdownProblems(raw)];
   const tls = tlsMaterial(raw, problems);
   const clientCertificates = raw.TLS_CLIENT_CA_FILE !== undefined;
   problems.push(...authProblems({ ...raw, mutualTls: clientCertificates }));
@@ -51,9 +52,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cacheMaxKeys: raw.CACHE_MAX_KEYS,
     cacheNegativeTtlMs: raw.CACHE_NEGATIVE_TTL_MS,
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
+    shutdownDrainMs: raw.SHUTDOWN_DRAIN_MS,
     maxReceiveMessageBytes: raw.MAX_RECEIVE_MESSAGE_BYTES,
     changeFeedPollMs: raw.CHANGE_FEED_POLL_MS,
-    changeFeedGapTimeoutMs: raw.CHANGE_FEED_GAP_TIMEOUT_MS,
+    cacheMaxAgeMs: raw.CACHE_MAX_AGE_MS,
     changeFeedRetentionHours: raw.CHANGE_FEED_RETENTION_HOURS,
     stalenessBoundMs: raw.STALENESS_BOUND_MS,
     lastUsedFlushMs: raw.LAST_USED_FLUSH_MS,

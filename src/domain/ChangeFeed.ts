@@ -1,159 +1,196 @@
 import type { Logger } from 'pino';
 
-import type { Clock } from './Clock.js';
+import type { MonotonicClock } from './Clock.js';
 import type { KeyChange, KeyRepository } from './KeyRepository.js';
 
 /** Settings of ChangeFeed. */
 export interface ChangeFeedOptions {
-  readonly repository: Pick<KeyRepository, 'readChanges' | 'latestChangeId'>;
-  readonly clock: Clock;
+  readonly repository: Pick<KeyRepository, 'readChanges' | 'latestChangePosition'>;
+  /** Every age and bound here is measured on it, never on the wall clock. */
+  readonly monotonic: MonotonicClock;
   readonly logger: Logger;
-  /** Called with the hex hashes of keys that changed (on any replica). */
-  readonly onChanges: (hashes: string[]) => void;
-  /** Called when the feed can no longer vouch for cached keys (outage longer than the staleness bound). */
+  /** Called with the changes of one poll, in feed order (from any replica, this one included). */
+  readonly onChanges: (changes: readonly KeyChange[]) => void;
+  /**
+   * Called when rows this feed had not read yet are gone (pruned while it was behind): it cannot tell
+   * which keys changed, so every cached key must be dropped.
+   */
+  readonly onGap: () => void;
+  /**
+   * Called when a poll fails and the feed can no longer vouch for cached keys (no poll that read to the
+   * end was sent within the staleness bound). `isFresh()` turns false at that moment on its own.
+   */
   readonly onStale: () => void;
-  /** Called when the feed can vouch again after being stale. */
+  /** Called when the feed can vouch again after being stale: it has read every change up to now. */
   readonly onFresh: () => void;
   /** Time between polls. */
   readonly pollIntervalMs: number;
   /** How long cached keys may be served without a successful poll. */
   readonly stalenessBoundMs: number;
-  /**
-   * How long a missing id is waited for. Auto-increment ids are assigned at insert but become visible at
-   * commit, so id 11 can be read while id 10 is still in flight; a gap older than this is assumed to be a
-   * rolled-back insert (or an auto_increment_increment > 1) and stops being waited for.
-   */
-  readonly gapTimeoutMs: number;
+  /** A poll that has not answered by then counts as failed; the next one does not wait for it. */
+  readonly pollTimeoutMs: number;
   /** Most rows read per poll. */
   readonly batchSize: number;
 }
 
-/** Observable state, for tests, the benchmark and metrics. */
+/** Observable state, for tests, the benchmark, metrics and liveness. */
 export interface ChangeFeedStats {
   polls: number;
   pollErrors: number;
+  /** Polls abandoned after `pollTimeoutMs` (also counted in pollErrors). */
+  pollTimeouts: number;
   changesApplied: number;
-  /** Epoch ms of the last successful poll (0 = never). */
-  lastSuccessTime: number;
+  /** Times rows were found pruned before this feed read them (the whole cache was dropped). */
+  gaps: number;
+  /** The position of the last change applied: every change visible before position + 1 was is applied. */
+  position: number;
   /**
-   * performance.now() when a poll last ended, read or failed (0 = not started): a poll loop that stopped
-   * settling is stuck, which /healthz reports. Monotonic, unlike the clock.
+   * Monotonic ms at which the last poll that read to the end of the feed was sent: every change visible
+   * then is applied.
    */
+  lastSuccessAt: number;
+  /** Monotonic ms at which the last poll ended, either way (the loop is alive). */
   lastSettledAt: number;
-  /** Highest change id seen. */
-  highestSeen: number;
-  /** Ids below highestSeen not seen yet and still waited for. */
-  openGaps: number;
 }
 
-/** Most missing ids tracked at once (only reachable with auto_increment_increment > 1 and heavy writes). */
-const MAX_TRACKED_GAPS = 10_000;
-
 /**
- * Follows the `key_changes` table so that every replica drops cached keys another replica changed.
+ * Follows the `key_feed` table so that every replica drops cached keys another replica changed.
  *
- * Correct under out-of-order commits: auto-increment ids are assigned at insert but become visible at
- * commit, so id 11 can be read while id 10 is still in flight. Every id skipped below the highest one
- * seen is remembered as a gap and asked for again on each poll until it shows up or times out.
+ * Positions are gapless and become visible in ascending order (KeyChange), so reading "after the last
+ * position applied" can skip nothing, however late a transaction commits: a transaction still open has
+ * not taken its position yet, or holds the head and takes the next one. The only gap a reader can meet
+ * is rows pruned before it read them; it then drops the whole cache (`onGap`). The argument is written
+ * out in docs/architecture.md, "The change feed".
  */
 export class ChangeFeed {
   readonly stats: ChangeFeedStats = {
     polls: 0,
     pollErrors: 0,
+    pollTimeouts: 0,
     changesApplied: 0,
-    lastSuccessTime: 0,
+    gaps: 0,
+    position: 0,
+    lastSuccessAt: Number.NEGATIVE_INFINITY,
     lastSettledAt: 0,
-    highestSeen: 0,
-    openGaps: 0,
   };
-  /** Missing id → when it was first noticed missing. */
-  private readonly gaps = new Map<number, number>();
   private timer: NodeJS.Timeout | undefined;
   private stale = false;
   private running: Promise<void> | undefined;
+  /** A poll abandoned at its timeout and still not settled: no second query is queued behind it. */
+  private abandoned: Promise<unknown> | undefined;
 
   constructor(private readonly options: ChangeFeedOptions) {}
 
-  /** Starts from the newest change (everything older is already reflected in a fresh, empty cache). */
+  /** Starts after the newest change: a new cache is empty, so everything before it is already reflected. */
   async start(): Promise<void> {
-    this.stats.highestSeen = await this.options.repository.latestChangeId();
-    this.stats.lastSuccessTime = this.options.clock.now();
-    this.stats.lastSettledAt = performance.now();
+    const sentAt = this.options.monotonic.now();
+    this.stats.position = await this.options.repository.latestChangePosition();
+    this.stats.lastSuccessAt = sentAt;
+    this.stats.lastSettledAt = this.options.monotonic.now();
     this.schedule(this.options.pollIntervalMs);
   }
 
-  /** Stops polling; waits for a poll in progress. */
+  /** Stops polling; waits for a poll in progress (at most its timeout). */
   async stop(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
     await this.running;
   }
 
-  /** True while cached keys may be trusted (a poll succeeded within the staleness bound). */
+  /** True while cached keys may be trusted: a poll sent within the staleness bound read the feed to its end. */
   isFresh(): boolean {
-    return !this.stale && this.options.clock.now() - this.stats.lastSuccessTime <= this.options.stalenessBoundMs;
+    return !this.stale && this.withinBound();
+  }
+
+  private withinBound(): boolean {
+    return this.options.monotonic.now() - this.stats.lastSuccessAt <= this.options.stalenessBoundMs;
   }
 
   /** One poll; returns true when the batch was full (more rows are waiting). Exposed for tests. */
   async pollOnce(): Promise<boolean> {
     this.stats.polls++;
+    const sentAt = this.options.monotonic.now();
     let rows: KeyChange[];
     try {
-      rows = await this.options.repository.readChanges(
-        this.stats.highestSeen,
-        [...this.gaps.keys()],
-        this.options.batchSize,
-      );
+      rows = await this.read();
     } catch (error) {
-      this.stats.lastSettledAt = performance.now();
-      this.stats.pollErrors++;
-      if (!this.isFresh() && !this.stale) {
-        this.stale = true;
-        this.options.logger.error(
-          { err: error, stalenessBoundMs: this.options.stalenessBoundMs },
-          'change feed unreadable beyond the staleness bound: cached keys are no longer trusted',
-        );
-        this.options.onStale();
-      } else if (this.stats.pollErrors % 50 === 1) {
-        this.options.logger.warn({ err: error }, 'change feed poll failed');
-      }
+      this.failed(error);
       return false;
+    } finally {
+      this.stats.lastSettledAt = this.options.monotonic.now();
     }
-    const now = this.options.clock.now();
-    this.apply(rows, now);
-    this.stats.lastSuccessTime = now;
-    this.stats.lastSettledAt = performance.now();
-    if (this.stale) {
-      // Changes made while we were blind for longer than the bound may already have been pruned from
-      // the feed; the owner drops the whole cache, so continuing from here is enough.
+    this.apply(rows);
+    const caughtUp = rows.length < this.options.batchSize;
+    // Only a poll that read to the end vouches for the cache: with more rows waiting, changes visible
+    // when it was sent are still unapplied.
+    if (caughtUp) this.stats.lastSuccessAt = Math.max(this.stats.lastSuccessAt, sentAt);
+    if (this.stale && this.withinBound()) {
+      // Nothing was skipped while this feed was blind (positions are gapless; rows pruned meanwhile
+      // show up as a gap and drop everything), so the cache is exact again now that it caught up.
       this.stale = false;
       this.options.logger.info('change feed readable again: cache is rebuilt on demand');
       this.options.onFresh();
     }
-    return rows.length === this.options.batchSize;
+    return !caughtUp;
   }
 
-  private apply(rows: readonly KeyChange[], now: number): void {
-    const hashes: string[] = [];
-    const previousHighest = this.stats.highestSeen;
-    const seen = new Set<number>();
+  /** The next rows, or a rejection once the poll timeout passes (the query is left to its own deadline). */
+  private read(): Promise<KeyChange[]> {
+    if (this.abandoned !== undefined) {
+      return Promise.reject(new Error('the previous change-feed poll has not answered yet'));
+    }
+    const query = this.options.repository.readChanges(this.stats.position, this.options.batchSize);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        this.stats.pollTimeouts++;
+        const settled = query.then(
+          () => undefined,
+          () => undefined,
+        );
+        this.abandoned = settled;
+        void settled.then(() => {
+          if (this.abandoned === settled) this.abandoned = undefined;
+        });
+        reject(new Error(`change-feed poll did not answer within ${this.options.pollTimeoutMs} ms`));
+      }, this.options.pollTimeoutMs);
+    });
+    return Promise.race([query, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  private failed(error: unknown): void {
+    this.stats.pollErrors++;
+    if (!this.stale && !this.withinBound()) {
+      this.stale = true;
+      this.options.logger.error(
+        { err: error, stalenessBoundMs: this.options.stalenessBoundMs },
+        'change feed unreadable beyond the staleness bound: cached keys are no longer trusted',
+      );
+      this.options.onStale();
+    } else if (this.stats.pollErrors % 50 === 1) {
+      this.options.logger.warn({ err: error }, 'change feed poll failed');
+    }
+  }
+
+  private apply(rows: readonly KeyChange[]): void {
+    if (rows.length === 0) return;
+    let expected = this.stats.position + 1;
+    let gap = false;
     for (const row of rows) {
-      seen.add(row.id);
-      this.gaps.delete(row.id);
-      this.stats.highestSeen = Math.max(this.stats.highestSeen, row.id);
-      hashes.push(row.secretHash.toString('hex'));
+      if (row.position !== expected) gap = true;
+      expected = row.position + 1;
     }
-    for (let id = previousHighest + 1; id < this.stats.highestSeen; id++) {
-      if (!seen.has(id)) this.gaps.set(id, now);
+    if (gap) {
+      this.stats.gaps++;
+      this.options.logger.warn(
+        { position: this.stats.position, next: rows[0]?.position },
+        'change feed rows were pruned before this process read them: dropping every cached key',
+      );
+      this.options.onGap();
     }
-    for (const [id, since] of this.gaps) {
-      if (now - since >= this.options.gapTimeoutMs || this.gaps.size > MAX_TRACKED_GAPS) this.gaps.delete(id);
-    }
-    this.stats.openGaps = this.gaps.size;
-    if (hashes.length > 0) {
-      this.stats.changesApplied += hashes.length;
-      this.options.onChanges(hashes);
-    }
+    this.stats.position = expected - 1;
+    this.stats.changesApplied += rows.length;
+    this.options.onChanges(rows);
   }
 
   private schedule(delayMs: number): void {

@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 
+import { monotonicClock, type MonotonicClock } from './Clock.js';
 import type { KeyRepository } from './KeyRepository.js';
 import type { VerifiableKey } from './VerifiableKey.js';
 import { toVerifiableKey } from './VerifiableKey.js';
@@ -11,8 +12,15 @@ export interface KeyCacheOptions {
   readonly maxKeys: number;
   /** How long "no such key" is remembered, so floods of random well-formed keys stay off the database. */
   readonly negativeTtlMs: number;
+  /**
+   * The oldest a cached key may be when it is used: re-read in the background once it is ¾ that old,
+   * never served older. Defence in depth: even a change the feed never announced ends here.
+   */
+  readonly maxAgeMs: number;
   /** False while cached entries cannot be vouched for (change feed unreadable beyond the staleness bound). */
   readonly isFresh?: () => boolean;
+  /** Ages are measured on it (lru-cache's `perf`); tests pass a clock they move. */
+  readonly monotonic?: MonotonicClock;
 }
 
 /** Counters readable by tests, the benchmark and metrics. */
@@ -22,6 +30,22 @@ export interface KeyCacheStats {
   misses: number;
   evictions: number;
   databaseQueries: number;
+  /** Background re-reads of entries near their maximum age. */
+  refreshes: number;
+  /** Entries the change feed dropped because they were older than the change. */
+  dropped: number;
+}
+
+/** One change as the cache needs it: whose key, and the version that reflects it. */
+export interface CachedKeyChange {
+  readonly hexDigest: string;
+  readonly keyVersion: number;
+}
+
+/** A database read in flight, and the lowest version it must return to be cached (Infinity: never). */
+interface Load {
+  readonly promise: Promise<VerifiableKey | null>;
+  fence: number;
 }
 
 /** Most "no such key" entries kept, apart from real keys so a flood of random keys cannot evict them. */
@@ -29,16 +53,29 @@ const MAX_ABSENT_ENTRIES = 100_000;
 
 /**
  * Keys by the hex SHA-256 of their secret: a bounded LRU of parsed keys plus short-lived negative
- * entries. A miss is one indexed query; concurrent misses for one hash share it. `invalidate` must be
- * called for every key that changed (locally after a write, or from the change feed) — entries never
- * expire on their own because a key's validity is recomputed from its fields and the clock on each use.
+ * entries. A miss is one indexed query; concurrent misses for one hash share it.
+ *
+ * What keeps an entry right: a local write drops it (`invalidate`); the change feed drops it when the
+ * change is newer than the copy (`applyChanges`, by key version, so a key's own creation does not evict
+ * the copy just read); a read in flight when a newer change arrives is not cached; and no entry is used
+ * past `maxAgeMs`, whatever the feed did.
  */
 export class KeyCache {
-  readonly stats: KeyCacheStats = { hits: 0, negativeHits: 0, misses: 0, evictions: 0, databaseQueries: 0 };
+  readonly stats: KeyCacheStats = {
+    hits: 0,
+    negativeHits: 0,
+    misses: 0,
+    evictions: 0,
+    databaseQueries: 0,
+    refreshes: 0,
+    dropped: 0,
+  };
   private readonly entries: LRUCache<string, VerifiableKey>;
   private readonly absent: LRUCache<string, true>;
-  private readonly inFlight = new Map<string, Promise<VerifiableKey | null>>();
-  /** Bumped by invalidate(); a load that started before an invalidation must not be cached. */
+  private readonly inFlight = new Map<string, Load>();
+  /** Remaining life below which a hit starts a background re-read. */
+  private readonly refreshBelowMs: number;
+  /** Bumped when everything is dropped; a load that started before must not be cached. */
   private generation = 0;
   /**
    * When true (the change feed cannot vouch for cached entries) every lookup reads the database and
@@ -47,8 +84,15 @@ export class KeyCache {
   private bypass = false;
 
   constructor(private readonly options: KeyCacheOptions) {
+    const perf = options.monotonic ?? monotonicClock;
+    // lru-cache reads the clock at most once a millisecond; a test's clock moves only when told to.
+    const ttlResolution = options.monotonic === undefined ? 1 : 0;
+    this.refreshBelowMs = options.maxAgeMs / 4;
     this.entries = new LRUCache<string, VerifiableKey>({
       max: options.maxKeys,
+      ttl: options.maxAgeMs,
+      ttlResolution,
+      perf,
       dispose: (_value, _key, reason) => {
         if (reason === 'evict') this.stats.evictions++;
       },
@@ -56,6 +100,8 @@ export class KeyCache {
     this.absent = new LRUCache<string, true>({
       max: Math.min(options.maxKeys, MAX_ABSENT_ENTRIES),
       ttl: Math.max(1, options.negativeTtlMs),
+      ttlResolution,
+      perf,
     });
   }
 
@@ -66,13 +112,17 @@ export class KeyCache {
   /**
    * Answers from memory only, for the secret whose SHA-256 is `hexDigest` (hex, as `secretDigest` gives
    * it): the key, null when it is known not to exist, undefined when the database must be asked (not
-   * cached, or the cache cannot be trusted right now). Synchronous: the hot path.
+   * cached, too old, or the cache cannot be trusted right now). Synchronous: the hot path.
    */
   peekDigest(hexDigest: string): VerifiableKey | null | undefined {
     if (this.bypass || this.options.isFresh?.() === false) return undefined;
     const cached = this.entries.get(hexDigest);
     if (cached !== undefined) {
       this.stats.hits++;
+      if (this.entries.getRemainingTTL(hexDigest) < this.refreshBelowMs && !this.inFlight.has(hexDigest)) {
+        this.stats.refreshes++;
+        this.loadShared(hexDigest, Buffer.from(hexDigest, 'hex')).catch(() => undefined);
+      }
       return cached;
     }
     if (this.absent.has(hexDigest)) {
@@ -102,52 +152,88 @@ export class KeyCache {
         .findByHash(hash)
         .then((record) => (record === null ? null : toVerifiableKey(record)));
     }
-    const pending = this.inFlight.get(hexDigest);
-    if (pending !== undefined) return pending;
-    const load = this.load(hexDigest, hash).finally(() => {
-      if (this.inFlight.get(hexDigest) === load) this.inFlight.delete(hexDigest);
-    });
-    this.inFlight.set(hexDigest, load);
-    return load;
+    return this.loadShared(hexDigest, hash);
   }
 
-  /** Drops the keys of the given secret digests (hex SHA-256) so the next lookup reads the database. */
+  /** One database read per digest at a time; cached when it settles, unless a newer change arrived. */
+  private loadShared(hexDigest: string, hash: Buffer): Promise<VerifiableKey | null> {
+    const pending = this.inFlight.get(hexDigest);
+    if (pending !== undefined) return pending.promise;
+    const load: Load = { promise: this.load(hexDigest, hash, () => load.fence), fence: 0 };
+    this.inFlight.set(hexDigest, load);
+    void load.promise.then(
+      () => this.settled(hexDigest, load),
+      () => this.settled(hexDigest, load),
+    );
+    return load.promise;
+  }
+
+  /** Drops the keys of the given secret digests (hex SHA-256) unconditionally: this process changed them. */
   invalidate(hexDigests: Iterable<string>): void {
-    this.generation++;
     for (const hexDigest of hexDigests) {
       this.entries.delete(hexDigest);
       this.absent.delete(hexDigest);
+      const load = this.inFlight.get(hexDigest);
+      if (load !== undefined) load.fence = Number.POSITIVE_INFINITY;
       this.inFlight.delete(hexDigest);
     }
   }
 
-  /** Drops everything and stops caching until `trust()`: the change feed cannot vouch for entries. */
-  distrust(): void {
-    this.bypass = true;
+  /**
+   * Applies changes read from the feed: drops a cached copy older than the change (a copy of that version
+   * or later already reflects it), forgets "no such key", and keeps a read in flight from caching an older
+   * version than the change's.
+   */
+  applyChanges(changes: Iterable<CachedKeyChange>): void {
+    for (const { hexDigest, keyVersion } of changes) {
+      const cached = this.entries.peek(hexDigest);
+      if (cached !== undefined && cached.version < keyVersion) {
+        this.entries.delete(hexDigest);
+        this.stats.dropped++;
+      }
+      this.absent.delete(hexDigest);
+      const load = this.inFlight.get(hexDigest);
+      if (load !== undefined) load.fence = Math.max(load.fence, keyVersion);
+    }
+  }
+
+  /** Drops every entry (the feed lost track of some changes); caching goes on. */
+  clear(): void {
     this.generation++;
     this.entries.clear();
     this.absent.clear();
     this.inFlight.clear();
   }
 
-  /** Caches again (the change feed is readable; the cache starts empty). */
+  /**
+   * Serves nothing from memory and caches nothing until `trust()`: the change feed cannot vouch for the
+   * entries. They are kept: once the feed has read every change made meanwhile, they are exact again.
+   */
+  distrust(): void {
+    this.bypass = true;
+  }
+
+  /** Serves from memory again (the change feed read every change up to now). */
   trust(): void {
-    this.generation++;
-    this.entries.clear();
-    this.absent.clear();
     this.bypass = false;
   }
 
-  private async load(hexDigest: string, hash: Buffer): Promise<VerifiableKey | null> {
+  private async load(hexDigest: string, hash: Buffer, fence: () => number): Promise<VerifiableKey | null> {
     const generation = this.generation;
     this.stats.databaseQueries++;
     const record = await this.options.repository.findByHash(hash);
     const key = record === null ? null : toVerifiableKey(record);
     if (generation === this.generation) {
+      // When a change newer than what was read arrived meanwhile, this call is answered and nothing cached.
+      const current = fence();
+      if (key !== null && key.version >= current) this.entries.set(hexDigest, key);
       // lru-cache reads a ttl of 0 as "never expires": a negative TTL of 0 must mean "not remembered".
-      if (key !== null) this.entries.set(hexDigest, key);
-      else if (this.options.negativeTtlMs > 0) this.absent.set(hexDigest, true);
+      else if (key === null && current === 0 && this.options.negativeTtlMs > 0) this.absent.set(hexDigest, true);
     }
     return key;
+  }
+
+  private settled(hexDigest: string, load: Load): void {
+    if (this.inFlight.get(hexDigest) === load) this.inFlight.delete(hexDigest);
   }
 }

@@ -36,10 +36,11 @@ export function keyPatch(updateTime: number): KeyPatch {
   };
 }
 
-/** The key as it is once `patch` is applied. */
+/** The key as it is once `patch` is applied: its version one more. */
 export function applyKeyPatch(key: ApiKeyRecord, patch: KeyPatch): ApiKeyRecord {
   return {
     ...key,
+    version: key.version + 1,
     updateTime: patch.updateTime,
     name: valueAfter(patch.name, key.name),
     scopes: valueAfter(patch.scopes, key.scopes),

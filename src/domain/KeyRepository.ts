@@ -43,20 +43,37 @@ export interface LastUsedEntry {
 }
 
 /**
- * One row of the change feed: "the key with this hash changed; drop what you cached". Ids ascend in the
- * order they are taken, not the order they commit: a lower id can become visible after a higher one, and
- * a rolled-back transaction can leave an id that never appears.
+ * One row of the change feed: "the key with this hash changed; drop what you cached of it if it is older
+ * than `keyVersion`". Positions are 1, 2, 3… in commit order with no gaps: a transaction takes its
+ * positions while it holds the feed head's lock until it commits, and gives them back when it rolls back
+ * (docs/architecture.md, "The change feed"). A reader that has applied position p has applied every
+ * change visible before p + 1 was.
  */
 export interface KeyChange {
-  readonly id: number;
+  readonly position: number;
   readonly keyId: string;
   readonly secretHash: Buffer;
+  /** The key's version after this change. */
+  readonly keyVersion: number;
   readonly changeTime: number;
+}
+
+/** How a transaction runs. */
+export interface TransactionOptions {
+  /**
+   * Aborted when nobody waits for the result any more (the caller cancelled, its deadline passed, or
+   * shutdown cancelled the call): the transaction is rolled back and its locks released at once, and it
+   * rejects with CANCELLED. Once `work` has returned, the commit completes regardless.
+   */
+  readonly signal?: AbortSignal;
+  /** Called after commit with the feed position of the transaction's last change; not called without changes. */
+  readonly onCommitted?: (lastPosition: number) => void;
 }
 
 /**
  * Writes inside one database transaction. Every key write also appends to the change feed, so other
- * replicas learn of it exactly when (and only if) it commits.
+ * replicas learn of it exactly when (and only if) it commits; the feed rows are written last, just before
+ * the commit, so the feed head's lock is held for as short a time as possible.
  */
 export interface KeyTransaction {
   /**
@@ -65,27 +82,25 @@ export interface KeyTransaction {
    * serialises whole transactions).
    */
   lockKey(organizationId: string, keyId: string): Promise<ApiKeyRecord | null>;
-  /** Locks the keys a user created that are not revoked and not expired at `now`, oldest first. */
-  lockActiveKeysOf(organizationId: string, userId: string, now: number): Promise<ApiKeyRecord[]>;
+  /**
+   * Locks at most `limit` keys a user created that are not revoked and not expired at `now`, oldest
+   * first, in one statement that locks none of any other user's keys.
+   */
+  lockActiveKeysOf(organizationId: string, userId: string, now: number, limit: number): Promise<ApiKeyRecord[]>;
   /** Stores a new key (a second key with the same id or secret hash fails); appends a change at its update time. */
   insertKey(key: ApiKeyRecord): Promise<void>;
   /**
-   * Writes the update time and the fields `patch` sets on the key with `key.id`; appends a change for
-   * `key`'s hash at `patch.updateTime`.
+   * Writes the update time, version `key.version + 1` and the fields `patch` sets on the key with
+   * `key.id` (as read with a lock in this transaction); appends a change for `key`'s hash at
+   * `patch.updateTime`.
    */
   updateKey(key: ApiKeyRecord, patch: KeyPatch): Promise<void>;
+  /** `updateKey` for each of `keys` with one patch, in a constant number of statements. */
+  updateKeys(keys: readonly ApiKeyRecord[], patch: KeyPatch): Promise<void>;
   /** Stores an audit event; it commits with the key writes it describes. */
   insertAuditEvent(event: AuditEventRecord): Promise<void>;
-}
-
-/** How a transaction may end early. */
-export interface TransactionOptions {
-  /**
-   * Aborted when nobody waits for the result any more (the caller cancelled, its deadline passed, or
-   * shutdown cancelled the call): the transaction is rolled back and its locks released at once, and it
-   * rejects with CANCELLED. Once `work` has returned, the commit completes regardless.
-   */
-  readonly signal?: AbortSignal;
+  /** Stores audit events in one statement. */
+  insertAuditEvents(events: readonly AuditEventRecord[]): Promise<void>;
 }
 
 /**
@@ -113,15 +128,15 @@ export interface KeyRepository {
    * skipped.
    */
   recordLastUsed(entries: readonly LastUsedEntry[]): Promise<void>;
+  /** Change-feed rows after `afterPosition`, ascending, at most `limit`. */
+  readChanges(afterPosition: number, limit: number): Promise<KeyChange[]>;
   /**
-   * Change-feed rows with id > `afterId` or id in `missingIds` (only the first 1000 are asked for),
-   * ascending by id, at most `limit`, each once. Missing ids that never committed are simply absent.
+   * Deletes change-feed rows changed strictly before `before` (epoch ms), except the newest row, so a
+   * reader whose next rows were pruned always sees the gap; returns how many. Positions are never reused.
    */
-  readChanges(afterId: number, missingIds: readonly number[], limit: number): Promise<KeyChange[]>;
-  /** Deletes change-feed rows changed strictly before `before` (epoch ms); returns how many. Ids are never reused. */
   pruneChanges(before: number): Promise<number>;
-  /** Highest change-feed id visible now, 0 when the feed is empty (also after pruning everything). */
-  latestChangeId(): Promise<number>;
+  /** The feed position of the last committed change (0 before the first one), whatever was pruned. */
+  latestChangePosition(): Promise<number>;
   /** Cheap liveness probe. */
   ping(): Promise<void>;
 }

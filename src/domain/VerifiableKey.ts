@@ -13,6 +13,8 @@ export interface VerifiableKey {
   readonly expireTime: number;
   readonly revokeTime: number | null;
   readonly createdByUserId: string;
+  /** The stored key's version this copy was made from (ApiKeyRecord.version). */
+  readonly version: number;
 }
 
 /** Pre-parses a stored key for fast repeated verification. */
@@ -28,5 +30,6 @@ export function toVerifiableKey(record: ApiKeyRecord): VerifiableKey {
     expireTime: record.expireTime,
     revokeTime: record.revokeTime,
     createdByUserId: record.createdByUserId,
+    version: record.version,
   };
 }

@@ -37,6 +37,11 @@ export interface ApiKeyRecord {
   readonly lastUsedIp: string | null;
   readonly rotatedFromKeyId: string | null;
   readonly replacedByKeyId: string | null;
+  /**
+   * 1 when created, one more on every write of its fields (not on last-used writes): a cached copy whose
+   * version is at least a change's `keyVersion` already reflects that change.
+   */
+  readonly version: number;
 }
 
 /** Audited actions. */

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 import type { ChangeFeed } from '../domain/ChangeFeed.js';
-import type { Clock } from '../domain/Clock.js';
+import { type Clock, monotonicClock } from '../domain/Clock.js';
 import type { KeyCache } from '../domain/KeyCache.js';
 import type { KeyVerifier } from '../domain/KeyVerifier.js';
 import type { LastUsedRecorder } from '../domain/LastUsedRecorder.js';
@@ -94,22 +94,38 @@ function registerVerifierMetrics(registers: Registers, { verifier, cache }: Metr
     ['apikeys_cache_misses_total', 'Lookups that had to ask the database', () => cache.stats.misses],
     ['apikeys_cache_evictions_total', 'Keys evicted from the full cache', () => cache.stats.evictions],
     ['apikeys_cache_database_queries_total', 'Key lookups sent to the database', () => cache.stats.databaseQueries],
+    [
+      'apikeys_cache_refreshes_total',
+      'Cached keys re-read in the background near their maximum age',
+      () => cache.stats.refreshes,
+    ],
+    [
+      'apikeys_cache_feed_drops_total',
+      'Cached keys dropped because the change feed announced a newer version',
+      () => cache.stats.dropped,
+    ],
   ];
   for (const [name, help, read] of counters) mirroredCounter(registers, name, help, read);
   gauge(registers, 'apikeys_cache_size', 'Keys held in the cache', () => cache.size);
 }
 
 function registerFeedMetrics(registers: Registers, { feed, clock }: MetricsSources): void {
-  const lag = (): number => (feed.stats.lastSuccessTime === 0 ? 0 : (clock.now() - feed.stats.lastSuccessTime) / 1000);
+  const sinceSuccessMs = (): number => monotonicClock.now() - feed.stats.lastSuccessAt;
+  const lag = (): number => (Number.isFinite(feed.stats.lastSuccessAt) ? sinceSuccessMs() / 1000 : 0);
   const gauges: [string, string, () => number, Aggregator][] = [
-    ['apikeys_change_feed_lag_seconds', 'Time since the last successful change-feed poll', lag, 'max'],
+    ['apikeys_change_feed_lag_seconds', 'Time since a poll that read the change feed to its end was sent', lag, 'max'],
     [
       'apikeys_change_feed_last_success_timestamp_seconds',
-      'When the change feed was last read',
-      () => feed.stats.lastSuccessTime / 1000,
+      'When the change feed was last read to its end',
+      () => (Number.isFinite(feed.stats.lastSuccessAt) ? (clock.now() - sinceSuccessMs()) / 1000 : 0),
       'min',
     ],
-    ['apikeys_change_feed_open_gaps', 'Change ids seen missing and still waited for', () => feed.stats.openGaps, 'sum'],
+    [
+      'apikeys_change_feed_position',
+      'Position of the last change applied from the feed',
+      () => feed.stats.position,
+      'min',
+    ],
     [
       'apikeys_change_feed_fresh',
       '1 while cached keys may be served, 0 while verification fails closed',
@@ -122,6 +138,16 @@ function registerFeedMetrics(registers: Registers, { feed, clock }: MetricsSourc
     ['apikeys_change_feed_polls_total', 'Change-feed polls', () => feed.stats.polls],
     ['apikeys_change_feed_poll_errors_total', 'Change-feed polls that failed', () => feed.stats.pollErrors],
     ['apikeys_change_feed_changes_total', 'Key changes applied from the feed', () => feed.stats.changesApplied],
+    [
+      'apikeys_change_feed_poll_timeouts_total',
+      'Change-feed polls abandoned at their timeout',
+      () => feed.stats.pollTimeouts,
+    ],
+    [
+      'apikeys_change_feed_gaps_total',
+      'Times unread feed rows were found pruned (the whole cache was dropped)',
+      () => feed.stats.gaps,
+    ],
   ];
   for (const [name, help, read] of counters) mirroredCounter(registers, name, help, read);
 }

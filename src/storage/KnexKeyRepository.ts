@@ -29,6 +29,16 @@ import { runTransaction } from './runTransaction.js';
 import { toDatabaseError } from './toDatabaseError.js';
 import { whereKeyStates } from './whereKeyStates.js';
 
+/** A change to append to the feed when its transaction is about to commit. */
+interface PendingChange {
+  readonly key: ApiKeyRecord;
+  readonly keyVersion: number;
+  readonly changeTime: number;
+}
+
+/** The index RevokeUserKeys' locking read must use on MySQL, so it locks that user's rows and no others. */
+const CREATOR_INDEX = 'api_keys_org_creator_created';
+
 /** KeyRepository over knex, for MySQL/MariaDB (mysql2) and SQLite (better-sqlite3). */
 export class KnexKeyRepository implements KeyRepository {
   private readonly mysql: boolean;
@@ -74,7 +84,24 @@ export class KnexKeyRepository implements KeyRepository {
   }
 
   transaction<T>(work: (tx: KeyTransaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-    return this.run(() => runTransaction(this.db, (trx) => work(this.transactionOf(trx)), options.signal));
+    return this.run(async () => {
+      let lastPosition: number | undefined;
+      const result = await runTransaction(
+        this.db,
+        async (trx) => {
+          const pending: PendingChange[] = [];
+          const value = await work(this.transactionOf(trx, pending));
+          if (pending.length > 0) lastPosition = await appendChanges(trx, pending);
+          return value;
+        },
+        options.signal,
+        // READ COMMITTED: a locking read locks the rows it returns, not the gaps between index records,
+        // so one organization's writes never wait for another's.
+        this.mysql ? { isolationLevel: 'read committed' } : undefined,
+      );
+      if (lastPosition !== undefined) options.onCommitted?.(lastPosition);
+      return result;
+    });
   }
 
   recordLastUsed(entries: readonly LastUsedEntry[]): Promise<void> {
@@ -92,24 +119,34 @@ export class KnexKeyRepository implements KeyRepository {
     });
   }
 
-  readChanges(afterId: number, missingIds: readonly number[], limit: number): Promise<KeyChange[]> {
+  readChanges(afterPosition: number, limit: number): Promise<KeyChange[]> {
     return this.run(async () => {
-      const query = this.db<ChangeRow>('key_changes').where('id', '>', afterId);
-      if (missingIds.length > 0) void query.orWhereIn('id', missingIds.slice(0, 1000));
-      const rows = await query.orderBy('id', 'asc').limit(limit);
+      const rows = await this.db<ChangeRow>('key_feed')
+        .where('position', '>', afterPosition)
+        .orderBy('position', 'asc')
+        .limit(limit);
       return rows.map(fromChangeRow);
     });
   }
 
   pruneChanges(before: number): Promise<number> {
-    return this.run(async () => this.db('key_changes').where('change_time', '<', before).delete());
+    return this.run(async () => {
+      const newest = (await this.db('key_feed').max({ position: 'position' }).first()) as
+        { position: number | string | null } | undefined;
+      if (newest?.position === null || newest?.position === undefined) return 0;
+      return this.db('key_feed')
+        .where('change_time', '<', before)
+        .andWhere('position', '<', fromBigInt(newest.position))
+        .delete();
+    });
   }
 
-  latestChangeId(): Promise<number> {
+  latestChangePosition(): Promise<number> {
     return this.run(async () => {
-      const row = (await this.db('key_changes').max({ id: 'id' }).first()) as
-        { id: number | string | null } | undefined;
-      return row?.id === null || row?.id === undefined ? 0 : fromBigInt(row.id);
+      const row = await this.db('key_feed_head')
+        .where('id', 1)
+        .first<{ position: number | string } | undefined>('position');
+      return row === undefined ? 0 : fromBigInt(row.position);
     });
   }
 
@@ -119,37 +156,57 @@ export class KnexKeyRepository implements KeyRepository {
     });
   }
 
-  private transactionOf(trx: Knex.Transaction): KeyTransaction {
+  private transactionOf(trx: Knex.Transaction, pending: PendingChange[]): KeyTransaction {
     const lockable = (query: Knex.QueryBuilder): Knex.QueryBuilder => (this.mysql ? query.forUpdate() : query);
-    const recordChange = async (key: ApiKeyRecord, now: number): Promise<void> => {
-      await trx('key_changes').insert(toChangeRow(key, now));
-    };
     return {
       lockKey: async (organizationId, keyId) => {
         const row = (await lockable(trx('api_keys').where({ id: keyId, organization_id: organizationId })).first()) as
           KeyRow | undefined;
         return row === undefined ? null : fromKeyRow(row);
       },
-      lockActiveKeysOf: async (organizationId, userId, now) => {
+      lockActiveKeysOf: async (organizationId, userId, now, limit) => {
+        // The index names the user's rows exactly: a table scan (the optimiser's pick on a small table)
+        // would lock, and wait for, every other organization's rows on the way.
+        const table = this.mysql ? trx.raw(`api_keys FORCE INDEX (${CREATOR_INDEX})`) : 'api_keys';
         const rows = (await lockable(
-          trx('api_keys')
+          trx
+            .from(table)
             .where({ organization_id: organizationId, created_by_user_id: userId })
             .whereNull('revoke_time')
             .andWhere('expire_time', '>', now)
-            .orderBy('create_time', 'asc'),
+            .orderBy([
+              { column: 'create_time', order: 'asc' },
+              { column: 'id', order: 'asc' },
+            ])
+            .limit(limit),
         )) as KeyRow[];
         return rows.map(fromKeyRow);
       },
       insertKey: async (key) => {
         await trx('api_keys').insert(toKeyRow(key));
-        await recordChange(key, key.updateTime);
+        pending.push({ key, keyVersion: key.version, changeTime: key.updateTime });
       },
       updateKey: async (key, patch) => {
-        await trx('api_keys').where('id', key.id).update(toPatchRow(patch));
-        await recordChange(key, patch.updateTime);
+        await trx('api_keys')
+          .where('id', key.id)
+          .update({ ...toPatchRow(patch), version: key.version + 1 });
+        pending.push({ key, keyVersion: key.version + 1, changeTime: patch.updateTime });
+      },
+      updateKeys: async (keys, patch) => {
+        if (keys.length === 0) return;
+        await trx('api_keys')
+          .whereIn(
+            'id',
+            keys.map((key) => key.id),
+          )
+          .update({ ...toPatchRow(patch), version: trx.raw('version + 1') });
+        for (const key of keys) pending.push({ key, keyVersion: key.version + 1, changeTime: patch.updateTime });
       },
       insertAuditEvent: async (event) => {
         await trx('audit_events').insert(toAuditRow(event));
+      },
+      insertAuditEvents: async (events) => {
+        if (events.length > 0) await trx('audit_events').insert(events.map(toAuditRow));
       },
     };
   }
@@ -161,4 +218,21 @@ export class KnexKeyRepository implements KeyRepository {
       throw toDatabaseError(error);
     }
   }
+}
+
+/**
+ * Appends a transaction's changes to the feed, as its last statements before it commits. Incrementing
+ * the head row takes its lock until the commit: a second writer waits here until the first is visible,
+ * so positions become visible in ascending order with no gaps (a rollback undoes the increment too).
+ * Returns the position of the last change.
+ */
+async function appendChanges(trx: Knex.Transaction, pending: readonly PendingChange[]): Promise<number> {
+  await trx('key_feed_head').where('id', 1).increment('position', pending.length);
+  const head = await trx('key_feed_head').where('id', 1).first<{ position: number | string }>('position');
+  const last = fromBigInt(head.position);
+  const first = last - pending.length + 1;
+  await trx('key_feed').insert(
+    pending.map((change, index) => toChangeRow(first + index, change.key, change.keyVersion, change.changeTime)),
+  );
+  return last;
 }

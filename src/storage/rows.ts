@@ -22,6 +22,7 @@ export interface KeyRow {
   last_used_ip: string | null;
   rotated_from_key_id: string | null;
   replaced_by_key_id: string | null;
+  version: number | string;
 }
 
 /** A row of `audit_events`. */
@@ -39,11 +40,12 @@ export interface AuditRow {
   reason: string | null;
 }
 
-/** A row of `key_changes`. */
+/** A row of `key_feed`. */
 export interface ChangeRow {
-  id: number | string;
+  position: number | string;
   key_id: string;
   secret_hash: Buffer;
+  key_version: number | string;
   change_time: number | string;
 }
 
@@ -78,6 +80,7 @@ export function fromKeyRow(row: KeyRow): ApiKeyRecord {
     lastUsedIp: row.last_used_ip,
     rotatedFromKeyId: row.rotated_from_key_id,
     replacedByKeyId: row.replaced_by_key_id,
+    version: fromBigInt(row.version),
   };
 }
 
@@ -103,6 +106,7 @@ export function toKeyRow(key: ApiKeyRecord): KeyRow {
     last_used_ip: key.lastUsedIp,
     rotated_from_key_id: key.rotatedFromKeyId,
     replaced_by_key_id: key.replacedByKeyId,
+    version: key.version,
   };
 }
 
@@ -164,17 +168,18 @@ export function toAuditRow(event: AuditEventRecord): AuditRow {
   };
 }
 
-/** The change stored in a `key_changes` row. */
+/** The change stored in a `key_feed` row. */
 export function fromChangeRow(row: ChangeRow): KeyChange {
   return {
-    id: fromBigInt(row.id),
+    position: fromBigInt(row.position),
     keyId: row.key_id,
     secretHash: Buffer.from(row.secret_hash),
+    keyVersion: fromBigInt(row.key_version),
     changeTime: fromBigInt(row.change_time),
   };
 }
 
-/** The `key_changes` row announcing that `key` changed at `changeTime`; the database assigns the id. */
-export function toChangeRow(key: ApiKeyRecord, changeTime: number): Omit<ChangeRow, 'id'> {
-  return { key_id: key.id, secret_hash: key.secretHash, change_time: changeTime };
+/** The `key_feed` row announcing that `key` became version `keyVersion` at `changeTime`. */
+export function toChangeRow(position: number, key: ApiKeyRecord, keyVersion: number, changeTime: number): ChangeRow {
+  return { position, key_id: key.id, secret_hash: key.secretHash, key_version: keyVersion, change_time: changeTime };
 }

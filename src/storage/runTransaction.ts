@@ -34,10 +34,11 @@ export async function runTransaction<T>(
   db: Knex,
   work: (trx: Knex.Transaction) => Promise<T>,
   signal: AbortSignal | undefined,
+  config?: Knex.TransactionConfig,
 ): Promise<T> {
-  if (signal === undefined) return db.transaction(work);
+  if (signal === undefined) return db.transaction(work, config);
   if (signal.aborted) throw cancelled(signal.reason);
-  if (!isMysql(db)) return db.transaction(work);
+  if (!isMysql(db)) return db.transaction(work, config);
   const client = db.client as PoolClient;
   const connection = await acquireUnlessAborted(client, signal);
   let committing = false;
@@ -62,7 +63,7 @@ export async function runTransaction<T>(
       committing = true;
       return result;
     },
-    { connection },
+    { ...config, connection },
   );
   try {
     return await Promise.race([transaction, cancelledWhileWorking]);

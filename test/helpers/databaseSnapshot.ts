@@ -17,10 +17,10 @@ export async function databaseSnapshot(db: Knex, organizationIds: readonly strin
     string,
     unknown
   >[];
-  const head = (await db('key_changes').max({ id: 'id' }).first()) as { id: number | string | null } | undefined;
+  const head = await db('key_feed_head').where('id', 1).first<{ position: number | string } | undefined>('position');
   return {
     keys: keys.map((row) => ({ ...row, secret_hash: Buffer.from(row.secret_hash as Buffer).toString('hex') })),
     auditEvents,
-    changeFeedHead: Number(head?.id ?? 0),
+    changeFeedHead: Number(head?.position ?? 0),
   };
 }

@@ -49,7 +49,7 @@ async function withDatabase<T>(url: string, query: (db: knex.Knex) => Promise<T>
 async function tableCounts(url: string): Promise<Record<string, number>> {
   return withDatabase(url, async (db) => {
     const counts: Record<string, number> = {};
-    for (const table of ['api_keys', 'audit_events', 'key_changes']) {
+    for (const table of ['api_keys', 'audit_events', 'key_feed']) {
       const [row] = (await db(table).count({ n: '*' })) as [{ n: number | string }];
       counts[table] = Number(row.n);
     }

@@ -8,7 +8,7 @@
  *
  * Every case asserts the exact status, a message that names the field or the limit and stays short
  * whatever the size of the input, and that nothing was stored: the row counts of api_keys, audit_events
- * and key_changes and the newest update_time of api_keys are unchanged (a write of any kind moves one of
+ * and key_feed and the newest update_time of api_keys are unchanged (a write of any kind moves one of
  * them). A VerifyKey with a bad key is not an error: it is answered DENIAL_REASON_MALFORMED. Bytes that
  * are not the request message at all never reach a handler: they are answered INVALID_ARGUMENT naming
  * the expected message type and the decoder's complaint (grpc-js alone would say INTERNAL).
@@ -965,7 +965,7 @@ const CASES: ReadonlyMap<RpcName, readonly Case[]> = new Map(
 interface StoredState {
   readonly api_keys: number;
   readonly audit_events: number;
-  readonly key_changes: number;
+  readonly key_feed: number;
   readonly newestKeyUpdate: number;
 }
 
@@ -978,7 +978,7 @@ async function storedState(db: Knex): Promise<StoredState> {
   return {
     api_keys: await count('api_keys'),
     audit_events: await count('audit_events'),
-    key_changes: await count('key_changes'),
+    key_feed: await count('key_feed'),
     newestKeyUpdate: Number(newest.t ?? 0),
   };
 }

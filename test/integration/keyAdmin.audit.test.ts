@@ -346,10 +346,13 @@ describeEachDatabase('a write and its audit record commit together or not at all
       string,
       unknown
     >[];
-    const head = (await server.app.db('key_changes').max({ id: 'id' }).first()) as { id: unknown } | undefined;
+    const head = await server.app
+      .db('key_feed_head')
+      .where('id', 1)
+      .first<{ position: unknown } | undefined>('position');
     return {
       keys: keys.map((row) => ({ ...row, secret_hash: Buffer.from(row.secret_hash as Buffer).toString('hex') })),
-      feedHead: Number(head?.id ?? 0),
+      feedHead: Number(head?.position ?? 0),
     };
   }
 

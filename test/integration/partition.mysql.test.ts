@@ -103,7 +103,7 @@ describeMysql(`a database that stops answering on open sockets, then returns [my
 
     proxy.heal();
     const healedAt = performance.now();
-    const polled = server.app.feed.stats.lastSuccessTime;
+    const polled = server.app.feed.stats.lastSuccessAt;
     // A key never verified before needs the database: the cache cannot answer it.
     await until(async () => (await verifier.verifyKey(verifyRequest(cold[2]!.secret))).valid, RECOVERY_BOUND_MS);
     const created = await adminClient.createKey({
@@ -113,7 +113,7 @@ describeMysql(`a database that stops answering on open sockets, then returns [my
       allowedIps: [],
     });
     expect(created.key?.name).toBe('after');
-    await until(() => Promise.resolve(server.app.feed.stats.lastSuccessTime > polled), RECOVERY_BOUND_MS);
+    await until(() => Promise.resolve(server.app.feed.stats.lastSuccessAt > polled), RECOVERY_BOUND_MS);
     const recoveredMs = performance.now() - healedAt;
     expect(recoveredMs).toBeLessThan(RECOVERY_BOUND_MS);
     const pool = (server.app.db.client as { pool: { numUsed(): number; numPendingAcquires(): number } }).pool;

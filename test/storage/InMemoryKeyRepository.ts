@@ -9,7 +9,7 @@ import type {
   ListCursor,
   TransactionOptions,
 } from '../../src/domain/KeyRepository.js';
-import { applyKeyPatch } from '../../src/domain/KeyPatch.js';
+import { applyKeyPatch, type KeyPatch } from '../../src/domain/KeyPatch.js';
 import type { ApiKeyRecord, AuditEventRecord, KeyState } from '../../src/domain/types.js';
 import { toDatabaseError } from '../../src/storage/toDatabaseError.js';
 
@@ -18,10 +18,17 @@ interface Tables {
   keys: Map<string, ApiKeyRecord>;
   auditEvents: Map<string, AuditEventRecord>;
   changes: Map<number, KeyChange>;
+  /** The feed head: the last position taken. */
+  head: number;
 }
 
 function copyTables(tables: Tables): Tables {
-  return { keys: new Map(tables.keys), auditEvents: new Map(tables.auditEvents), changes: new Map(tables.changes) };
+  return {
+    keys: new Map(tables.keys),
+    auditEvents: new Map(tables.auditEvents),
+    changes: new Map(tables.changes),
+    head: tables.head,
+  };
 }
 
 function copyKey(key: ApiKeyRecord): ApiKeyRecord {
@@ -84,20 +91,18 @@ function constraintFailure(message: string): never {
  * A KeyRepository in memory for tests, with the semantics of KnexKeyRepository that callers rely on:
  * a transaction commits everything it wrote or (when its work throws) nothing; transactions and
  * last-used batches run one at a time, so a key read with `lockKey` cannot change until that transaction
- * ends; reads outside a transaction see only committed data; change ids are taken when written (a rolled
- * back transaction leaves a gap, as on MySQL); last-used writes never replace a newer time; listings
+ * ends; reads outside a transaction see only committed data; feed positions are taken at commit, gapless
+ * and in commit order; last-used writes never replace a newer time; listings
  * are newest first with keyset cursors. Errors are mapped through `toDatabaseError` exactly as the knex
  * repository maps them (an AppError passes through, anything else becomes INTERNAL).
  *
- * Test hooks: `commitChange` makes a change row with a chosen id visible (another replica's commit,
- * out of order or leaving gaps), and `unavailable` makes every call fail as an unreachable database does.
+ * Test hook: `unavailable` makes every call fail as an unreachable database does.
  */
 export class InMemoryKeyRepository implements KeyRepository {
   /** While true, every call fails with UNAVAILABLE and changes nothing. */
   unavailable = false;
 
-  private committed: Tables = { keys: new Map(), auditEvents: new Map(), changes: new Map() };
-  private lastChangeId = 0;
+  private committed: Tables = { keys: new Map(), auditEvents: new Map(), changes: new Map(), head: 0 };
   private queue: Promise<unknown> = Promise.resolve();
 
   findByHash(secretHash: Buffer): Promise<ApiKeyRecord | null> {
@@ -157,8 +162,14 @@ export class InMemoryKeyRepository implements KeyRepository {
     return this.serialised(async () => {
       if (signal?.aborted === true) throw cancelledTransaction();
       const working = copyTables(this.committed);
-      const result = await untilAborted(work(this.transactionOver(working)), signal);
+      const pending: Omit<KeyChange, 'position'>[] = [];
+      const result = await untilAborted(work(this.transactionOver(working, pending)), signal);
+      for (const change of pending) {
+        working.head += 1;
+        working.changes.set(working.head, { ...change, position: working.head });
+      }
       this.committed = working;
+      if (pending.length > 0) options.onCommitted?.(working.head);
       return result;
     });
   }
@@ -176,65 +187,54 @@ export class InMemoryKeyRepository implements KeyRepository {
     });
   }
 
-  readChanges(afterId: number, missingIds: readonly number[], limit: number): Promise<KeyChange[]> {
-    return this.read(() => {
-      // The SQL asks for at most the first 1000 missing ids.
-      const missing = new Set(missingIds.slice(0, 1000));
-      return [...this.committed.changes.values()]
-        .filter((change) => change.id > afterId || missing.has(change.id))
-        .sort((a, b) => a.id - b.id)
+  readChanges(afterPosition: number, limit: number): Promise<KeyChange[]> {
+    return this.read(() =>
+      [...this.committed.changes.values()]
+        .filter((change) => change.position > afterPosition)
+        .sort((a, b) => a.position - b.position)
         .slice(0, limit)
-        .map(copyChange);
-    });
+        .map(copyChange),
+    );
   }
 
   pruneChanges(before: number): Promise<number> {
     return this.serialised(() => {
       let deleted = 0;
       const working = copyTables(this.committed);
+      const newest = Math.max(0, ...working.changes.keys());
       for (const change of working.changes.values()) {
-        if (change.changeTime < before && working.changes.delete(change.id)) deleted += 1;
+        if (change.changeTime < before && change.position < newest && working.changes.delete(change.position)) {
+          deleted += 1;
+        }
       }
       this.committed = working;
       return Promise.resolve(deleted);
     });
   }
 
-  latestChangeId(): Promise<number> {
-    return this.read(() => Math.max(0, ...this.committed.changes.keys()));
+  latestChangePosition(): Promise<number> {
+    return this.read(() => this.committed.head);
   }
 
   ping(): Promise<void> {
     return this.read(() => undefined);
   }
 
-  /**
-   * Test hook: makes a change row with this exact id visible at once, as a commit by another replica
-   * would. Later ids taken by this repository continue above the highest id ever seen.
-   */
-  commitChange(change: KeyChange): Promise<void> {
-    return this.serialised(() => {
-      if (this.committed.changes.has(change.id)) constraintFailure('duplicate key_changes.id');
-      const working = copyTables(this.committed);
-      working.changes.set(change.id, copyChange(change));
-      this.lastChangeId = Math.max(this.lastChangeId, change.id);
-      this.committed = working;
-      return Promise.resolve();
-    });
-  }
-
-  private transactionOver(working: Tables): KeyTransaction {
-    const recordChange = (key: ApiKeyRecord, changeTime: number): void => {
-      this.lastChangeId += 1;
-      const id = this.lastChangeId;
-      working.changes.set(id, { id, keyId: key.id, secretHash: Buffer.from(key.secretHash), changeTime });
+  private transactionOver(working: Tables, pending: Omit<KeyChange, 'position'>[]): KeyTransaction {
+    const recordChange = (key: ApiKeyRecord, keyVersion: number, changeTime: number): void => {
+      pending.push({ keyId: key.id, secretHash: Buffer.from(key.secretHash), keyVersion, changeTime });
+    };
+    const update = (key: ApiKeyRecord, patch: KeyPatch): void => {
+      const stored = working.keys.get(key.id);
+      if (stored !== undefined) working.keys.set(key.id, copyKey(applyKeyPatch(stored, patch)));
+      recordChange(key, key.version + 1, patch.updateTime);
     };
     return {
       lockKey: (organizationId, keyId) => {
         const key = working.keys.get(keyId);
         return Promise.resolve(key?.organizationId === organizationId ? copyKey(key) : null);
       },
-      lockActiveKeysOf: (organizationId, userId, now) =>
+      lockActiveKeysOf: (organizationId, userId, now, limit) =>
         Promise.resolve(
           [...working.keys.values()]
             .filter(
@@ -245,6 +245,7 @@ export class InMemoryKeyRepository implements KeyRepository {
                 key.expireTime > now,
             )
             .sort((a, b) => a.createTime - b.createTime || compareIds(a.id, b.id))
+            .slice(0, limit)
             .map(copyKey),
         ),
       insertKey: (key) => {
@@ -253,18 +254,27 @@ export class InMemoryKeyRepository implements KeyRepository {
           if (other.secretHash.equals(key.secretHash)) constraintFailure('duplicate api_keys.secret_hash');
         }
         working.keys.set(key.id, copyKey(key));
-        recordChange(key, key.updateTime);
+        recordChange(key, key.version, key.updateTime);
         return Promise.resolve();
       },
       updateKey: (key, patch) => {
-        const stored = working.keys.get(key.id);
-        if (stored !== undefined) working.keys.set(key.id, copyKey(applyKeyPatch(stored, patch)));
-        recordChange(key, patch.updateTime);
+        update(key, patch);
+        return Promise.resolve();
+      },
+      updateKeys: (keys, patch) => {
+        for (const key of keys) update(key, patch);
         return Promise.resolve();
       },
       insertAuditEvent: (event) => {
         if (working.auditEvents.has(event.id)) constraintFailure('duplicate audit_events.id');
         working.auditEvents.set(event.id, copyAuditEvent(event));
+        return Promise.resolve();
+      },
+      insertAuditEvents: (events) => {
+        for (const event of events) {
+          if (working.auditEvents.has(event.id)) constraintFailure('duplicate audit_events.id');
+          working.auditEvents.set(event.id, copyAuditEvent(event));
+        }
         return Promise.resolve();
       },
     };

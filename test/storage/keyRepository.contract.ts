@@ -1,22 +1,17 @@
 import { beforeAll, afterAll, beforeEach } from 'vitest';
 
-import type { KeyChange, KeyRepository } from '../../src/domain/KeyRepository.js';
+import type { KeyRepository } from '../../src/domain/KeyRepository.js';
 
 /** One repository under test, empty. */
 export interface ContractSubject {
   readonly repository: KeyRepository;
-  /**
-   * Makes a change-feed row with exactly this id visible at once, as a commit by another replica does.
-   * Lets the cases produce out-of-order commits and gaps on every implementation alike.
-   */
-  commitChange(change: KeyChange): Promise<void>;
 }
 
 /** What some implementations do and others cannot; a case that needs one is skipped where it is false. */
 export interface ContractCapabilities {
   /** A read outside a transaction answers while another transaction is open (not SQLite: one connection). */
   readonly readsDuringTransactions: boolean;
-  /** Transactions on different keys run at once, so change ids can commit out of order (MySQL). */
+  /** Transactions on different keys run at once (MySQL), so one can commit while another is open. */
   readonly concurrentTransactions: boolean;
   /**
    * An abort of TransactionOptions.signal ends a transaction that is already open (MySQL, memory); on
@@ -30,7 +25,7 @@ export interface ContractTarget {
   readonly capabilities: ContractCapabilities;
   /** Once before the cases (create the database, migrate). */
   open(): Promise<void>;
-  /** Before every case: an empty repository whose change ids start again at 1. */
+  /** Before every case: an empty repository whose feed positions start again at 1. */
   fresh(): Promise<ContractSubject>;
   /** Once after the cases. */
   close(): Promise<void>;

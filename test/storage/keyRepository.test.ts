@@ -1,7 +1,6 @@
 import type { Knex } from 'knex';
 import { describe } from 'vitest';
 
-import type { KeyChange } from '../../src/domain/KeyRepository.js';
 import { createDatabase, migrateDatabase, parseDatabaseUrl } from '../../src/storage/createDatabase.js';
 import { KnexKeyRepository } from '../../src/storage/KnexKeyRepository.js';
 import { describeEachDatabase } from '../helpers/eachDatabase.js';
@@ -29,19 +28,10 @@ function knexTarget(kind: DatabaseKind): ContractTarget {
       await migrateDatabase(db);
     },
     fresh: async () => {
-      // TRUNCATE also restarts the change ids (AUTO_INCREMENT on MySQL, sqlite_sequence on SQLite).
-      for (const table of ['api_keys', 'audit_events', 'key_changes']) await opened()(table).truncate();
-      return {
-        repository: new KnexKeyRepository(opened()),
-        commitChange: async (change: KeyChange) => {
-          await opened()('key_changes').insert({
-            id: change.id,
-            key_id: change.keyId,
-            secret_hash: change.secretHash,
-            change_time: change.changeTime,
-          });
-        },
-      };
+      for (const table of ['api_keys', 'audit_events', 'key_feed']) await opened()(table).truncate();
+      // Feed positions start again at 1.
+      await opened()('key_feed_head').where('id', 1).update({ position: 0 });
+      return { repository: new KnexKeyRepository(opened()) };
     },
     close: async () => {
       await db?.destroy();
@@ -56,8 +46,7 @@ function memoryTarget(): ContractTarget {
     capabilities: { readsDuringTransactions: true, concurrentTransactions: false, cancelsOpenTransactions: true },
     open: () => Promise.resolve(),
     fresh: () => {
-      const repository = new InMemoryKeyRepository();
-      return Promise.resolve({ repository, commitChange: (change: KeyChange) => repository.commitChange(change) });
+      return Promise.resolve({ repository: new InMemoryKeyRepository() });
     },
     close: () => Promise.resolve(),
   };

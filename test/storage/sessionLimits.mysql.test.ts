@@ -55,7 +55,7 @@ describeMysql(`the limits of each pooled MySQL session [mysql]${skipped}`, () =>
   });
 
   const sessionId = async (): Promise<number> =>
-    Number(((await db.raw('SELECT CONNECTION_ID() AS id')) as [[{ id: number }]])[0][0].id);
+    Number(((await db.raw('SELECT CONNECTION_ID() AS id')) as [[{ id: number | string }]])[0][0].id);
 
   it('ends a row-lock wait with the server’s clean lock wait timeout, before the statement deadline, keeping the connection', async () => {
     const before = await sessionId();

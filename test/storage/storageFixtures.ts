@@ -32,6 +32,7 @@ export function keyRecord(id: string, overrides: Partial<ApiKeyRecord> = {}): Ap
     lastUsedIp: null,
     rotatedFromKeyId: null,
     replacedByKeyId: null,
+    version: 1,
     ...overrides,
   };
 }

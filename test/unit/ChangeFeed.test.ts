@@ -4,125 +4,176 @@ import { describe, expect, it } from 'vitest';
 import { ChangeFeed } from '../../src/domain/ChangeFeed.js';
 import type { KeyChange } from '../../src/domain/KeyRepository.js';
 
-/** A change table whose rows become visible in an order the test decides (like commits). */
+/** A feed table: rows appear as the test commits them; a read can fail or hang until released. */
 class FakeFeedTable {
-  readonly visible = new Map<number, KeyChange>();
+  readonly rows = new Map<number, KeyChange>();
+  head = 0;
   failing = false;
-  queries: { afterId: number; missing: number[] }[] = [];
+  hanging: (() => void) | undefined;
+  reads = 0;
 
-  commit(id: number): void {
-    this.visible.set(id, { id, keyId: `key${id}`, secretHash: Buffer.from([id]), changeTime: 0 });
+  commit(count = 1): void {
+    for (let i = 0; i < count; i++) {
+      this.head += 1;
+      this.rows.set(this.head, change(this.head));
+    }
   }
 
-  readChanges(afterId: number, missingIds: readonly number[], limit: number): Promise<KeyChange[]> {
-    this.queries.push({ afterId, missing: [...missingIds] });
+  prune(upTo: number): void {
+    for (const position of [...this.rows.keys()]) if (position <= upTo) this.rows.delete(position);
+  }
+
+  readChanges(afterPosition: number, limit: number): Promise<KeyChange[]> {
+    this.reads++;
     if (this.failing) return Promise.reject(new Error('database unreachable'));
-    const rows = [...this.visible.values()]
-      .filter((row) => row.id > afterId || missingIds.includes(row.id))
-      .sort((a, b) => a.id - b.id)
-      .slice(0, limit);
+    const rows = [...this.rows.values()].filter((row) => row.position > afterPosition).slice(0, limit);
+    if (this.hanging === undefined && this.hangNext) {
+      this.hangNext = false;
+      return new Promise((resolve) => (this.hanging = () => resolve(rows)));
+    }
     return Promise.resolve(rows);
   }
 
-  latestChangeId(): Promise<number> {
-    return Promise.resolve(Math.max(0, ...this.visible.keys()));
+  hangNext = false;
+
+  latestChangePosition(): Promise<number> {
+    return Promise.resolve(this.head);
   }
 }
 
-function feedOver(table: FakeFeedTable, options: { gapTimeoutMs?: number; stalenessBoundMs?: number } = {}) {
-  let now = 1_000_000;
-  const applied: string[] = [];
+function change(position: number): KeyChange {
+  return { position, keyId: `key${position}`, secretHash: Buffer.from([position]), keyVersion: 1, changeTime: 0 };
+}
+
+function feedOver(table: FakeFeedTable, options: { stalenessBoundMs?: number; batchSize?: number } = {}) {
+  let now = 1_000;
+  const applied: number[] = [];
   const events: string[] = [];
   const feed = new ChangeFeed({
     repository: table,
-    clock: { now: () => now },
+    monotonic: { now: () => now },
     logger: pino({ level: 'silent' }),
-    onChanges: (hashes) => applied.push(...hashes),
+    onChanges: (changes) => applied.push(...changes.map((row) => row.position)),
+    onGap: () => events.push('gap'),
     onStale: () => events.push('stale'),
     onFresh: () => events.push('fresh'),
     pollIntervalMs: 1_000_000,
-    stalenessBoundMs: options.stalenessBoundMs ?? 30_000,
-    gapTimeoutMs: options.gapTimeoutMs ?? 10_000,
-    batchSize: 100,
+    stalenessBoundMs: options.stalenessBoundMs ?? 1000,
+    pollTimeoutMs: 50,
+    batchSize: options.batchSize ?? 100,
   });
   return { feed, applied, events, advance: (ms: number) => (now += ms) };
 }
 
-const hex = (id: number): string => Buffer.from([id]).toString('hex');
-
-describe('ChangeFeed applies every committed change exactly once', () => {
-  it('applies a change whose id committed after a higher id (out-of-order commit)', async () => {
+describe('ChangeFeed applies every committed change once, in feed order', () => {
+  it('starts after the newest change and applies what commits later', async () => {
     const table = new FakeFeedTable();
-    const { feed, applied } = feedOver(table);
-    await feed.start();
-    table.commit(2); // id 1 is assigned but its transaction has not committed yet
-    await feed.pollOnce();
-    expect(applied).toEqual([hex(2)]);
-    expect(feed.stats.openGaps).toBe(1);
-    table.commit(1);
-    await feed.pollOnce();
-    expect(applied).toEqual([hex(2), hex(1)]);
-    expect(feed.stats.openGaps).toBe(0);
-    await feed.pollOnce();
-    expect(applied).toHaveLength(2);
-  });
-
-  it('asks for missing ids explicitly instead of re-reading everything above them', async () => {
-    const table = new FakeFeedTable();
-    const { feed } = feedOver(table);
-    await feed.start();
-    table.commit(1);
-    table.commit(3);
-    await feed.pollOnce();
-    await feed.pollOnce();
-    expect(table.queries.at(-1)).toEqual({ afterId: 3, missing: [2] });
-  });
-
-  it('stops waiting for a gap after the gap timeout (a rolled-back insert never commits)', async () => {
-    const table = new FakeFeedTable();
-    const { feed, advance } = feedOver(table, { gapTimeoutMs: 5000 });
-    await feed.start();
-    table.commit(2);
-    await feed.pollOnce();
-    expect(feed.stats.openGaps).toBe(1);
-    advance(5000);
-    await feed.pollOnce();
-    expect(feed.stats.openGaps).toBe(0);
-    expect(table.queries.at(-1)?.missing).toEqual([1]);
-    await feed.pollOnce();
-    expect(table.queries.at(-1)?.missing).toEqual([]);
-  });
-
-  it('starts after the newest existing change', async () => {
-    const table = new FakeFeedTable();
-    table.commit(1);
     table.commit(2);
     const { feed, applied } = feedOver(table);
     await feed.start();
     await feed.pollOnce();
     expect(applied).toEqual([]);
+    table.commit(2);
+    await feed.pollOnce();
+    expect(applied).toEqual([3, 4]);
+    expect(feed.stats.position).toBe(4);
+    await feed.pollOnce();
+    expect(applied).toEqual([3, 4]);
+    await feed.stop();
+  });
+
+  it('reads a backlog in batches and vouches for the cache only once it has read to the end', async () => {
+    const table = new FakeFeedTable();
+    const { feed, applied, advance } = feedOver(table, { batchSize: 2 });
+    await feed.start();
+    table.commit(5);
+    advance(2000); // past the staleness bound: only a poll that reaches the end makes it fresh again
+    expect(feed.isFresh()).toBe(false);
+    expect(await feed.pollOnce()).toBe(true);
+    expect(feed.isFresh()).toBe(false);
+    expect(await feed.pollOnce()).toBe(true);
+    expect(feed.isFresh()).toBe(false);
+    expect(await feed.pollOnce()).toBe(false);
+    expect(feed.isFresh()).toBe(true);
+    expect(applied).toEqual([1, 2, 3, 4, 5]);
+    await feed.stop();
+  });
+
+  it('drops the whole cache when rows it had not read were pruned (a gap), then goes on', async () => {
+    const table = new FakeFeedTable();
+    const { feed, applied, events } = feedOver(table);
+    await feed.start();
+    table.commit(4);
+    table.prune(2);
+    await feed.pollOnce();
+    expect(events).toEqual(['gap']);
+    expect(applied).toEqual([3, 4]);
+    expect(feed.stats).toMatchObject({ gaps: 1, position: 4 });
+    table.commit(1);
+    await feed.pollOnce();
+    expect(events).toEqual(['gap']);
+    await feed.stop();
   });
 });
 
 describe('ChangeFeed fails closed when it cannot read', () => {
-  it('stays fresh within the staleness bound, then reports stale, then fresh again on recovery', async () => {
+  it('stays fresh within the staleness bound, then reports stale, then fresh again once caught up', async () => {
     const table = new FakeFeedTable();
-    const { feed, events, advance, applied } = feedOver(table, { stalenessBoundMs: 30_000 });
+    const { feed, applied, events, advance } = feedOver(table);
     await feed.start();
     table.failing = true;
-    advance(10_000);
+    advance(500);
     await feed.pollOnce();
     expect(feed.isFresh()).toBe(true);
     expect(events).toEqual([]);
-    advance(20_001);
-    expect(feed.isFresh()).toBe(false);
+    advance(600);
+    expect(feed.isFresh()).toBe(false); // at once, not only at the next failed poll
     await feed.pollOnce();
     expect(events).toEqual(['stale']);
     table.failing = false;
     table.commit(1);
     await feed.pollOnce();
+    expect(applied).toEqual([1]);
     expect(events).toEqual(['stale', 'fresh']);
     expect(feed.isFresh()).toBe(true);
-    expect(applied).toEqual([hex(1)]);
+    await feed.stop();
+  });
+
+  it('measures freshness from when a poll was sent, so a slow answer does not count as recent', async () => {
+    const table = new FakeFeedTable();
+    const { feed, advance } = feedOver(table);
+    await feed.start();
+    advance(900);
+    table.hangNext = true;
+    const poll = feed.pollOnce();
+    advance(900); // the poll answers 900 ms after it was sent, 1800 ms after the last vouching poll
+    table.hanging?.();
+    await poll;
+    expect(feed.isFresh()).toBe(true);
+    advance(150); // 1050 ms after the answered poll was SENT: beyond the bound although it answered 150 ms ago
+    expect(feed.isFresh()).toBe(false);
+    await feed.stop();
+  });
+
+  it('gives up on a poll that hangs and sends no second query until the first one settles', async () => {
+    const table = new FakeFeedTable();
+    const { feed, events, advance } = feedOver(table);
+    await feed.start();
+    table.hangNext = true;
+    await expect(feed.pollOnce()).resolves.toBe(false); // abandoned after pollTimeoutMs (real 50 ms)
+    expect(feed.stats.pollTimeouts).toBe(1);
+    const readsWhileHung = table.reads;
+    advance(2000);
+    await feed.pollOnce();
+    expect(table.reads).toBe(readsWhileHung);
+    expect(events).toEqual(['stale']);
+    table.hanging?.();
+    await new Promise((resolve) => setImmediate(resolve));
+    table.hanging = undefined;
+    await feed.pollOnce();
+    expect(table.reads).toBe(readsWhileHung + 1);
+    expect(events).toEqual(['stale', 'fresh']);
+    expect(feed.stats.lastSettledAt).toBeGreaterThan(0);
+    await feed.stop();
   });
 });

@@ -45,7 +45,7 @@ class FakeKeyTable extends Gate {
 }
 
 function cacheOver(table: FakeKeyTable, options: Partial<Omit<KeyCacheOptions, 'repository'>> = {}): KeyCache {
-  return new KeyCache({ repository: table, maxKeys: 100, negativeTtlMs: 60_000, ...options });
+  return new KeyCache({ repository: table, maxKeys: 100, negativeTtlMs: 60_000, maxAgeMs: 300_000, ...options });
 }
 
 /** A table holding a key for each of `secrets`, and a cache over it. */
@@ -184,17 +184,121 @@ describe('KeyCache never serves a key it was told changed', () => {
     expect(table.lookups).toBe(3);
   });
 
-  it('drops everything on distrust, bypasses until trust, then caches again from empty', async () => {
+  it('bypasses on distrust (no hit, nothing cached) and keeps its entries for trust', async () => {
     const { table, cache } = cacheHolding(['a']);
     await cache.get(hashOf('a'));
     cache.distrust();
-    expect(cache.size).toBe(0);
+    expect(cache.size).toBe(1);
     await cache.get(hashOf('a'));
     await cache.get(hashOf('a'));
     expect(table.lookups).toBe(3);
     cache.trust();
     await cache.get(hashOf('a'));
     await cache.get(hashOf('a'));
-    expect(table.lookups).toBe(4);
+    expect(table.lookups).toBe(3);
+  });
+
+  it('drops everything on clear, and does not cache a read that started before it', async () => {
+    const { table, cache } = cacheHolding(['a', 'b']);
+    await cache.get(hashOf('a'));
+    table.hold();
+    const pending = cache.get(hashOf('b'));
+    cache.clear();
+    table.release();
+    await pending;
+    expect(cache.size).toBe(0);
+  });
+});
+
+/** A change announcing `secret`'s key at `keyVersion`. */
+const changed = (secret: string, keyVersion: number) => ({ hexDigest: hashOf(secret).toString('hex'), keyVersion });
+
+describe('KeyCache applies feed changes by version', () => {
+  it("keeps a copy as new as the change (a key's own creation or update does not evict it)", async () => {
+    const { table, cache } = cacheHolding(['a']);
+    table.put(record('a', { version: 3 }));
+    await cache.get(hashOf('a'));
+    cache.applyChanges([changed('a', 1), changed('a', 2), changed('a', 3)]);
+    await cache.get(hashOf('a'));
+    expect(table.lookups).toBe(1);
+    expect(cache.stats.dropped).toBe(0);
+  });
+
+  it('drops a copy older than the change and reads the new state', async () => {
+    const { table, cache } = cacheHolding(['a']);
+    await cache.get(hashOf('a'));
+    table.put(record('a', { version: 2, revokeTime: 5 }));
+    cache.applyChanges([changed('a', 2)]);
+    expect((await cache.get(hashOf('a')))?.revokeTime).toBe(5);
+    expect(table.lookups).toBe(2);
+    expect(cache.stats.dropped).toBe(1);
+  });
+
+  it('does not cache a read in flight that returns a version older than a change announced meanwhile', async () => {
+    const { table, cache } = cacheHolding(['a']);
+    table.hold();
+    const early = cache.get(hashOf('a')); // reads version 1
+    cache.applyChanges([changed('a', 2)]);
+    table.release();
+    expect((await early)?.version).toBe(1);
+    table.put(record('a', { version: 2, revokeTime: 5 }));
+    expect((await cache.get(hashOf('a')))?.revokeTime).toBe(5);
+    expect(table.lookups).toBe(2);
+  });
+
+  it('caches a read in flight that already returns the announced version', async () => {
+    const { table, cache } = cacheHolding([]);
+    table.put(record('a', { version: 2 }));
+    table.hold();
+    const pending = cache.get(hashOf('a'));
+    cache.applyChanges([changed('a', 2)]);
+    table.release();
+    await pending;
+    await cache.get(hashOf('a'));
+    expect(table.lookups).toBe(1);
+  });
+
+  it('forgets "no such key" on any change of that hash', async () => {
+    const { table, cache } = cacheHolding([]);
+    expect(await cache.get(hashOf('new'))).toBeNull();
+    table.put(record('new'));
+    cache.applyChanges([changed('new', 1)]);
+    expect((await cache.get(hashOf('new')))?.id).toBe('key_new');
+  });
+});
+
+describe('KeyCache bounds the age of every entry', () => {
+  function agedCache(maxAgeMs: number) {
+    let now = 10_000;
+    const table = new FakeKeyTable();
+    table.put(record('a'));
+    const cache = cacheOver(table, { maxAgeMs, monotonic: { now: () => now } });
+    return { table, cache, advance: (ms: number) => (now += ms) };
+  }
+
+  it('re-reads in the background once an entry is ¾ of the maximum age old, serving the copy meanwhile', async () => {
+    const { table, cache, advance } = agedCache(4000);
+    await cache.get(hashOf('a'));
+    advance(2900);
+    await cache.get(hashOf('a'));
+    expect(table.lookups).toBe(1);
+    table.put(record('a', { version: 2, revokeTime: 5 })); // changed without any announcement
+    advance(200);
+    expect((await cache.get(hashOf('a')))?.revokeTime).toBeNull(); // served while the re-read runs
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(table.lookups).toBe(2);
+    expect(cache.stats.refreshes).toBe(1);
+    expect((await cache.get(hashOf('a')))?.revokeTime).toBe(5);
+    expect(table.lookups).toBe(2);
+  });
+
+  it('never serves an entry older than the maximum age, whatever the feed said', async () => {
+    const { table, cache, advance } = agedCache(4000);
+    await cache.get(hashOf('a'));
+    table.put(record('a', { version: 2, revokeTime: 5 }));
+    table.failNext = false;
+    advance(4001); // no hit came during the refresh window
+    expect(cache.peekDigest(hashOf('a').toString('hex'))).toBeUndefined();
+    expect((await cache.get(hashOf('a')))?.revokeTime).toBe(5);
   });
 });

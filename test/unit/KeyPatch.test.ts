@@ -27,7 +27,7 @@ describe('KeyPatch', () => {
   const key = keyRecord('k1', { allowedIps: ['10.0.0.1'], replacedByKeyId: 'k0', revokeReason: 'why' });
 
   it('changes nothing but the update time when every field is left unchanged', () => {
-    expect(applyKeyPatch(key, keyPatch(T0 + 9))).toEqual({ ...key, updateTime: T0 + 9 });
+    expect(applyKeyPatch(key, keyPatch(T0 + 9))).toEqual({ ...key, updateTime: T0 + 9, version: key.version + 1 });
   });
 
   it('sets exactly the fields it sets, clearing lists and nullable columns only when told to', () => {
@@ -43,6 +43,7 @@ describe('KeyPatch', () => {
       replacedByKeyId: null,
       name: 'renamed',
       updateTime: T0 + 9,
+      version: key.version + 1,
     });
     expect(patched.revokeReason).toBe('why');
   });

@@ -64,7 +64,7 @@ function harness(stored: readonly ApiKeyRecord[]) {
       return Reflect.get(target, property, receiver) as unknown;
     },
   });
-  const cache = new KeyCache({ repository, maxKeys: 100, negativeTtlMs: 0 });
+  const cache = new KeyCache({ repository, maxKeys: 100, negativeTtlMs: 0, maxAgeMs: 300_000 });
   const verifier = new KeyVerifier({ cache, scopes: ScopeCatalog.default(), clock: { now: () => NOW } });
   const spyOnKeyFormat = (): void => {
     vi.mocked(hasKeyLength).mockImplementation((candidate) => {

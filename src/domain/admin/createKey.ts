@@ -58,6 +58,7 @@ export async function createKey(
     createTime: now,
     expireTime: now + lifetimeHours * HOUR_MS,
     updateTime: now,
+    version: 1,
     revokeTime: null,
     revokedByUserId: null,
     revokeReason: null,

@@ -1,11 +1,22 @@
+import { setTo } from '../FieldUpdate.js';
+import { applyKeyPatch, keyPatch, type KeyPatch } from '../KeyPatch.js';
 import type { Actor, ApiKeyRecord } from '../types.js';
 import { normalizeReason, requireIdentifier } from '../validation.js';
+import { auditEvent } from './auditEvent.js';
 import type { KeyAdministrationDependencies } from './KeyAdministrationDependencies.js';
 import { requirePermission } from './requirePermission.js';
-import { writeRevocation } from './writeRevocation.js';
 import type { UseCaseContext } from './UseCaseContext.js';
 
-/** Revokes every key a user created that still works (offboarding), in one transaction. Admin only. */
+/** Keys revoked per transaction: each batch is a constant number of statements and holds its locks briefly. */
+export const REVOKE_BATCH_SIZE = 500;
+
+/**
+ * Revokes every key a user created that still works (offboarding). Admin only. Works in batches of
+ * REVOKE_BATCH_SIZE, oldest first, each its own transaction of a constant number of statements (lock the
+ * batch, one UPDATE, one audit INSERT, the feed rows) that locks only that user's keys; a batch and its
+ * audit events commit together. A failure after some batches leaves those revoked (and audited); calling
+ * again revokes the rest.
+ */
 export async function revokeUserKeys(
   deps: Pick<KeyAdministrationDependencies, 'repository' | 'clock' | 'onKeysChanged'>,
   actor: Actor,
@@ -16,13 +27,23 @@ export async function revokeUserKeys(
   requirePermission(actor, 'revoke keys');
   const target = requireIdentifier(userId, 'user_id');
   const why = normalizeReason(reason) ?? `keys of user ${target} revoked`;
-  const revoked = await deps.repository.transaction(async (tx) => {
-    const now = deps.clock.now();
-    const keys = await tx.lockActiveKeysOf(actor.organizationId, target, now);
-    const out: ApiKeyRecord[] = [];
-    for (const key of keys) out.push(await writeRevocation(tx, actor, key, now, why));
-    return out;
-  }, context);
-  await deps.onKeysChanged?.(revoked);
-  return revoked;
+  const revoked: ApiKeyRecord[] = [];
+  for (;;) {
+    const batch = await deps.repository.transaction(async (tx) => {
+      const now = deps.clock.now();
+      const keys = await tx.lockActiveKeysOf(actor.organizationId, target, now, REVOKE_BATCH_SIZE);
+      const patch: KeyPatch = {
+        ...keyPatch(now),
+        revokeTime: setTo(now),
+        revokedByUserId: setTo(actor.userId),
+        revokeReason: setTo(why),
+      };
+      await tx.updateKeys(keys, patch);
+      await tx.insertAuditEvents(keys.map((key) => auditEvent(actor, key, 'key_revoked', now, { reason: why })));
+      return keys.map((key) => applyKeyPatch(key, patch));
+    }, context);
+    revoked.push(...batch);
+    await deps.onKeysChanged?.(batch);
+    if (batch.length < REVOKE_BATCH_SIZE) return revoked;
+  }
 }

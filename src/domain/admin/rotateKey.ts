@@ -87,6 +87,7 @@ function replacementOf(
     createTime: now,
     expireTime,
     updateTime: now,
+    version: 1,
     lastUsedTime: null,
     lastUsedIp: null,
     rotatedFromKeyId: key.id,

@@ -31,7 +31,7 @@ export function keyPatchCases(subject: () => ContractSubject): void {
       const key = await patched(subject(), (tx) =>
         tx.updateKey(original, { ...keyPatch(T0 + 5), name: setTo('renamed') }),
       );
-      expect(key).toEqual({ ...original, name: 'renamed', updateTime: T0 + 5 });
+      expect(key).toEqual({ ...original, name: 'renamed', updateTime: T0 + 5, version: 2 });
     });
 
     it('stores scopes and allowed IPs as given, including empty lists', async () => {
@@ -45,6 +45,7 @@ export function keyPatchCases(subject: () => ContractSubject): void {
       );
       expect(key).toEqual({
         ...original,
+        version: 2,
         scopes: ['b:write', 'c:read'],
         allowedIps: [],
         expireTime: T0 + 7,
@@ -62,6 +63,7 @@ export function keyPatchCases(subject: () => ContractSubject): void {
       const key = await patched(subject(), (tx) => tx.updateKey(original, revocation));
       expect(key).toEqual({
         ...original,
+        version: 2,
         revokeTime: T0 + 3,
         revokedByUserId: 'bob',
         revokeReason: 'leaked',
@@ -74,7 +76,7 @@ export function keyPatchCases(subject: () => ContractSubject): void {
       const cleared = await patched(target, (tx) =>
         tx.updateKey(original, { ...keyPatch(T0 + 4), replacedByKeyId: setTo(null), revokeReason: setTo(null) }),
       );
-      expect(cleared).toEqual({ ...original, replacedByKeyId: null, updateTime: T0 + 4 });
+      expect(cleared).toEqual({ ...original, replacedByKeyId: null, updateTime: T0 + 4, version: 2 });
       await target.repository.transaction((tx) =>
         tx.updateKey(original, { ...keyPatch(T0 + 5), replacedByKeyId: setTo('k9') }),
       );

@@ -17,7 +17,7 @@ export function lastUsedCases(subject: () => ContractSubject): void {
       await target.repository.recordLastUsed([{ keyId: 'k1', time: T0 + 10, ip: '10.0.0.1' }]);
       expect(await lastUsedOf(target, 'k1')).toEqual([T0 + 10, '10.0.0.1']);
       expect((await target.repository.findById('org-a', 'k1'))?.updateTime).toBe(T0);
-      expect(await target.repository.latestChangeId()).toBe(1);
+      expect(await target.repository.latestChangePosition()).toBe(1);
     });
 
     it('never lets an older observation, or one of the same millisecond, replace a newer one', async () => {

@@ -28,6 +28,7 @@ describe('revokeKey', () => {
       revokedByUserId: 'alice',
       revokeReason: 'leaked in a log',
       updateTime: NOW + HOUR,
+      version: key.version + 1,
     });
     expect((await fixture.auditTrail()).at(-1)).toMatchObject({
       action: 'key_revoked',

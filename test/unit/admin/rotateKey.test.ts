@@ -45,6 +45,7 @@ describe('rotateKey', () => {
         replacedByKeyId: rotated.key.id,
         expireTime: now + 24 * HOUR,
         updateTime: now,
+        version: old.version + 1,
       });
       expect(await fixture.stored(old.id)).toEqual(rotated.oldKey);
       expect(await fixture.stored(rotated.key.id)).toEqual(rotated.key);
@@ -91,6 +92,7 @@ describe('rotateKey', () => {
         revokedByUserId: 'alice',
         revokeReason: `rotated into ${rotated.key.id}`,
         updateTime: now,
+        version: old.version + 1,
       });
       const audit = (await fixture.auditTrail()).find((event) => event.action === 'key_rotated');
       expect(audit?.changes).toEqual([
