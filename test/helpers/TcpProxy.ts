@@ -1,14 +1,28 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 
+/** Which client→server chunk starts a hold: the chunk, and the number of the connection that sent it. */
+export type HoldPredicate = (chunk: Buffer, connection: number) => boolean;
+
+/** One proxied connection whose client→server bytes are held back. */
+interface Held {
+  readonly chunks: Buffer[];
+  readonly client: Socket;
+  readonly upstream: Socket;
+}
+
 /**
  * A TCP proxy the test controls, placed between the service and MySQL: `cut()` drops every open
  * connection and refuses new ones (the database "goes away"), `restore()` lets traffic through again,
- * `delayMs` adds latency to every chunk from the database.
+ * `delayMs` adds latency to every chunk from the database. `holdWhen()` holds back what one connection
+ * sends from a chosen chunk on (a COMMIT the server has not received yet), until `release()` or `cutHeld()`.
  */
 export class TcpProxy {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   private open = true;
+  private connections = 0;
+  private holdRule: { readonly predicate: HoldPredicate; readonly started: () => void } | undefined;
+  private held: Held | undefined;
   delayMs = 0;
   port = 0;
 
@@ -24,9 +38,10 @@ export class TcpProxy {
         return;
       }
       const upstream = createConnection({ host: this.targetHost, port: this.targetPort });
+      const connection = ++this.connections;
       this.track(client);
       this.track(upstream);
-      client.on('data', (chunk) => upstream.write(chunk));
+      client.on('data', (chunk) => this.fromClient(chunk, connection, client, upstream));
       upstream.on('data', (chunk) => {
         if (this.delayMs === 0) client.write(chunk);
         else setTimeout(() => client.write(chunk), this.delayMs);
@@ -46,8 +61,35 @@ export class TcpProxy {
     return this.port;
   }
 
+  /**
+   * From the first client→server chunk `predicate` accepts, holds back everything that connection sends
+   * (the database never receives it) until `release()` or `cutHeld()`; other connections go on. Resolves
+   * once a chunk was held.
+   */
+  holdWhen(predicate: HoldPredicate): Promise<void> {
+    return new Promise((started) => {
+      this.holdRule = { predicate, started };
+    });
+  }
+
+  /** Sends what was held, in order, and lets that connection through again. */
+  release(): void {
+    const held = this.held;
+    this.held = undefined;
+    if (held !== undefined) for (const chunk of held.chunks) held.upstream.write(chunk);
+  }
+
+  /** Closes the held connection without sending what was held: the server sees its client go away. */
+  cutHeld(): void {
+    const held = this.held;
+    this.held = undefined;
+    held?.client.destroy();
+    held?.upstream.destroy();
+  }
+
   cut(): void {
     this.open = false;
+    this.held = undefined;
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
   }
@@ -59,6 +101,21 @@ export class TcpProxy {
   async stop(): Promise<void> {
     this.cut();
     await new Promise<void>((resolve) => this.server?.close(() => resolve()));
+  }
+
+  private fromClient(chunk: Buffer, connection: number, client: Socket, upstream: Socket): void {
+    if (this.held?.client === client) {
+      this.held.chunks.push(chunk);
+      return;
+    }
+    const rule = this.holdRule;
+    if (rule !== undefined && this.held === undefined && rule.predicate(chunk, connection)) {
+      this.holdRule = undefined;
+      this.held = { chunks: [chunk], client, upstream };
+      rule.started();
+      return;
+    }
+    upstream.write(chunk);
   }
 
   private track(socket: Socket): void {
