@@ -133,9 +133,7 @@ class Simulation {
           connection,
           copies: this.copies,
           trace: this.trace,
-          vouched: (replica) => {
-            this.violation ??= replica.violation(this.db.keys.values(), this.checked);
-          },
+          vouched: (replica) => this.record(replica.violation(this.db.keys.values(), this.checked)),
           pausedFor: () => Math.max(0, this.pausedUntil - this.agenda.now),
         }),
       );
@@ -168,9 +166,8 @@ class Simulation {
       if (dt > PAUSE_OVER_MS) this.longStep(dt);
       else this.agenda.after(this.prng.between(0, dt), () => this.act());
       await this.advanceTo(this.agenda.now + dt);
-      this.violation ??= this.check();
+      this.record(this.check());
     }
-    if (this.violation !== undefined) this.trace?.(() => `VIOLATION: ${this.violation?.text ?? ''}`);
     return {
       violation: this.violation,
       log: this.log,
@@ -321,6 +318,13 @@ class Simulation {
     const open = this.db.openTransactions();
     if (open.length === 0) return;
     this.db.rollback(this.prng.pick(open), 'its connection was cut');
+  }
+
+  /** Keeps the first violation found (the schedule stops there) and traces it when it is found. */
+  private record(found: Violation | undefined): void {
+    if (found === undefined || this.violation !== undefined) return;
+    this.violation = found;
+    this.trace?.(() => `VIOLATION (${found.kind}): ${found.text}`);
   }
 
   private check(): Violation | undefined {
