@@ -1,7 +1,7 @@
 import type { KeyAdminServer } from '../../gen/apikeys/v1/api_keys.js';
 import type { Clock } from '../domain/Clock.js';
 import type { KeyAdministration } from '../domain/admin/createKeyAdministration.js';
-import { actorFromProto, apiKeyToProto, auditEventToProto, scopeToProto } from './convert.js';
+import { actorFromProto, apiKeyToProto, auditEventToProto, propagationToProto, scopeToProto } from './convert.js';
 import { keyEditsFromUpdateRequest } from './keyEditsFromUpdateRequest.js';
 import { listAuditInputFromProto, listKeysInputFromProto } from './listInputsFromProto.js';
 import { createCallPipeline, type ServiceOptions } from './pipeline/createCallPipeline.js';
@@ -32,15 +32,15 @@ export function createKeyAdminService(admin: KeyAdministration, clock: Clock, op
       return { keys: page.items.map((key) => apiKeyToProto(key, now)), nextPageToken: page.nextPageToken };
     }),
     updateKey: pipeline.unary(method('UpdateKey'), async (request, context) => {
-      const key = await admin.updateKey(actorFromProto(request.actor, context.caller), {
+      const updated = await admin.updateKey(actorFromProto(request.actor, context.caller), {
         keyId: request.keyId,
         edits: () => keyEditsFromUpdateRequest(request),
       });
-      return { key: apiKeyToProto(key, clock.now()) };
+      return { key: apiKeyToProto(updated.key, clock.now()), propagation: propagationToProto(updated.propagation) };
     }),
     revokeKey: pipeline.unary(method('RevokeKey'), async (request, context) => {
-      const key = await admin.revokeKey(actorFromProto(request.actor, context.caller), request.keyId, request.reason);
-      return { key: apiKeyToProto(key, clock.now()) };
+      const revoked = await admin.revokeKey(actorFromProto(request.actor, context.caller), request.keyId, request.reason);
+      return { key: apiKeyToProto(revoked.key, clock.now()), propagation: propagationToProto(revoked.propagation) };
     }),
     rotateKey: pipeline.unary(method('RotateKey'), async (request, context) => {
       const rotated = await admin.rotateKey(actorFromProto(request.actor, context.caller), {
@@ -53,6 +53,7 @@ export function createKeyAdminService(admin: KeyAdministration, clock: Clock, op
         newKey: apiKeyToProto(rotated.key, now),
         secret: rotated.secret,
         oldKey: apiKeyToProto(rotated.oldKey, now),
+        propagation: propagationToProto(rotated.propagation),
       };
     }),
     revokeUserKeys: pipeline.unary(method('RevokeUserKeys'), async (request, context) => {
@@ -61,7 +62,11 @@ export function createKeyAdminService(admin: KeyAdministration, clock: Clock, op
         request.userId,
         request.reason,
       );
-      return { revokedCount: revoked.length, revokedKeyIds: revoked.map((key) => key.id) };
+      return {
+        revokedCount: revoked.keys.length,
+        revokedKeyIds: revoked.keys.map((key) => key.id),
+        propagation: propagationToProto(revoked.propagation),
+      };
     }),
     listScopes: pipeline.unary(method('ListScopes'), (request, context) => ({
       scopes: admin.listScopes(actorFromProto(request.actor, context.caller)).map(scopeToProto),
