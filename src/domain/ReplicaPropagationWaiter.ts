@@ -116,7 +116,9 @@ export class ReplicaPropagationWaiter implements PropagationWaiter {
   /** The read's answer, or null when it did not answer within the read timeout (it is left to finish). */
   private async settledWithin(read: Read): Promise<ReplicaSnapshot | null> {
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), this.options.readTimeoutMs)));
+    const timeout = new Promise<null>(
+      (resolve) => (timer = setTimeout(() => resolve(null), this.options.readTimeoutMs)),
+    );
     try {
       return await Promise.race([read.snapshot, timeout]);
     } finally {

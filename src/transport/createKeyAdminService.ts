@@ -39,7 +39,11 @@ export function createKeyAdminService(admin: KeyAdministration, clock: Clock, op
       return { key: apiKeyToProto(updated.key, clock.now()), propagation: propagationToProto(updated.propagation) };
     }),
     revokeKey: pipeline.unary(method('RevokeKey'), async (request, context) => {
-      const revoked = await admin.revokeKey(actorFromProto(request.actor, context.caller), request.keyId, request.reason);
+      const revoked = await admin.revokeKey(
+        actorFromProto(request.actor, context.caller),
+        request.keyId,
+        request.reason,
+      );
       return { key: apiKeyToProto(revoked.key, clock.now()), propagation: propagationToProto(revoked.propagation) };
     }),
     rotateKey: pipeline.unary(method('RotateKey'), async (request, context) => {

@@ -53,6 +53,7 @@ export async function revokeUserKeys(
     }, committed.options);
     revoked.push(...batch);
     await deps.onKeysChanged?.(batch);
-    if (batch.length < REVOKE_BATCH_SIZE) return { keys: revoked, propagation: await awaitPropagation(deps, committed) };
+    if (batch.length < REVOKE_BATCH_SIZE)
+      return { keys: revoked, propagation: await awaitPropagation(deps, committed) };
   }
 }
