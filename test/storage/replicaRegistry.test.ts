@@ -85,7 +85,7 @@ describeEachDatabase('KnexReplicaRegistry (feed_replicas)', (kind) => {
     await age('dead:3:cccccc', 2 * 3_600_000);
     await registry.deregister('a:1:aaaaaa');
     expect(await registry.removeDead(3_600_000)).toBe(1);
-    const rows = (await db('feed_replicas').select('replica_id')) as { replica_id: string }[];
+    const rows = await db<{ replica_id: string }>('feed_replicas').select('replica_id');
     expect(rows.map((row) => row.replica_id)).toEqual(['b:2:bbbbbb']);
   });
 
