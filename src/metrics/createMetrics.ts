@@ -209,6 +209,9 @@ function registerReplicaMetrics(registers: Registers, sources: ReplicaMetricsSou
     buckets: PROPAGATION_BUCKETS,
     registers,
   });
+  // Both series exist from the start, so a rate of incomplete waits is 0 rather than absent.
+  waited.zero({ outcome: 'complete' });
+  waited.zero({ outcome: 'incomplete' });
   const complete = waited.labels('complete');
   const incomplete = waited.labels('incomplete');
   sources.waiter?.onSettled((propagation) => {
