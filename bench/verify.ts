@@ -69,7 +69,14 @@ process.on('exit', () => {
 
 function startChild(script: string, extraEnv: Record<string, string>, pinned = false): Promise<Child> {
   const child = fork(script, [], {
-    env: { ...env, LISTEN_ADDRESS: '127.0.0.1:0', METRICS_ADDRESS: '127.0.0.1:0', LOG_LEVEL: 'info', ...extraEnv },
+    env: {
+      ...env,
+      LISTEN_ADDRESS: '127.0.0.1:0',
+      METRICS_ADDRESS: '127.0.0.1:0',
+      LOG_LEVEL: 'info',
+      SHUTDOWN_DRAIN_MS: '0',
+      ...extraEnv,
+    },
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });

@@ -77,8 +77,9 @@ export interface App extends Component {
   start(): Promise<number>;
   /**
    * Graceful stop, in the reverse order, within `timeout` (ms, or a deadline shared with the rest of the
-   * process): health NOT_SERVING, let in-flight calls finish, cancel the rest, stop the timers, flush
-   * last-used data, stop following the change feed, close the database pool, close the metrics port.
+   * process): health NOT_SERVING, still accepting through the deadline's drain period, then let in-flight
+   * calls finish, cancel the rest, stop the timers, flush last-used data, stop following the change feed,
+   * close the database pool, close the metrics port.
    */
   stop(timeout: number | StopDeadline): Promise<void>;
 }

@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import { isatty } from 'node:tty';
 
 import { type Logger, pino } from 'pino';
 
@@ -8,6 +9,7 @@ import { ConfigError } from './config/ConfigError.js';
 import { securityWarnings } from './config/insecureSetup.js';
 import { loadConfig } from './config/loadConfig.js';
 import { createServerRole } from './createServerRole.js';
+import { drainPeriodFor } from './lifecycle/drainPeriodFor.js';
 import type { ProcessRole } from './lifecycle/ProcessRole.js';
 import { StopDeadline } from './lifecycle/StopDeadline.js';
 
@@ -29,14 +31,20 @@ function readConfig(): Config {
   }
 }
 
-/** Runs `stop` once on the first SIGTERM/SIGINT, then exits 0 (or 1 if stopping failed). */
-function onShutdownSignal(logger: Logger, stop: () => Promise<void>): void {
+/**
+ * Runs `stop` once on the first SIGTERM/SIGINT, with the drain period that signal gets (drainPeriodFor),
+ * then exits 0 (or 1 if stopping failed). Later signals are ignored: the stop already has its deadline.
+ */
+function onShutdownSignal(logger: Logger, config: Config, stop: (deadline: StopDeadline) => Promise<void>): void {
   let stopping = false;
-  const shutdown = (signal: string): void => {
+  const shutdown = (signal: NodeJS.Signals): void => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down: health NOT_SERVING, draining calls');
-    stop().then(
+    const drainMs = drainPeriodFor(signal, config.shutdownDrainMs, isatty(0));
+    const fields = { signal, drainMs, timeoutMs: config.shutdownTimeoutMs };
+    if (drainMs > 0) logger.info(fields, `draining: health NOT_SERVING, still accepting for ${drainMs} ms`);
+    else logger.info(fields, 'shutting down: health NOT_SERVING, no drain period');
+    stop(StopDeadline.after(config.shutdownTimeoutMs, { drainMs })).then(
       () => {
         logger.info('stopped');
         process.exit(0);
@@ -60,7 +68,7 @@ async function run(config: Config, logger: Logger, role: ProcessRole): Promise<v
     logger.fatal({ err: error, database: config.databaseDisplay }, `cannot start: ${(error as Error).message}`);
     process.exit(1);
   }
-  onShutdownSignal(logger, () => role.lifecycle.stop(StopDeadline.after(config.shutdownTimeoutMs)));
+  onShutdownSignal(logger, config, (deadline) => role.lifecycle.stop(deadline));
   const port = await role.listening();
   if (port === null) return;
   logger.info(

@@ -3,6 +3,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 
 import type { Component } from '../lifecycle/Component.js';
+import type { StopDeadline } from '../lifecycle/StopDeadline.js';
 import { isWorkerMessage, type PrimaryToWorker, type WorkerStats } from './messages.js';
 
 /** How long the primary waits for workers to acknowledge an invalidation before giving up on them. */
@@ -45,6 +46,11 @@ export class ClusterPrimary implements Component {
     return this.listeningWorkers.size >= this.workers;
   }
 
+  /** Ready for traffic (/readyz): every worker listened, and no stop has begun (workers drain then). */
+  get ready(): boolean {
+    return this.allListened && !this.stopping;
+  }
+
   /** Forks the workers; returns at once (`listening` says when they serve). */
   start(): void {
     cluster.schedulingPolicy = cluster.SCHED_RR;
@@ -58,13 +64,17 @@ export class ClusterPrimary implements Component {
   }
 
   /**
-   * SIGTERM to every worker; resolves when all exited. Not bounded by the primary: each worker stops
-   * within its own SHUTDOWN_TIMEOUT_MS, and exiting before them would cut their final flush short.
+   * Relays the stop to every worker and resolves when all exited. Each worker drains and stops within its
+   * own SHUTDOWN_TIMEOUT_MS (the same settings as this process); the primary is not bounded by it, since
+   * exiting before them would cut their final flush short. The signal keeps the drain decision: SIGTERM
+   * when this stop drains, SIGINT when it skips the drain (Ctrl-C on a terminal, which the workers share
+   * through their inherited standard input, so they skip it too).
    */
-  async stop(): Promise<void> {
+  async stop(deadline: StopDeadline): Promise<void> {
     this.stopping = true;
+    const signal = deadline.drainMs > 0 ? 'SIGTERM' : 'SIGINT';
     const exits = live().map((worker) => new Promise<void>((resolve) => worker.once('exit', () => resolve())));
-    for (const worker of live()) worker.process.kill('SIGTERM');
+    for (const worker of live()) worker.process.kill(signal);
     await Promise.all(exits);
   }
 

@@ -35,8 +35,9 @@ function aggregated(primary: ClusterPrimary) {
   const aggregator = new AggregatorRegistry();
   return {
     metrics: async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }),
-    // Each worker's own readiness is its gRPC health; the primary is ready once all of them listened.
-    ready: () => primary.allListened,
+    // Each worker's own readiness is its gRPC health; the primary is ready once all of them listened, and
+    // no longer from the first moment of a stop (while the workers drain).
+    ready: () => primary.ready,
   };
 }
 

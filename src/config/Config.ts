@@ -24,7 +24,10 @@ export interface Config {
   readonly scopesFile: string;
   readonly cacheMaxKeys: number;
   readonly cacheNegativeTtlMs: number;
+  /** SHUTDOWN_TIMEOUT_MS: the whole graceful stop, the drain period included. */
   readonly shutdownTimeoutMs: number;
+  /** SHUTDOWN_DRAIN_MS: the first part of it, NOT_SERVING but still accepting. */
+  readonly shutdownDrainMs: number;
   readonly maxReceiveMessageBytes: number;
   readonly changeFeedPollMs: number;
   readonly cacheMaxAgeMs: number;

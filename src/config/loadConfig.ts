@@ -9,6 +9,7 @@ import { acceptedInsecurities } from './insecureSetup.js';
 import { metricsAddress } from './metrics.js';
 import { propagationProblems } from './propagation.js';
 import { SETTINGS } from './settings.js';
+import { shutdownProblems } from './shutdown.js';
 import { tlsMaterial } from './tls.js';
 
 /**
@@ -22,7 +23,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
     },
   });
-  const problems = [...cacheAndFeedProblems(raw), ...propagationProblems(raw)];
+  const problems = [...cacheAndFeedProblems(raw), ...propagationProblems(raw), ...shutdownProblems(raw)];
   const tls = tlsMaterial(raw, problems);
   const clientCertificates = raw.TLS_CLIENT_CA_FILE !== undefined;
   problems.push(...authProblems({ ...raw, mutualTls: clientCertificates }));
@@ -50,6 +51,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cacheMaxKeys: raw.CACHE_MAX_KEYS,
     cacheNegativeTtlMs: raw.CACHE_NEGATIVE_TTL_MS,
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
+    shutdownDrainMs: raw.SHUTDOWN_DRAIN_MS,
     maxReceiveMessageBytes: raw.MAX_RECEIVE_MESSAGE_BYTES,
     changeFeedPollMs: raw.CHANGE_FEED_POLL_MS,
     cacheMaxAgeMs: raw.CACHE_MAX_AGE_MS,

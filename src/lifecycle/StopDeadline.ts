@@ -1,36 +1,62 @@
-/** The most kept back from draining in-flight calls, for what stops after them. */
+/** The most kept back from in-flight calls, for what stops after them. */
 const MAX_RESERVE_MS = 2000;
 
+/** How a stop begins: how much of the budget goes to the drain period. */
+export interface StopOptions {
+  /**
+   * SHUTDOWN_DRAIN_MS (0 when skipped): health says NOT_SERVING but new connections and calls are still
+   * accepted, so callers that have not noticed yet are answered. Capped at the whole budget.
+   */
+  readonly drainMs?: number;
+  /** Monotonic ms (performance.now()) the stop begins (tests pin it). */
+  readonly now?: number;
+}
+
 /**
- * How a graceful stop shares SHUTDOWN_TIMEOUT_MS, the one rule every component follows: in-flight calls
- * may use the whole budget except a reserve of min(2 s, ¼ of it), kept for what must happen after them
- * (the final last-used flush, closing the pool); everything that waits on I/O ends by the end of the
- * budget, finished or not.
+ * How a graceful stop shares SHUTDOWN_TIMEOUT_MS, the one rule every component follows. First the drain
+ * period (SHUTDOWN_DRAIN_MS): NOT_SERVING, still accepting. Then the stop proper, the rest of the budget:
+ * no new connections; in-flight calls may use all of it except a reserve of min(2 s, ¼ of it), kept for
+ * what must happen after them (the final last-used flush, closing the pool); everything that waits on I/O
+ * ends by the end of the budget, finished or not.
  */
 export class StopDeadline {
   private constructor(
     /** The whole budget, for log lines. */
     readonly timeoutMs: number,
-    /** Epoch ms by which the whole stop ends. */
+    /** The drain period this stop began with (0: none). */
+    readonly drainMs: number,
+    /** Monotonic ms by which the whole stop ends. */
     readonly endsAt: number,
-    /** Epoch ms by which in-flight calls are cancelled. */
+    /** Monotonic ms until which new connections and calls are still accepted (the drain period). */
     readonly drainEndsAt: number,
+    /** Monotonic ms by which in-flight calls are cancelled. */
+    readonly callsEndAt: number,
   ) {}
 
-  /** A budget of `timeoutMs` starting now. Wall-clock time: a test's movable clock must not shorten it. */
-  static after(timeoutMs: number, now: number = Date.now()): StopDeadline {
-    const reserve = Math.min(MAX_RESERVE_MS, Math.floor(timeoutMs / 4));
-    return new StopDeadline(timeoutMs, now + timeoutMs, now + timeoutMs - reserve);
+  /**
+   * A budget of `timeoutMs` starting now, on the monotonic clock: neither a test's movable clock nor a step
+   * of the system clock can shorten or extend it.
+   */
+  static after(timeoutMs: number, options: StopOptions = {}): StopDeadline {
+    const now = options.now ?? performance.now();
+    const drainMs = Math.min(Math.max(0, options.drainMs ?? 0), timeoutMs);
+    const reserve = Math.min(MAX_RESERVE_MS, Math.floor((timeoutMs - drainMs) / 4));
+    return new StopDeadline(timeoutMs, drainMs, now + timeoutMs, now + drainMs, now + timeoutMs - reserve);
   }
 
   /** Milliseconds left of the whole budget. */
   remainingMs(): number {
-    return Math.max(0, this.endsAt - Date.now());
+    return Math.max(0, this.endsAt - performance.now());
+  }
+
+  /** Milliseconds left of the drain period: until then new connections are still accepted. */
+  drainRemainingMs(): number {
+    return Math.max(0, this.drainEndsAt - performance.now());
   }
 
   /** Milliseconds in-flight calls may still take. */
-  drainRemainingMs(): number {
-    return Math.max(0, this.drainEndsAt - Date.now());
+  callsRemainingMs(): number {
+    return Math.max(0, this.callsEndAt - performance.now());
   }
 
   /**

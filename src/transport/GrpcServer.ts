@@ -15,9 +15,12 @@ export interface GrpcServerOptions {
 }
 
 /**
- * The gRPC server as a component: start binds and marks every service SERVING; stop marks them
- * NOT_SERVING, lets in-flight calls finish while the budget allows (StopDeadline.drainEndsAt), then
- * cancels the rest.
+ * The gRPC server as a component: start binds and marks every service SERVING. Stop marks them
+ * NOT_SERVING at once, but keeps accepting new connections and calls for the drain period
+ * (StopDeadline.drainEndsAt), so a caller, load balancer or endpoint list that has not noticed yet is
+ * still answered rather than refused; then stops accepting (`tryShutdown`: the port closes and every
+ * connection gets an HTTP/2 GOAWAY, so clients move to another replica), lets in-flight calls finish while
+ * the budget allows (StopDeadline.callsEndAt), and cancels the rest.
  */
 export class GrpcServer implements Component {
   private boundPort: number | undefined;
@@ -49,13 +52,15 @@ export class GrpcServer implements Component {
   async stop(deadline: StopDeadline): Promise<void> {
     setServing(this.built.health, false);
     this.serving = false;
-    const drainMs = deadline.drainRemainingMs();
+    await new Promise((resolve) => setTimeout(resolve, deadline.drainRemainingMs()));
+    this.options.logger.info('stopping: no new connections');
+    const callsMs = deadline.callsRemainingMs();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
-        this.options.logger.warn({ timeoutMs: drainMs }, 'shutdown deadline reached; cancelling in-flight calls');
+        this.options.logger.warn({ timeoutMs: callsMs }, 'shutdown deadline reached; cancelling in-flight calls');
         this.built.server.forceShutdown();
         resolve();
-      }, drainMs);
+      }, callsMs);
       this.built.server.tryShutdown(() => {
         clearTimeout(timer);
         resolve();

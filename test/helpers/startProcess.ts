@@ -43,12 +43,16 @@ function exitOf(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => child.on('exit', (code) => resolve(code)));
 }
 
-/** Starts `src/main.ts` as its own process and resolves once it logged its listening address. */
+/**
+ * Starts `src/main.ts` as its own process and resolves once it logged its listening address. Without a
+ * drain period unless `env` sets SHUTDOWN_DRAIN_MS: its default would add 5 s to every test's stop, and
+ * only the drain tests are about it.
+ */
 export function startServiceProcess(
   env: Record<string, string>,
   options: ServiceProcessOptions = {},
 ): Promise<ServiceProcess> {
-  const child = spawnService({ LOG_LEVEL: 'info', ...env }, options);
+  const child = spawnService({ LOG_LEVEL: 'info', SHUTDOWN_DRAIN_MS: '0', ...env }, options);
   let output = '';
   const exited = exitOf(child);
   return new Promise((resolve, reject) => {

@@ -69,10 +69,25 @@ describe('StopDeadline (how SHUTDOWN_TIMEOUT_MS is shared)', () => {
     [1000, 750],
     [3, 3],
     [0, 0],
-  ])('of %i ms, in-flight calls may use %i ms (a reserve of min(2 s, ¼) for what stops after them)', (total, drain) => {
-    const deadline = StopDeadline.after(total, 1_000_000);
+  ])('of %i ms, in-flight calls may use %i ms (a reserve of min(2 s, ¼) for what stops after them)', (total, calls) => {
+    const deadline = StopDeadline.after(total, { now: 1_000_000 });
     expect(deadline.endsAt).toBe(1_000_000 + total);
-    expect(deadline.drainEndsAt).toBe(1_000_000 + drain);
+    expect(deadline.drainEndsAt).toBe(1_000_000);
+    expect(deadline.callsEndAt).toBe(1_000_000 + calls);
+  });
+
+  it.each([
+    // [budget, drain period, in-flight calls cancelled at]: the reserve is min(2 s, ¼ of what the drain left)
+    [15_000, 5000, 13_000],
+    [6000, 5000, 5750],
+    [5000, 5000, 5000],
+    [3000, 5000, 3000],
+  ])('of %i ms with a drain period of %i ms: accepts until then, cancels calls at %i ms', (total, drain, calls) => {
+    const deadline = StopDeadline.after(total, { drainMs: drain, now: 1_000_000 });
+    expect(deadline.endsAt).toBe(1_000_000 + total);
+    expect(deadline.drainMs).toBe(Math.min(drain, total));
+    expect(deadline.drainEndsAt).toBe(1_000_000 + Math.min(drain, total));
+    expect(deadline.callsEndAt).toBe(1_000_000 + calls);
   });
 
   it('bounds work that does not settle by the end of the budget, and reports it', async () => {
