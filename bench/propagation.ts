@@ -41,7 +41,14 @@ interface Replica {
 /** Starts `src/main.ts` with `env` and resolves once it listens. */
 function startReplica(env: Record<string, string>): Promise<Replica> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, LISTEN_ADDRESS: '127.0.0.1:0', METRICS_ADDRESS: 'off', LOG_LEVEL: 'info', ...env },
+    env: {
+      ...process.env,
+      LISTEN_ADDRESS: '127.0.0.1:0',
+      METRICS_ADDRESS: 'off',
+      LOG_LEVEL: 'info',
+      SHUTDOWN_DRAIN_MS: '0',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);
