@@ -31,10 +31,13 @@ export class ReplicaHeartbeat implements Component {
   constructor(private readonly options: ReplicaHeartbeatOptions) {}
 
   async start(): Promise<void> {
-    await this.options.registry.register(this.options.replicaId, this.options.appliedPosition());
+    const position = this.options.appliedPosition();
+    await this.options.registry.register(this.options.replicaId, position);
     this.options.logger.info({ replicaId: this.options.replicaId }, 'replica registered in feed_replicas');
     this.timer = setInterval(() => this.applied(), this.options.heartbeatMs);
     this.timer.unref();
+    // The feed may have moved while the row was being inserted (its reports are ignored until now).
+    if (this.options.appliedPosition() !== position) this.applied();
   }
 
   /** Reports the position applied now (the change feed calls it after every poll that moved it). */

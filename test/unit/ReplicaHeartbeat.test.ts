@@ -85,6 +85,22 @@ describe('ReplicaHeartbeat', () => {
     await heartbeat.stop(StopDeadline.after(1000));
   });
 
+  it('reports at once when the feed moved while the row was being inserted', async () => {
+    vi.useFakeTimers();
+    const registry = new RecordingRegistry();
+    const { heartbeat, setPosition } = heartbeatOver(registry);
+    const register = registry.register.bind(registry);
+    registry.register = (replicaId, position) => {
+      setPosition(11);
+      heartbeat.applied(); // the feed's report, before the component has started: ignored
+      return register(replicaId, position);
+    };
+    await heartbeat.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(registry.calls).toEqual(['register host:1:abcdef 10', 'report 11']);
+    await heartbeat.stop(StopDeadline.after(1000));
+  });
+
   it('keeps heartbeating after failed reports', async () => {
     vi.useFakeTimers();
     const registry = new RecordingRegistry();

@@ -582,7 +582,8 @@ export interface RevokeUserKeysResponse {
  * key sees the change. The write is committed whatever this says. A replica that had not applied it may
  * answer from its old copy until it does, and never later than STALENESS_BOUND_MS after the write
  * committed: past that bound without reading the change feed to its end, a replica stops trusting its
- * cache.
+ * cache. Give these calls a deadline longer than PROPAGATION_WAIT_MS plus the write itself: a deadline that
+ * passes during the wait fails the call with DEADLINE_EXCEEDED although the write was committed.
  */
 export interface Propagation {
   /**
