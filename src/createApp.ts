@@ -21,11 +21,13 @@ import { newReplicaId } from './lifecycle/newReplicaId.js';
 import { ReplicaHeartbeat } from './lifecycle/ReplicaHeartbeat.js';
 import { StopDeadline } from './lifecycle/StopDeadline.js';
 import { createMetrics } from './metrics/createMetrics.js';
+import { livenessCheck } from './metrics/livenessCheck.js';
 import { MetricsHttpServer } from './metrics/MetricsHttpServer.js';
 import { type BuiltServer, createServer, serverCredentials } from './transport/server.js';
 import { createDatabase } from './storage/createDatabase.js';
 import { KnexKeyRepository } from './storage/KnexKeyRepository.js';
 import { KnexReplicaRegistry } from './storage/KnexReplicaRegistry.js';
+import { PoolStallWatch } from './storage/PoolStallWatch.js';
 import { CallerAuthenticator } from './transport/CallerAuthenticator.js';
 import { GrpcServer } from './transport/GrpcServer.js';
 import { type ReloadResult, ReloadingCertificates } from './transport/ReloadingCertificates.js';
@@ -69,6 +71,8 @@ export interface App extends Component {
   reloadTls(): ReloadResult | null;
   /** Serving, and the cache can be vouched for (/readyz). */
   isReady(): boolean;
+  /** Null while the process makes progress, else why not (/healthz; see livenessCheck). */
+  liveness(): string | null;
   /**
    * Starts the components in order (metrics port, database: migrate or ping, change feed, replica
    * heartbeat, last-used flusher, feed pruner, TLS reloader, gRPC server: bind and SERVING). Resolves
@@ -91,6 +95,7 @@ function createCollaborators(config: Config, dependencies: AppDependencies) {
   const db = createDatabase(config.database, {
     poolMax: config.databasePoolMax,
     acquireTimeoutMs: config.databaseTimeoutMs,
+    queryTimeoutMs: config.databaseQueryTimeoutMs,
     logger,
   });
   const repository = new KnexKeyRepository(db);
@@ -200,11 +205,22 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
   });
   const grpc = new GrpcServer(built, { ...config.listenAddress, credentials: serverCredentials(certificates), logger });
   const isReady = (): boolean => grpc.isServing && feed.isFresh();
+  const poolWatch = new PoolStallWatch(db);
+  const liveness = livenessCheck({
+    feedSettledAt: () => feed.stats.lastSettledAt,
+    feedBoundMs: config.changeFeedPollMs + config.databaseTimeoutMs + 2 * config.databaseQueryTimeoutMs,
+    poolStalledForMs: () => poolWatch.stalledForMs(),
+    poolBoundMs: config.livenessPoolExhaustedMs,
+  });
   // Started in this order, stopped in the reverse one; a component this configuration lacks is null.
   const lifecycle = new Lifecycle([
     config.metricsAddress === null || dependencies.clusterWorker === true
       ? null
-      : new MetricsHttpServer(config.metricsAddress, registryEndpoints(registry, isReady), logger),
+      : new MetricsHttpServer(
+          config.metricsAddress,
+          registryEndpoints(registry, isReady, () => liveness()),
+          logger,
+        ),
     new DatabaseComponent(db, { logger, migrate: config.migrateOnStart, ping: () => repository.ping() }),
     boundedStop(feed),
     heartbeat,
@@ -229,6 +245,7 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
     },
     reloadTls: () => certificates?.reload() ?? null,
     isReady,
+    liveness: () => liveness(),
     async start() {
       await lifecycle.start(config.shutdownTimeoutMs);
       return grpc.port;
@@ -238,9 +255,10 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
 }
 
 /** The metrics endpoints of a single process: its own registry. */
-function registryEndpoints(registry: Registry, ready: () => boolean) {
+function registryEndpoints(registry: Registry, ready: () => boolean, liveness: () => string | null) {
   return {
     metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
     ready,
+    liveness,
   };
 }

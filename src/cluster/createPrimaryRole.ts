@@ -38,6 +38,9 @@ function aggregated(primary: ClusterPrimary) {
     // Each worker's own readiness is its gRPC health; the primary is ready once all of them listened, and
     // no longer from the first moment of a stop (while the workers drain).
     ready: () => primary.ready,
+    // Each worker judges its own progress (its feed, its pool) and has no HTTP port to say so; the
+    // primary, which runs neither, only answers. A worker that exits is replaced by the primary.
+    liveness: () => null,
   };
 }
 

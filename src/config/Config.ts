@@ -16,6 +16,7 @@ export interface Config {
   readonly databaseDisplay: string;
   readonly databasePoolMax: number;
   readonly databaseTimeoutMs: number;
+  readonly databaseQueryTimeoutMs: number;
   /** MIGRATE_ON_START resolved: `auto` is true for the embedded SQLite database only. */
   readonly migrateOnStart: boolean;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -42,6 +43,7 @@ export interface Config {
   readonly workers: number;
   /** METRICS_ADDRESS; null = off. */
   readonly metricsAddress: { readonly host: string; readonly port: number } | null;
+  readonly livenessPoolExhaustedMs: number;
   /** AUTH_TOKENS: only their SHA-256 is known. */
   readonly authTokens: readonly ServiceTokenHash[];
   /** TLS_CERT_FILE, TLS_KEY_FILE and TLS_CLIENT_CA_FILE, read and checked; null = plaintext. */

@@ -33,7 +33,35 @@ export const DATABASE_SETTINGS = {
     )({ default: 5000, desc: 'connect / pool-acquire timeout; past it a call fails with `UNAVAILABLE`' }),
     '`5000`',
   ),
+  DATABASE_QUERY_TIMEOUT_MS: documented(
+    intRange(
+      1500,
+      600_000,
+    )({
+      default: 5000,
+      desc: 'MySQL: longest a statement may go without an answer before its connection is dropped (never reused) and the call fails with `UNAVAILABLE`; row-lock waits end at least 0.5 s before it, and on MariaDB a write transaction idle that long is aborted by the server',
+    }),
+    '`5000`',
+  ),
 };
+
+/**
+ * The cross-field rule of this section: the pool counts as stuck for /healthz only after longer than a
+ * caller may wait for a connection plus one statement may take, or a single slow statement would be
+ * reported as a stuck process.
+ */
+export function databaseProblems(raw: {
+  DATABASE_TIMEOUT_MS: number;
+  DATABASE_QUERY_TIMEOUT_MS: number;
+  LIVENESS_POOL_EXHAUSTED_MS: number;
+}): string[] {
+  const least = raw.DATABASE_TIMEOUT_MS + raw.DATABASE_QUERY_TIMEOUT_MS;
+  return raw.LIVENESS_POOL_EXHAUSTED_MS <= least
+    ? [
+        `LIVENESS_POOL_EXHAUSTED_MS (${raw.LIVENESS_POOL_EXHAUSTED_MS}) must exceed DATABASE_TIMEOUT_MS + DATABASE_QUERY_TIMEOUT_MS (${least})`,
+      ]
+    : [];
+}
 
 /** The database, password left out, for logs. */
 export function displayDatabase(database: DatabaseTarget): string {

@@ -4,7 +4,7 @@ import { authenticates, authProblems } from './auth.js';
 import { cacheAndFeedProblems } from './cacheAndFeed.js';
 import type { Config } from './Config.js';
 import { ConfigError } from './ConfigError.js';
-import { displayDatabase, migratesOnStart } from './database.js';
+import { databaseProblems, displayDatabase, migratesOnStart } from './database.js';
 import { acceptedInsecurities } from './insecureSetup.js';
 import { metricsAddress } from './metrics.js';
 import { propagationProblems } from './propagation.js';
@@ -23,7 +23,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
     },
   });
-  const problems = [...cacheAndFeedProblems(raw), ...propagationProblems(raw), ...shutdownProblems(raw)];
+  const problems = [
+    ...databaseProblems(raw),
+    ...cacheAndFeedProblems(raw),
+    ...propagationProblems(raw),
+    ...shutdownProblems(raw),
+  ];
   const tls = tlsMaterial(raw, problems);
   const clientCertificates = raw.TLS_CLIENT_CA_FILE !== undefined;
   problems.push(...authProblems({ ...raw, mutualTls: clientCertificates }));
@@ -40,10 +45,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return Object.freeze({
     listenAddress: raw.LISTEN_ADDRESS,
     metricsAddress: metricsAddress(raw.METRICS_ADDRESS),
+    livenessPoolExhaustedMs: raw.LIVENESS_POOL_EXHAUSTED_MS,
     database: raw.DATABASE_URL,
     databaseDisplay: displayDatabase(raw.DATABASE_URL),
     databasePoolMax: raw.DATABASE_POOL_MAX,
     databaseTimeoutMs: raw.DATABASE_TIMEOUT_MS,
+    databaseQueryTimeoutMs: raw.DATABASE_QUERY_TIMEOUT_MS,
     migrateOnStart: migratesOnStart(raw.MIGRATE_ON_START, raw.DATABASE_URL),
     logLevel: raw.LOG_LEVEL,
     defaultKeyLifetimeHours: raw.DEFAULT_KEY_LIFETIME_HOURS,

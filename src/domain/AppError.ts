@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'FAILED_PRECONDITION'
   | 'UNAUTHENTICATED'
   | 'UNAVAILABLE'
+  | 'CANCELLED'
   | 'RESOURCE_EXHAUSTED'
   | 'INTERNAL';
 

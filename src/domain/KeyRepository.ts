@@ -60,7 +60,11 @@ export interface KeyChange {
 
 /** How a transaction runs. */
 export interface TransactionOptions {
-  /** Aborting it rolls the transaction back at once (its connection is given up) and rejects. */
+  /**
+   * Aborted when nobody waits for the result any more (the caller cancelled, its deadline passed, or
+   * shutdown cancelled the call): the transaction is rolled back and its locks released at once, and it
+   * rejects with CANCELLED. Once `work` has returned, the commit completes regardless.
+   */
   readonly signal?: AbortSignal;
   /** Called after commit with the feed position of the transaction's last change; not called without changes. */
   readonly onCommitted?: (lastPosition: number) => void;

@@ -33,6 +33,8 @@ interface Waiting {
   verdict: Verdict | undefined;
   timer: NodeJS.Timeout | undefined;
   readonly resolve: (propagation: Propagation) => void;
+  /** Removes the listener of the call's abort signal. */
+  forget: () => void;
 }
 
 /** A read of the table on its way, and when it was sent. */
@@ -48,7 +50,8 @@ interface Read {
  * writes waiting, so concurrent writes cost no more queries than one. A read counts for a write only if
  * it was sent after the write began to wait (it committed before): an earlier read could miss a replica
  * that registered meanwhile at a position below the write's. Each wait ends at its bound by its own
- * timer, whatever the database does; a read that fails or hangs only leaves the wait unconfirmed.
+ * timer, whatever the database does, or when its call is abandoned; a read that fails or hangs only
+ * leaves the wait unconfirmed.
  */
 export class ReplicaPropagationWaiter implements PropagationWaiter {
   private readonly waiting = new Set<Waiting>();
@@ -63,7 +66,7 @@ export class ReplicaPropagationWaiter implements PropagationWaiter {
     this.listeners.push(listener);
   }
 
-  waitFor(position?: number): Promise<Propagation> {
+  waitFor(position?: number, signal?: AbortSignal): Promise<Propagation> {
     return new Promise((resolve) => {
       const waiting: Waiting = {
         target: position,
@@ -71,9 +74,19 @@ export class ReplicaPropagationWaiter implements PropagationWaiter {
         verdict: undefined,
         timer: undefined,
         resolve,
+        forget: () => undefined,
       };
-      waiting.timer = setTimeout(() => this.settle(waiting), this.options.waitMs);
       this.waiting.add(waiting);
+      if (signal?.aborted === true) {
+        this.settle(waiting);
+        return;
+      }
+      waiting.timer = setTimeout(() => this.settle(waiting), this.options.waitMs);
+      if (signal !== undefined) {
+        const onAbort = (): void => this.settle(waiting);
+        signal.addEventListener('abort', onAbort, { once: true });
+        waiting.forget = () => signal.removeEventListener('abort', onAbort);
+      }
       void this.poll();
     });
   }
@@ -141,6 +154,7 @@ export class ReplicaPropagationWaiter implements PropagationWaiter {
   private settle(waiting: Waiting): void {
     if (!this.waiting.delete(waiting)) return;
     clearTimeout(waiting.timer);
+    waiting.forget();
     const verdict = waiting.verdict;
     const propagation: Propagation = {
       confirmedReplicas: verdict === undefined ? 1 : verdict.live - verdict.unconfirmed.length,

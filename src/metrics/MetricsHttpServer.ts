@@ -11,10 +11,13 @@ export interface MetricsEndpoints {
   metrics(): Promise<{ contentType: string; body: string }>;
   /** Ready for traffic: serving and able to vouch for its cache. */
   ready(): boolean;
+  /** Null while the process makes progress (liveness), else the reason it does not (see livenessCheck). */
+  liveness(): string | null;
 }
 
 /**
- * The operator HTTP port: `/metrics` (Prometheus), `/healthz` (the process answers: liveness) and
+ * The operator HTTP port: `/metrics` (Prometheus), `/healthz` (liveness: 200 while the process makes
+ * progress, 503 with the reason when it cannot and a restart would help) and
  * `/readyz` (200 when serving and the cache can be trusted, else 503) for orchestrators that cannot
  * speak gRPC health. It starts first and stops last, so /readyz says 503 rather than nothing while the
  * process comes up or drains.
@@ -71,7 +74,9 @@ function answer(endpoints: MetricsEndpoints, request: IncomingMessage, response:
       () => response.writeHead(500, { 'content-type': 'text/plain' }).end('metrics unavailable\n'),
     );
   } else if (path === '/healthz') {
-    response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    const problem = endpoints.liveness();
+    if (problem === null) response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    else response.writeHead(503, { 'content-type': 'text/plain' }).end(`not live: ${problem}\n`);
   } else if (path === '/readyz') {
     const ready = endpoints.ready();
     response.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'not ready\n');

@@ -25,6 +25,7 @@ import {
   toKeyRow,
   toPatchRow,
 } from './rows.js';
+import { runTransaction } from './runTransaction.js';
 import { toDatabaseError } from './toDatabaseError.js';
 import { whereKeyStates } from './whereKeyStates.js';
 
@@ -85,13 +86,15 @@ export class KnexKeyRepository implements KeyRepository {
   transaction<T>(work: (tx: KeyTransaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     return this.run(async () => {
       let lastPosition: number | undefined;
-      const result = await this.db.transaction(
+      const result = await runTransaction(
+        this.db,
         async (trx) => {
           const pending: PendingChange[] = [];
           const value = await work(this.transactionOf(trx, pending));
           if (pending.length > 0) lastPosition = await appendChanges(trx, pending);
           return value;
         },
+        options.signal,
         // READ COMMITTED: a locking read locks the rows it returns, not the gaps between index records,
         // so one organization's writes never wait for another's.
         this.mysql ? { isolationLevel: 'read committed' } : undefined,

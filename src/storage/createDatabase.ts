@@ -5,6 +5,8 @@ import knex, { type Knex } from 'knex';
 import type { Logger } from 'pino';
 
 import { migrationSource } from '../../migrations/index.js';
+import { enforceStatementDeadline, type MysqlConnection } from './MysqlConnection.js';
+import { applySessionLimits } from './sessionLimits.js';
 
 /** Where the data lives, parsed from DATABASE_URL. */
 export type DatabaseTarget =
@@ -21,8 +23,14 @@ export type DatabaseTarget =
 /** Pool and timeout settings. */
 export interface DatabaseOptions {
   readonly poolMax: number;
-  /** How long a query may wait for a pooled connection before failing (→ UNAVAILABLE). */
+  /** How long a query may wait for a pooled connection, or a new connection to open, before failing (→ UNAVAILABLE). */
   readonly acquireTimeoutMs: number;
+  /**
+   * MySQL: how long a statement may go unanswered before its connection is dropped (see
+   * enforceStatementDeadline), and the session limits derived from it (applySessionLimits). Omitted: no
+   * deadline, for migrations, whose DDL on a large table may rightly run for minutes.
+   */
+  readonly queryTimeoutMs?: number;
   /** Where knex's own warnings go (instead of the console). */
   readonly logger?: Pick<Logger, 'warn' | 'error' | 'debug'>;
 }
@@ -92,6 +100,7 @@ export function createDatabase(target: DatabaseTarget, options: DatabaseOptions)
       },
     });
   }
+  const { queryTimeoutMs } = options;
   return knex({
     client: 'mysql2',
     connection: {
@@ -104,9 +113,30 @@ export function createDatabase(target: DatabaseTarget, options: DatabaseOptions)
       connectTimeout: options.acquireTimeoutMs,
       supportBigNumbers: true,
       bigNumberStrings: false,
+      // TCP keepalive: a peer that vanished is noticed on idle connections too (the kernel's probes).
+      enableKeepAlive: true,
+      keepAliveInitialDelay: 10_000,
     },
     acquireConnectionTimeout: options.acquireTimeoutMs,
-    pool: { min: 0, max: options.poolMax },
+    pool: {
+      min: 0,
+      max: options.poolMax,
+      ...(queryTimeoutMs === undefined
+        ? {}
+        : {
+            afterCreate: (connection: MysqlConnection, done: (error: Error | null, connection: unknown) => void) => {
+              enforceStatementDeadline(connection, queryTimeoutMs);
+              applySessionLimits(connection, queryTimeoutMs).then(
+                () => done(null, connection),
+                (error: unknown) => {
+                  // knex does not dispose of a connection whose afterCreate failed: close it here.
+                  connection.stream.destroy();
+                  done(error as Error, connection);
+                },
+              );
+            },
+          }),
+    },
     log: knexLog(options.logger),
   });
 }

@@ -11,14 +11,15 @@ export function createKeyAdminService(admin: KeyAdministration, clock: Clock, op
   const method = (name: string) => `/apikeys.v1.KeyAdmin/${name}`;
   const pipeline = createCallPipeline(options);
   return {
-    createKey: pipeline.unary(method('CreateKey'), async (request, context) => {
+    createKey: pipeline.unary(method('CreateKey'), async (request, context, call) => {
       const actor = actorFromProto(request.actor, context.caller);
-      const created = await admin.createKey(actor, {
+      const input = {
         name: request.name,
         scopes: request.scopes,
         allowedIps: request.allowedIps,
         ...(request.expiresInHours !== undefined ? { expiresInHours: request.expiresInHours } : {}),
-      });
+      };
+      const created = await admin.createKey(actor, input, { signal: call.signal });
       return { key: apiKeyToProto(created.key, clock.now()), secret: created.secret };
     }),
     getKey: pipeline.unary(method('GetKey'), async (request, context) => {
@@ -31,26 +32,27 @@ export function createKeyAdminService(admin: KeyAdministration, clock: Clock, op
       const now = clock.now();
       return { keys: page.items.map((key) => apiKeyToProto(key, now)), nextPageToken: page.nextPageToken };
     }),
-    updateKey: pipeline.unary(method('UpdateKey'), async (request, context) => {
-      const updated = await admin.updateKey(actorFromProto(request.actor, context.caller), {
-        keyId: request.keyId,
-        edits: () => keyEditsFromUpdateRequest(request),
-      });
+    updateKey: pipeline.unary(method('UpdateKey'), async (request, context, call) => {
+      const updated = await admin.updateKey(
+        actorFromProto(request.actor, context.caller),
+        { keyId: request.keyId, edits: () => keyEditsFromUpdateRequest(request) },
+        { signal: call.signal },
+      );
       return { key: apiKeyToProto(updated.key, clock.now()), propagation: propagationToProto(updated.propagation) };
     }),
-    revokeKey: pipeline.unary(method('RevokeKey'), async (request, context) => {
-      const revoked = await admin.revokeKey(
-        actorFromProto(request.actor, context.caller),
-        request.keyId,
-        request.reason,
-      );
+    revokeKey: pipeline.unary(method('RevokeKey'), async (request, context, call) => {
+      const actor = actorFromProto(request.actor, context.caller);
+      const revoked = await admin.revokeKey(actor, request.keyId, request.reason, { signal: call.signal });
       return { key: apiKeyToProto(revoked.key, clock.now()), propagation: propagationToProto(revoked.propagation) };
     }),
-    rotateKey: pipeline.unary(method('RotateKey'), async (request, context) => {
-      const rotated = await admin.rotateKey(actorFromProto(request.actor, context.caller), {
+    rotateKey: pipeline.unary(method('RotateKey'), async (request, context, call) => {
+      const input = {
         keyId: request.keyId,
         gracePeriodHours: request.gracePeriodHours,
         ...(request.expiresInHours !== undefined ? { expiresInHours: request.expiresInHours } : {}),
+      };
+      const rotated = await admin.rotateKey(actorFromProto(request.actor, context.caller), input, {
+        signal: call.signal,
       });
       const now = clock.now();
       return {
@@ -60,11 +62,12 @@ export function createKeyAdminService(admin: KeyAdministration, clock: Clock, op
         propagation: propagationToProto(rotated.propagation),
       };
     }),
-    revokeUserKeys: pipeline.unary(method('RevokeUserKeys'), async (request, context) => {
+    revokeUserKeys: pipeline.unary(method('RevokeUserKeys'), async (request, context, call) => {
       const revoked = await admin.revokeUserKeys(
         actorFromProto(request.actor, context.caller),
         request.userId,
         request.reason,
+        { signal: call.signal },
       );
       return {
         revokedCount: revoked.keys.length,

@@ -3,12 +3,16 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 /**
  * A TCP proxy the test controls, placed between the service and MySQL: `cut()` drops every open
  * connection and refuses new ones (the database "goes away"), `restore()` lets traffic through again,
- * `delayMs` adds latency to every chunk from the database.
+ * `delayMs` adds latency to every chunk from the database. `blackhole()` is a partition: every socket
+ * stays open (new ones are accepted too) but nothing gets through in either direction, not even a close,
+ * as when packets are dropped without a reset; `heal()` forwards again, and a protocol stream that lost
+ * bytes stays as broken as real packet loss would leave it (each side waits for what was discarded).
  */
 export class TcpProxy {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   private open = true;
+  private blackholed = false;
   delayMs = 0;
   port = 0;
 
@@ -26,12 +30,17 @@ export class TcpProxy {
       const upstream = createConnection({ host: this.targetHost, port: this.targetPort });
       this.track(client);
       this.track(upstream);
-      client.on('data', (chunk) => upstream.write(chunk));
+      client.on('data', (chunk) => {
+        if (!this.blackholed) upstream.write(chunk);
+      });
       upstream.on('data', (chunk) => {
+        if (this.blackholed) return;
         if (this.delayMs === 0) client.write(chunk);
         else setTimeout(() => client.write(chunk), this.delayMs);
       });
       const close = (): void => {
+        // In a partition the other side never learns of the close (its socket is cleaned up by stop()).
+        if (this.blackholed) return;
         client.destroy();
         upstream.destroy();
       };
@@ -56,7 +65,18 @@ export class TcpProxy {
     this.open = true;
   }
 
+  /** Silently drops every byte in both directions from now on, keeping every socket open. */
+  blackhole(): void {
+    this.blackholed = true;
+  }
+
+  /** Forwards again (what was dropped stays lost). */
+  heal(): void {
+    this.blackholed = false;
+  }
+
   async stop(): Promise<void> {
+    this.blackholed = false;
     this.cut();
     await new Promise<void>((resolve) => this.server?.close(() => resolve()));
   }

@@ -43,6 +43,20 @@ function copyChange(change: KeyChange): KeyChange {
   return { ...change, secretHash: Buffer.from(change.secretHash) };
 }
 
+function cancelledTransaction(): AppError {
+  return new AppError('CANCELLED', 'the call was cancelled before its write committed; nothing was changed');
+}
+
+/** `work`'s result, or CANCELLED as soon as `signal` aborts (`work` then runs on, on tables nobody commits). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return work;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(cancelledTransaction());
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
 /** Both databases compare ids byte by byte (utf8mb4_bin, SQLite BINARY), not by UTF-16 code unit. */
 function compareIds(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
@@ -138,13 +152,18 @@ export class InMemoryKeyRepository implements KeyRepository {
     );
   }
 
+  /**
+   * As on MySQL, an abort of `options.signal` while `work` runs rolls back at once (its copy of the tables
+   * is dropped, the next transaction may start) and rejects with CANCELLED; one before it starts rejects
+   * without running it.
+   */
   transaction<T>(work: (tx: KeyTransaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    const { signal } = options;
     return this.serialised(async () => {
-      options.signal?.throwIfAborted();
+      if (signal?.aborted === true) throw cancelledTransaction();
       const working = copyTables(this.committed);
       const pending: Omit<KeyChange, 'position'>[] = [];
-      const result = await work(this.transactionOver(working, pending));
-      options.signal?.throwIfAborted();
+      const result = await untilAborted(work(this.transactionOver(working, pending)), signal);
       for (const change of pending) {
         working.head += 1;
         working.changes.set(working.head, { ...change, position: working.head });

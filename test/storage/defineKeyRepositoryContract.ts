@@ -1,3 +1,4 @@
+import { cancellationCases } from './cases/cancellationCases.js';
 import { changeFeedCases } from './cases/changeFeedCases.js';
 import { concurrencyCases } from './cases/concurrencyCases.js';
 import { keyAndTransactionCases } from './cases/keyAndTransactionCases.js';
@@ -15,4 +16,5 @@ export function defineKeyRepositoryContract(target: ContractTarget): void {
   listingCases(subject);
   keyPatchCases(subject);
   concurrencyCases(subject, target.capabilities);
+  cancellationCases(subject, target.capabilities);
 }

@@ -13,6 +13,11 @@ export interface ContractCapabilities {
   readonly readsDuringTransactions: boolean;
   /** Transactions on different keys run at once (MySQL), so one can commit while another is open. */
   readonly concurrentTransactions: boolean;
+  /**
+   * An abort of TransactionOptions.signal ends a transaction that is already open (MySQL, memory); on
+   * SQLite's synchronous driver only an abort before it starts counts.
+   */
+  readonly cancelsOpenTransactions: boolean;
 }
 
 /** How a contract run reaches one implementation. */

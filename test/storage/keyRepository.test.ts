@@ -17,7 +17,11 @@ function knexTarget(kind: DatabaseKind): ContractTarget {
     return db;
   };
   return {
-    capabilities: { readsDuringTransactions: kind === 'mysql', concurrentTransactions: kind === 'mysql' },
+    capabilities: {
+      readsDuringTransactions: kind === 'mysql',
+      concurrentTransactions: kind === 'mysql',
+      cancelsOpenTransactions: kind === 'mysql',
+    },
     open: async () => {
       database = await createTestDatabase(kind);
       db = createDatabase(parseDatabaseUrl(database.url), { poolMax: 4, acquireTimeoutMs: 10_000 });
@@ -39,7 +43,7 @@ function knexTarget(kind: DatabaseKind): ContractTarget {
 function memoryTarget(): ContractTarget {
   return {
     // Reads do not wait for the transaction queue, but transactions run one at a time.
-    capabilities: { readsDuringTransactions: true, concurrentTransactions: false },
+    capabilities: { readsDuringTransactions: true, concurrentTransactions: false, cancelsOpenTransactions: true },
     open: () => Promise.resolve(),
     fresh: () => {
       return Promise.resolve({ repository: new InMemoryKeyRepository() });

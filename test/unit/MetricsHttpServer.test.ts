@@ -15,7 +15,7 @@ async function startServer(delayMs = 0): Promise<{ server: MetricsHttpServer; po
     );
   const server = new MetricsHttpServer(
     { host: '127.0.0.1', port: 0 },
-    { metrics, ready: () => true },
+    { metrics, ready: () => true, liveness: () => null },
     pino({ level: 'silent' }),
   );
   await server.start();

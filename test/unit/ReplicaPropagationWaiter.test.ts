@@ -174,6 +174,32 @@ describe('ReplicaPropagationWaiter', () => {
     });
   });
 
+  describe('stops waiting when nobody waits for the call any more', () => {
+    it('ends the wait when the call is abandoned, with what it knew then', async () => {
+      const table = new FakeReplicaTable();
+      table.applied.set('b:2:bbbbbb', 0);
+      const { waiter } = waiterOver(table);
+      const abandoned = new AbortController();
+      const waiting = waiter.waitFor(7, abandoned.signal);
+      await vi.advanceTimersByTimeAsync(100);
+      abandoned.abort();
+      expect(await waiting).toEqual({
+        confirmedReplicas: 1,
+        liveReplicas: 2,
+        unconfirmedReplicaIds: ['b:2:bbbbbb'],
+        waitedMs: 100,
+        complete: false,
+      });
+    });
+
+    it('does not start waiting for a call already abandoned', async () => {
+      const table = new FakeReplicaTable();
+      const { waiter } = waiterOver(table);
+      expect(await waiter.waitFor(7, AbortSignal.abort())).toMatchObject({ complete: false, waitedMs: 0 });
+      expect(table.reads).toBe(0);
+    });
+  });
+
   describe('reads the table once for every write waiting', () => {
     it('serves many concurrent writes with one read per poll', async () => {
       const table = new FakeReplicaTable();

@@ -2,6 +2,7 @@ import type { Propagation } from '../Propagation.js';
 import type { TransactionOptions } from '../KeyRepository.js';
 import type { ApiKeyRecord } from '../types.js';
 import type { KeyAdministrationDependencies } from './KeyAdministrationDependencies.js';
+import type { UseCaseContext } from './UseCaseContext.js';
 
 /** A key as a write left it, and how far the write had reached the replicas when the call returned. */
 export interface AcknowledgedKey {
@@ -35,10 +36,12 @@ export function committedPosition(): CommittedPosition {
  * After a write committed and this process dropped what it changed: waits until every live replica has
  * applied it, up to the configured bound. A call that changed nothing (revoking a revoked key) waits for
  * the newest change instead, so repeating a call whose propagation was incomplete confirms the first.
+ * A call nobody waits for any more (`context.signal` aborted) stops waiting.
  */
 export function awaitPropagation(
   deps: Pick<KeyAdministrationDependencies, 'propagation'>,
   committed: CommittedPosition,
+  context: UseCaseContext,
 ): Promise<Propagation | null> {
-  return deps.propagation?.waitFor(committed.last) ?? Promise.resolve(null);
+  return deps.propagation?.waitFor(committed.last, context.signal) ?? Promise.resolve(null);
 }

@@ -10,6 +10,7 @@ import type { KeyAdministrationDependencies } from './KeyAdministrationDependenc
 import { HOUR_MS, lifetimeHoursFor } from './lifetimes.js';
 import { newId } from './newId.js';
 import { requirePermission } from './requirePermission.js';
+import type { UseCaseContext } from './UseCaseContext.js';
 
 /** What a caller asks for in a new key; validated here. */
 export interface CreateKeyInput {
@@ -34,6 +35,7 @@ export async function createKey(
   deps: Pick<KeyAdministrationDependencies, 'repository' | 'scopes' | 'clock' | 'defaultLifetimeHours'>,
   actor: Actor,
   input: CreateKeyInput,
+  context: UseCaseContext = {},
 ): Promise<CreatedKey> {
   requirePermission(actor, 'create keys');
   const name = normalizeName(input.name);
@@ -68,7 +70,7 @@ export async function createKey(
   await deps.repository.transaction(async (tx) => {
     await tx.insertKey(key);
     await tx.insertAuditEvent(auditEvent(actor, key, 'key_created', now, { changes: describeNewKey(key) }));
-  });
+  }, context);
   // A new key is in no cache, so there is nothing to announce.
   return { key, secret: generated.secret };
 }

@@ -12,16 +12,20 @@ import { revokeKey } from './revokeKey.js';
 import { type RevokedUserKeys, revokeUserKeys } from './revokeUserKeys.js';
 import { rotateKey, type RotatedKey, type RotateKeyInput } from './rotateKey.js';
 import { updateKey, type UpdateKeyInput } from './updateKey.js';
+import type { UseCaseContext } from './UseCaseContext.js';
 
-/** The key-administration use cases, bound to their dependencies. Each is documented in its own file. */
+/**
+ * The key-administration use cases, bound to their dependencies. Each is documented in its own file; the
+ * writes take an optional UseCaseContext (the call's abort signal).
+ */
 export interface KeyAdministration {
-  createKey(actor: Actor, input: CreateKeyInput): Promise<CreatedKey>;
+  createKey(actor: Actor, input: CreateKeyInput, context?: UseCaseContext): Promise<CreatedKey>;
   getKey(actor: Actor, keyId: string): Promise<ApiKeyRecord>;
   listKeys(actor: Actor, input: ListKeysInput): Promise<Page<ApiKeyRecord>>;
-  updateKey(actor: Actor, input: UpdateKeyInput): Promise<AcknowledgedKey>;
-  revokeKey(actor: Actor, keyId: string, reason: string): Promise<AcknowledgedKey>;
-  revokeUserKeys(actor: Actor, userId: string, reason: string): Promise<RevokedUserKeys>;
-  rotateKey(actor: Actor, input: RotateKeyInput): Promise<RotatedKey>;
+  updateKey(actor: Actor, input: UpdateKeyInput, context?: UseCaseContext): Promise<AcknowledgedKey>;
+  revokeKey(actor: Actor, keyId: string, reason: string, context?: UseCaseContext): Promise<AcknowledgedKey>;
+  revokeUserKeys(actor: Actor, userId: string, reason: string, context?: UseCaseContext): Promise<RevokedUserKeys>;
+  rotateKey(actor: Actor, input: RotateKeyInput, context?: UseCaseContext): Promise<RotatedKey>;
   listScopes(actor: Actor): readonly ScopeDefinition[];
   listAuditEvents(actor: Actor, input: ListAuditInput): Promise<Page<AuditEventRecord>>;
 }
@@ -29,13 +33,13 @@ export interface KeyAdministration {
 /** Binds every use case to `deps`, for the transport to call. */
 export function createKeyAdministration(deps: KeyAdministrationDependencies): KeyAdministration {
   return {
-    createKey: (actor, input) => createKey(deps, actor, input),
+    createKey: (actor, input, context) => createKey(deps, actor, input, context),
     getKey: (actor, keyId) => getKey(deps, actor, keyId),
     listKeys: (actor, input) => listKeys(deps, actor, input),
-    updateKey: (actor, input) => updateKey(deps, actor, input),
-    revokeKey: (actor, keyId, reason) => revokeKey(deps, actor, keyId, reason),
-    revokeUserKeys: (actor, userId, reason) => revokeUserKeys(deps, actor, userId, reason),
-    rotateKey: (actor, input) => rotateKey(deps, actor, input),
+    updateKey: (actor, input, context) => updateKey(deps, actor, input, context),
+    revokeKey: (actor, keyId, reason, context) => revokeKey(deps, actor, keyId, reason, context),
+    revokeUserKeys: (actor, userId, reason, context) => revokeUserKeys(deps, actor, userId, reason, context),
+    rotateKey: (actor, input, context) => rotateKey(deps, actor, input, context),
     listScopes: (actor) => listScopes(deps, actor),
     listAuditEvents: (actor, input) => listAuditEvents(deps, actor, input),
   };

@@ -7,6 +7,7 @@ import { awaitPropagation, committedPosition } from './acknowledgement.js';
 import { auditEvent } from './auditEvent.js';
 import type { KeyAdministrationDependencies } from './KeyAdministrationDependencies.js';
 import { requirePermission } from './requirePermission.js';
+import type { UseCaseContext } from './UseCaseContext.js';
 
 /** Keys revoked per transaction: each batch is a constant number of statements and holds its locks briefly. */
 export const REVOKE_BATCH_SIZE = 500;
@@ -31,6 +32,7 @@ export async function revokeUserKeys(
   actor: Actor,
   userId: string,
   reason: string,
+  context: UseCaseContext = {},
 ): Promise<RevokedUserKeys> {
   requirePermission(actor, 'revoke keys');
   const target = requireIdentifier(userId, 'user_id');
@@ -38,22 +40,25 @@ export async function revokeUserKeys(
   const revoked: ApiKeyRecord[] = [];
   const committed = committedPosition();
   for (;;) {
-    const batch = await deps.repository.transaction(async (tx) => {
-      const now = deps.clock.now();
-      const keys = await tx.lockActiveKeysOf(actor.organizationId, target, now, REVOKE_BATCH_SIZE);
-      const patch: KeyPatch = {
-        ...keyPatch(now),
-        revokeTime: setTo(now),
-        revokedByUserId: setTo(actor.userId),
-        revokeReason: setTo(why),
-      };
-      await tx.updateKeys(keys, patch);
-      await tx.insertAuditEvents(keys.map((key) => auditEvent(actor, key, 'key_revoked', now, { reason: why })));
-      return keys.map((key) => applyKeyPatch(key, patch));
-    }, committed.options);
+    const batch = await deps.repository.transaction(
+      async (tx) => {
+        const now = deps.clock.now();
+        const keys = await tx.lockActiveKeysOf(actor.organizationId, target, now, REVOKE_BATCH_SIZE);
+        const patch: KeyPatch = {
+          ...keyPatch(now),
+          revokeTime: setTo(now),
+          revokedByUserId: setTo(actor.userId),
+          revokeReason: setTo(why),
+        };
+        await tx.updateKeys(keys, patch);
+        await tx.insertAuditEvents(keys.map((key) => auditEvent(actor, key, 'key_revoked', now, { reason: why })));
+        return keys.map((key) => applyKeyPatch(key, patch));
+      },
+      { ...context, ...committed.options },
+    );
     revoked.push(...batch);
     await deps.onKeysChanged?.(batch);
     if (batch.length < REVOKE_BATCH_SIZE)
-      return { keys: revoked, propagation: await awaitPropagation(deps, committed) };
+      return { keys: revoked, propagation: await awaitPropagation(deps, committed, context) };
   }
 }

@@ -15,6 +15,7 @@ import { lockKey } from './lockKey.js';
 import { newId } from './newId.js';
 import { requirePermission } from './requirePermission.js';
 import { requireLiveKey } from './requireLiveKey.js';
+import type { UseCaseContext } from './UseCaseContext.js';
 
 /** Which key to rotate, how long the old one keeps working, and the new one's lifetime. */
 export interface RotateKeyInput {
@@ -42,6 +43,7 @@ export async function rotateKey(
   >,
   actor: Actor,
   input: RotateKeyInput,
+  context: UseCaseContext = {},
 ): Promise<RotatedKey> {
   requirePermission(actor, 'rotate keys');
   const keyId = requireIdentifier(input.keyId, 'key_id');
@@ -49,33 +51,41 @@ export async function rotateKey(
   const lifetimeHours = lifetimeHoursFor(actor, input.expiresInHours, deps.defaultLifetimeHours);
   const generated = generateSecret(labelForRole(actor.role));
   const committed = committedPosition();
-  const { created, oldKey } = await deps.repository.transaction(async (tx) => {
-    const key = await lockKey(tx, actor, keyId);
-    const now = deps.clock.now();
-    requireLiveKey(key, now, 'rotated');
-    if (key.replacedByKeyId !== null) {
-      throw failedPrecondition(
-        `key ${key.id} was already rotated into ${key.replacedByKeyId}; rotate that key instead`,
+  const { created, oldKey } = await deps.repository.transaction(
+    async (tx) => {
+      const key = await lockKey(tx, actor, keyId);
+      const now = deps.clock.now();
+      requireLiveKey(key, now, 'rotated');
+      if (key.replacedByKeyId !== null) {
+        throw failedPrecondition(
+          `key ${key.id} was already rotated into ${key.replacedByKeyId}; rotate that key instead`,
+        );
+      }
+      const replacement = replacementOf(key, actor, generated, now, now + lifetimeHours * HOUR_MS);
+      await tx.insertKey(replacement);
+      await tx.insertAuditEvent(
+        auditEvent(actor, replacement, 'key_created', now, {
+          relatedKeyId: key.id,
+          changes: describeNewKey(replacement),
+        }),
       );
-    }
-    const replacement = replacementOf(key, actor, generated, now, now + lifetimeHours * HOUR_MS);
-    await tx.insertKey(replacement);
-    await tx.insertAuditEvent(
-      auditEvent(actor, replacement, 'key_created', now, {
-        relatedKeyId: key.id,
-        changes: describeNewKey(replacement),
-      }),
-    );
-    const patch = retirement(actor, key, replacement.id, now, grace);
-    await tx.updateKey(key, patch);
-    await tx.insertAuditEvent(
-      auditEvent(actor, key, 'key_rotated', now, { relatedKeyId: replacement.id, changes: auditDiff(key, patch) }),
-    );
-    return { created: replacement, oldKey: applyKeyPatch(key, patch) };
-  }, committed.options);
+      const patch = retirement(actor, key, replacement.id, now, grace);
+      await tx.updateKey(key, patch);
+      await tx.insertAuditEvent(
+        auditEvent(actor, key, 'key_rotated', now, { relatedKeyId: replacement.id, changes: auditDiff(key, patch) }),
+      );
+      return { created: replacement, oldKey: applyKeyPatch(key, patch) };
+    },
+    { ...context, ...committed.options },
+  );
   // Only the old key changed; the new one is in no cache yet.
   await deps.onKeysChanged?.([oldKey]);
-  return { key: created, secret: generated.secret, oldKey, propagation: await awaitPropagation(deps, committed) };
+  return {
+    key: created,
+    secret: generated.secret,
+    oldKey,
+    propagation: await awaitPropagation(deps, committed, context),
+  };
 }
 
 /** The new key: the old one's name, scopes and allowlist under a new id and secret, made by `actor`. */

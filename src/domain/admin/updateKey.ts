@@ -13,6 +13,7 @@ import { HOUR_MS, READ_ONLY_LIFETIME_HOURS, requireLifetimeHours } from './lifet
 import { lockKey } from './lockKey.js';
 import { requirePermission } from './requirePermission.js';
 import { requireLiveKey } from './requireLiveKey.js';
+import type { UseCaseContext } from './UseCaseContext.js';
 
 /** The changes a caller asks for, as sent (validated here); every field says whether it changes. */
 export interface KeyEdits {
@@ -43,31 +44,35 @@ export async function updateKey(
   deps: Pick<KeyAdministrationDependencies, 'repository' | 'scopes' | 'clock' | 'onKeysChanged' | 'propagation'>,
   actor: Actor,
   input: UpdateKeyInput,
+  context: UseCaseContext = {},
 ): Promise<AcknowledgedKey> {
   requirePermission(actor, 'update keys');
   const keyId = requireIdentifier(input.keyId, 'key_id');
   const edits = normalizeEdits(deps.scopes, input.edits());
   const committed = committedPosition();
-  const updated = await deps.repository.transaction(async (tx) => {
-    const key = await lockKey(tx, actor, keyId);
-    const now = deps.clock.now();
-    requireEditable(deps.scopes, key, now, edits);
-    const patch: KeyPatch = {
-      ...keyPatch(now),
-      name: edits.name,
-      scopes: edits.scopes,
-      allowedIps: edits.allowedIps,
-      expireTime: mapFieldUpdate(edits.expiresInHours, (hours) => now + hours * HOUR_MS),
-    };
-    const changes = auditDiff(key, patch);
-    // Setting fields to the values they have is no change: nothing is written or audited.
-    if (changes.length === 0) return key;
-    await tx.updateKey(key, patch);
-    await tx.insertAuditEvent(auditEvent(actor, key, 'key_updated', now, { changes }));
-    return applyKeyPatch(key, patch);
-  }, committed.options);
+  const updated = await deps.repository.transaction(
+    async (tx) => {
+      const key = await lockKey(tx, actor, keyId);
+      const now = deps.clock.now();
+      requireEditable(deps.scopes, key, now, edits);
+      const patch: KeyPatch = {
+        ...keyPatch(now),
+        name: edits.name,
+        scopes: edits.scopes,
+        allowedIps: edits.allowedIps,
+        expireTime: mapFieldUpdate(edits.expiresInHours, (hours) => now + hours * HOUR_MS),
+      };
+      const changes = auditDiff(key, patch);
+      // Setting fields to the values they have is no change: nothing is written or audited.
+      if (changes.length === 0) return key;
+      await tx.updateKey(key, patch);
+      await tx.insertAuditEvent(auditEvent(actor, key, 'key_updated', now, { changes }));
+      return applyKeyPatch(key, patch);
+    },
+    { ...context, ...committed.options },
+  );
   await deps.onKeysChanged?.([updated]);
-  return { key: updated, propagation: await awaitPropagation(deps, committed) };
+  return { key: updated, propagation: await awaitPropagation(deps, committed, context) };
 }
 
 function normalizeEdits(catalog: ScopeCatalog, edits: KeyEdits): KeyEdits {

@@ -4,13 +4,14 @@ import type { CallContext } from './CallContext.js';
 import { CallFailure } from './CallFailure.js';
 import type { Next } from './Middleware.js';
 import { ResponseStream, type WritableCall } from './ResponseStream.js';
-import { RpcCall, type RpcMethod } from './RpcCall.js';
+import { type CallLifetime, RpcCall, type RpcMethod } from './RpcCall.js';
 
 /**
  * A unary handler: return the response (or a promise of it) or throw. Returning a plain value lets the
- * hot path answer without a promise round trip.
+ * hot path answer without a promise round trip. `call.signal` tells a handler whose work holds resources
+ * (a write transaction) that nobody waits for it any more.
  */
-export type UnaryHandler<Req, Res> = (request: Req, context: CallContext) => Res | Promise<Res>;
+export type UnaryHandler<Req, Res> = (request: Req, context: CallContext, call: CallLifetime) => Res | Promise<Res>;
 
 /** A server-streaming handler: writes responses, then returns (or resolves) to end the call OK, or throws. */
 export type ServerStreamingHandler<Req, Res> = (
@@ -53,7 +54,7 @@ export class CallPipeline {
     handler: UnaryHandler<Req, Res>,
     options: MethodOptions = {},
   ): handleUnaryCall<Req, Res> {
-    const described = method(path, (call) => handler(call.grpc.request as Req, call.context), options);
+    const described = method(path, (call) => handler(call.grpc.request as Req, call.context, call), options);
     const run = this.run;
     return (grpcCall, callback: sendUnaryData<Res>) => {
       const call = new RpcCall(described, grpcCall);

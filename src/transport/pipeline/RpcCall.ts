@@ -18,19 +18,41 @@ export interface RpcMethod {
  */
 export type IncomingCall = ServerUnaryCall<unknown, unknown>;
 
+/** What a handler may learn of its own call besides the request and the caller. */
+export interface CallLifetime {
+  /**
+   * Aborts once nobody waits for the answer: the caller cancelled, its deadline passed (grpc-js answered
+   * DEADLINE_EXCEEDED), or shutdown cancelled the call at the end of its drain (forceShutdown closes the
+   * call's stream). grpc-js reports all three as the call's 'cancelled' event.
+   */
+  readonly signal: AbortSignal;
+}
+
 /**
  * The state of one call that the pipeline's steps share. It is the one object a call allocates (steps
  * are composed once per service, so they read and write here instead of closing over the call).
  */
-export class RpcCall {
+export class RpcCall implements CallLifetime {
   /** When the call reached the pipeline (durations in logs and metrics). */
   readonly started = process.hrtime.bigint();
   /** Who is calling; authenticateCaller sets it, before the handler runs. */
   context: CallContext = ANONYMOUS;
+  /** Made on the first read of `signal`: a call that never asks (VerifyKey) costs no controller. */
+  private controller: AbortController | undefined;
 
   constructor(
     readonly method: RpcMethod,
     /** The grpc-js call: a ServerUnaryCall, or a ServerWritableStream for a server-streaming method. */
     readonly grpc: IncomingCall,
   ) {}
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      const controller = new AbortController();
+      this.controller = controller;
+      if (this.grpc.cancelled) controller.abort();
+      else this.grpc.once('cancelled', () => controller.abort());
+    }
+    return this.controller.signal;
+  }
 }
