@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 
 import * as initial from './20261128_001_initial.js';
 import * as orderedChangeFeed from './20261202_001_ordered_change_feed.js';
+import * as feedReplicas from './20261202_002_feed_replicas.js';
 
 /**
  * Every migration, in order. Listed statically (instead of knex reading a directory) so the same code
@@ -10,6 +11,7 @@ import * as orderedChangeFeed from './20261202_001_ordered_change_feed.js';
 const MIGRATIONS: ReadonlyArray<readonly [string, Knex.Migration]> = [
   ['20261128_001_initial', initial],
   ['20261202_001_ordered_change_feed', orderedChangeFeed],
+  ['20261202_002_feed_replicas', feedReplicas],
 ];
 
 /** A knex migration source over MIGRATIONS. */

@@ -9,6 +9,7 @@ import { KeyCache } from './domain/KeyCache.js';
 import { KeyVerifier } from './domain/KeyVerifier.js';
 import { ChangeFeed } from './domain/ChangeFeed.js';
 import { LastUsedRecorder } from './domain/LastUsedRecorder.js';
+import { ReplicaPropagationWaiter } from './domain/ReplicaPropagationWaiter.js';
 import type { ScopeCatalog } from './domain/ScopeCatalog.js';
 import { boundedStop } from './lifecycle/boundedStop.js';
 import { ChangeFeedPruner } from './lifecycle/ChangeFeedPruner.js';
@@ -16,6 +17,8 @@ import type { Component } from './lifecycle/Component.js';
 import { DatabaseComponent } from './lifecycle/DatabaseComponent.js';
 import { LastUsedFlusher } from './lifecycle/LastUsedFlusher.js';
 import { Lifecycle } from './lifecycle/Lifecycle.js';
+import { newReplicaId } from './lifecycle/newReplicaId.js';
+import { ReplicaHeartbeat } from './lifecycle/ReplicaHeartbeat.js';
 import { StopDeadline } from './lifecycle/StopDeadline.js';
 import { createMetrics } from './metrics/createMetrics.js';
 import { livenessCheck } from './metrics/livenessCheck.js';
@@ -23,12 +26,16 @@ import { MetricsHttpServer } from './metrics/MetricsHttpServer.js';
 import { type BuiltServer, createServer, serverCredentials } from './transport/server.js';
 import { createDatabase } from './storage/createDatabase.js';
 import { KnexKeyRepository } from './storage/KnexKeyRepository.js';
+import { KnexReplicaRegistry } from './storage/KnexReplicaRegistry.js';
 import { PoolStallWatch } from './storage/PoolStallWatch.js';
 import { CallerAuthenticator } from './transport/CallerAuthenticator.js';
 import { GrpcServer } from './transport/GrpcServer.js';
 import { type ReloadResult, ReloadingCertificates } from './transport/ReloadingCertificates.js';
 import { createKeyAdminService } from './transport/createKeyAdminService.js';
 import { createKeyVerifierService } from './transport/createKeyVerifierService.js';
+
+/** How often a write waiting for acknowledgement reads `feed_replicas` (one indexed query per process). */
+const PROPAGATION_POLL_MS = 15;
 
 /** Everything createApp needs besides configuration. */
 export interface AppDependencies {
@@ -51,6 +58,8 @@ export interface App extends Component {
   readonly verifier: KeyVerifier;
   readonly feed: ChangeFeed;
   readonly lastUsed: LastUsedRecorder;
+  /** This process's id in `feed_replicas` (`host:pid:random`). */
+  readonly replicaId: string;
   readonly built: BuiltServer;
   /** This process's metrics (scraped directly, or aggregated by the cluster primary). */
   readonly registry: Registry;
@@ -65,8 +74,9 @@ export interface App extends Component {
   /** Null while the process makes progress, else why not (/healthz; see livenessCheck). */
   liveness(): string | null;
   /**
-   * Starts the components in order (metrics port, database: migrate or ping, change feed, last-used
-   * flusher, feed pruner, TLS reloader, gRPC server: bind and SERVING). Resolves with the bound port.
+   * Starts the components in order (metrics port, database: migrate or ping, change feed, replica
+   * heartbeat, last-used flusher, feed pruner, TLS reloader, gRPC server: bind and SERVING). Resolves
+   * with the bound port.
    */
   start(): Promise<number>;
   /**
@@ -89,6 +99,8 @@ function createCollaborators(config: Config, dependencies: AppDependencies) {
     logger,
   });
   const repository = new KnexKeyRepository(db);
+  const replicas = new KnexReplicaRegistry(db);
+  const replicaId = newReplicaId();
   const feed = new ChangeFeed({
     repository,
     monotonic: monotonicClock,
@@ -100,11 +112,31 @@ function createCollaborators(config: Config, dependencies: AppDependencies) {
     onGap: () => cache.clear(),
     onStale: () => cache.distrust(),
     onFresh: () => cache.trust(),
+    onApplied: () => heartbeat.applied(),
     pollIntervalMs: config.changeFeedPollMs,
     stalenessBoundMs: config.stalenessBoundMs,
     pollTimeoutMs: config.databaseTimeoutMs,
     batchSize: 1000,
   });
+  const heartbeat = new ReplicaHeartbeat({
+    registry: replicas,
+    replicaId,
+    appliedPosition: () => feed.stats.position,
+    heartbeatMs: config.replicaHeartbeatMs,
+    logger,
+  });
+  const propagation =
+    config.propagationWaitMs === 0
+      ? undefined
+      : new ReplicaPropagationWaiter({
+          registry: replicas,
+          selfId: replicaId,
+          waitMs: config.propagationWaitMs,
+          replicaTimeoutMs: config.replicaTimeoutMs,
+          pollMs: PROPAGATION_POLL_MS,
+          readTimeoutMs: config.databaseTimeoutMs,
+          monotonic: monotonicClock,
+        });
   const cache = new KeyCache({
     repository,
     maxKeys: config.cacheMaxKeys,
@@ -128,6 +160,7 @@ function createCollaborators(config: Config, dependencies: AppDependencies) {
       cache.invalidate(hashes);
       await dependencies.broadcastInvalidation?.(hashes);
     },
+    ...(propagation === undefined ? {} : { propagation }),
   });
   const verifier = new KeyVerifier({
     cache,
@@ -135,13 +168,14 @@ function createCollaborators(config: Config, dependencies: AppDependencies) {
     clock,
     onVerified: (key, now, clientIp) => lastUsed.record(key.id, now, clientIp),
   });
-  return { clock, db, repository, feed, cache, lastUsed, admin, verifier };
+  return { clock, db, repository, replicas, replicaId, heartbeat, propagation, feed, cache, lastUsed, admin, verifier };
 }
 
 /** Wires storage, domain and transport from a validated configuration, and assembles the components. */
 export function createApp(config: Config, dependencies: AppDependencies): App {
   const { logger } = dependencies;
-  const { clock, db, repository, feed, cache, lastUsed, admin, verifier } = createCollaborators(config, dependencies);
+  const { clock, db, repository, replicas, replicaId, heartbeat, propagation, feed, cache, lastUsed, admin, verifier } =
+    createCollaborators(config, dependencies);
   const authenticator = new CallerAuthenticator({
     tokens: config.authTokens,
     clientCertificates: config.clientCertificates,
@@ -154,7 +188,16 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
   const observe =
     config.metricsAddress === null
       ? undefined
-      : createMetrics(registry, { cache, verifier, feed, lastUsed, db, clock, certificates });
+      : createMetrics(registry, {
+          cache,
+          verifier,
+          feed,
+          lastUsed,
+          db,
+          clock,
+          certificates,
+          replicas: { registry: replicas, timeoutMs: config.replicaTimeoutMs, waiter: propagation ?? null },
+        });
   const built = createServer({
     keyAdmin: createKeyAdminService(admin, clock, { logger, authenticate: authenticator.forKeyAdmin(), observe }),
     keyVerifier: createKeyVerifierService(verifier, { logger, authenticate: authenticator.forKeyVerifier(), observe }),
@@ -180,8 +223,9 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
         ),
     new DatabaseComponent(db, { logger, migrate: config.migrateOnStart, ping: () => repository.ping() }),
     boundedStop(feed),
+    heartbeat,
     new LastUsedFlusher(lastUsed, logger),
-    new ChangeFeedPruner(repository, clock, logger, config.changeFeedRetentionHours),
+    new ChangeFeedPruner(repository, clock, logger, config.changeFeedRetentionHours, replicas),
     certificates,
     grpc,
   ]);
@@ -192,6 +236,7 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
     verifier,
     feed,
     lastUsed,
+    replicaId,
     built,
     registry,
     certificates,

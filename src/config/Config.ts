@@ -35,6 +35,10 @@ export interface Config {
   readonly changeFeedRetentionHours: number;
   readonly stalenessBoundMs: number;
   readonly lastUsedFlushMs: number;
+  /** PROPAGATION_WAIT_MS; 0 = writes do not wait for the replicas. */
+  readonly propagationWaitMs: number;
+  readonly replicaHeartbeatMs: number;
+  readonly replicaTimeoutMs: number;
   /** WORKERS resolved (`auto` = CPU cores); 1 = no cluster. */
   readonly workers: number;
   /** METRICS_ADDRESS; null = off. */

@@ -7,6 +7,7 @@ import { ConfigError } from './ConfigError.js';
 import { databaseProblems, displayDatabase, migratesOnStart } from './database.js';
 import { acceptedInsecurities } from './insecureSetup.js';
 import { metricsAddress } from './metrics.js';
+import { propagationProblems } from './propagation.js';
 import { SETTINGS } from './settings.js';
 import { shutdownProblems } from './shutdown.js';
 import { tlsMaterial } from './tls.js';
@@ -22,7 +23,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
     },
   });
-  const problems = [...databaseProblems(raw), ...cacheAndFeedProblems(raw), ...shutdownProblems(raw)];
+  const problems = [
+    ...databaseProblems(raw),
+    ...cacheAndFeedProblems(raw),
+    ...propagationProblems(raw),
+    ...shutdownProblems(raw),
+  ];
   const tls = tlsMaterial(raw, problems);
   const clientCertificates = raw.TLS_CLIENT_CA_FILE !== undefined;
   problems.push(...authProblems({ ...raw, mutualTls: clientCertificates }));
@@ -59,6 +65,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     changeFeedRetentionHours: raw.CHANGE_FEED_RETENTION_HOURS,
     stalenessBoundMs: raw.STALENESS_BOUND_MS,
     lastUsedFlushMs: raw.LAST_USED_FLUSH_MS,
+    propagationWaitMs: raw.PROPAGATION_WAIT_MS,
+    replicaHeartbeatMs: raw.REPLICA_HEARTBEAT_MS,
+    replicaTimeoutMs: raw.REPLICA_TIMEOUT_MS,
     workers: raw.WORKERS,
     authTokens: raw.AUTH_TOKENS,
     tls,

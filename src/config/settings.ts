@@ -4,6 +4,7 @@ import { DATABASE_SETTINGS } from './database.js';
 import { INSECURE_SETTINGS } from './insecureSetup.js';
 import { LISTEN_SETTINGS } from './listen.js';
 import { METRICS_SETTINGS } from './metrics.js';
+import { PROPAGATION_SETTINGS } from './propagation.js';
 import { SERVICE_SETTINGS } from './service.js';
 import { SHUTDOWN_SETTINGS } from './shutdown.js';
 import { TLS_SETTINGS } from './tls.js';
@@ -18,6 +19,7 @@ export const SETTINGS = {
   ...DATABASE_SETTINGS,
   ...SERVICE_SETTINGS,
   ...CACHE_AND_FEED_SETTINGS,
+  ...PROPAGATION_SETTINGS,
   ...AUTH_SETTINGS,
   ...INSECURE_SETTINGS,
   ...METRICS_SETTINGS,

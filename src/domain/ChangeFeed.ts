@@ -23,6 +23,11 @@ export interface ChangeFeedOptions {
   readonly onStale: () => void;
   /** Called when the feed can vouch again after being stale: it has read every change up to now. */
   readonly onFresh: () => void;
+  /**
+   * Called after a poll that moved `stats.position`, once its changes were applied (`onChanges`): the
+   * replica reports it, so writers waiting for acknowledgement learn of it without waiting a heartbeat.
+   */
+  readonly onApplied?: (position: number) => void;
   /** Time between polls. */
   readonly pollIntervalMs: number;
   /** How long cached keys may be served without a successful poll. */
@@ -119,7 +124,9 @@ export class ChangeFeed {
     } finally {
       this.stats.lastSettledAt = this.options.monotonic.now();
     }
+    const before = this.stats.position;
     this.apply(rows);
+    if (this.stats.position !== before) this.options.onApplied?.(this.stats.position);
     const caughtUp = rows.length < this.options.batchSize;
     // Only a poll that read to the end vouches for the cache: with more rows waiting, changes visible
     // when it was sent are still unapplied.

@@ -6,6 +6,8 @@ import { type Clock, monotonicClock } from '../domain/Clock.js';
 import type { KeyCache } from '../domain/KeyCache.js';
 import type { KeyVerifier } from '../domain/KeyVerifier.js';
 import type { LastUsedRecorder } from '../domain/LastUsedRecorder.js';
+import type { Propagation } from '../domain/Propagation.js';
+import type { ReplicaRegistry, ReplicaSnapshot } from '../domain/ReplicaRegistry.js';
 import type { RpcObserver } from '../transport/pipeline/recordMetrics.js';
 import type { ReloadingCertificates } from '../transport/ReloadingCertificates.js';
 
@@ -19,7 +21,24 @@ export interface MetricsSources {
   readonly clock: Clock;
   /** TLS certificates being served; null in plaintext. */
   readonly certificates?: ReloadingCertificates | null;
+  /** The replicas' table and the waits for it (acknowledged propagation). */
+  readonly replicas?: ReplicaMetricsSources;
 }
+
+/** Where the replica metrics come from. */
+export interface ReplicaMetricsSources {
+  readonly registry: Pick<ReplicaRegistry, 'snapshot'>;
+  /** REPLICA_TIMEOUT_MS: which rows count as live replicas. */
+  readonly timeoutMs: number;
+  /** The waits of this process's writes; null when writes do not wait (PROPAGATION_WAIT_MS=0). */
+  readonly waiter: { onSettled(listener: (propagation: Propagation) => void): void } | null;
+}
+
+/** Acknowledged-wait buckets, 5 ms … 10 s: a replica applies a change within about one feed poll (100 ms). */
+export const PROPAGATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2.5, 5, 10];
+
+/** A scrape reads the replicas' table once for all its gauges, and never waits longer than this for it. */
+const REPLICA_SNAPSHOT_TIMEOUT_MS = 2000;
 
 /**
  * Buckets that resolve sub-millisecond verifies (25 µs … 2.5 s): a warm VerifyKey takes tens of
@@ -162,6 +181,71 @@ function registerLastUsedMetrics(registers: Registers, { lastUsed }: MetricsSour
   gauge(registers, 'apikeys_last_used_pending', 'Keys with unflushed last-used data', () => lastUsed.pendingCount);
 }
 
+/** One snapshot of the replicas' table per scrape, shared by its gauges; null when it could not be read. */
+function sharedSnapshot(sources: ReplicaMetricsSources): () => Promise<ReplicaSnapshot | null> {
+  let latest: { readonly at: number; readonly snapshot: Promise<ReplicaSnapshot | null> } | undefined;
+  return () => {
+    const now = monotonicClock.now();
+    if (latest === undefined || now - latest.at > REPLICA_SNAPSHOT_TIMEOUT_MS) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<null>(
+        (resolve) => (timer = setTimeout(() => resolve(null), REPLICA_SNAPSHOT_TIMEOUT_MS)),
+      );
+      const read = sources.registry.snapshot(sources.timeoutMs).then(
+        (snapshot) => snapshot,
+        () => null,
+      );
+      latest = { at: now, snapshot: Promise.race([read, timeout]).finally(() => clearTimeout(timer)) };
+    }
+    return latest.snapshot;
+  };
+}
+
+function registerReplicaMetrics(registers: Registers, sources: ReplicaMetricsSources): void {
+  const waited = new Histogram({
+    name: 'apikeys_propagation_seconds',
+    help: 'How long acknowledged writes (revoke, update, rotate, revoke-user) waited for the live replicas, by outcome',
+    labelNames: ['outcome'],
+    buckets: PROPAGATION_BUCKETS,
+    registers,
+  });
+  // Both series exist from the start, so a rate of incomplete waits is 0 rather than absent.
+  waited.zero({ outcome: 'complete' });
+  waited.zero({ outcome: 'incomplete' });
+  const complete = waited.labels('complete');
+  const incomplete = waited.labels('incomplete');
+  sources.waiter?.onSettled((propagation) => {
+    (propagation.complete ? complete : incomplete).observe(propagation.waitedMs / 1000);
+  });
+  const snapshot = sharedSnapshot(sources);
+  // Every worker of a cluster reads the same table: the primary keeps one value, not their sum.
+  new Gauge({
+    name: 'apikeys_feed_replicas_live',
+    help: 'Replicas whose heartbeat in feed_replicas is within REPLICA_TIMEOUT_MS (every serving process)',
+    registers,
+    aggregator: 'max',
+    async collect() {
+      const read = await snapshot();
+      if (read !== null) this.set(read.replicas.length);
+    },
+  });
+  new Gauge({
+    name: 'apikeys_feed_replica_lag_positions',
+    help: 'Changes a live replica has not applied yet: feed head minus its applied position, by replica id',
+    labelNames: ['replica'],
+    registers,
+    aggregator: 'max',
+    async collect() {
+      const read = await snapshot();
+      if (read === null) return;
+      this.reset();
+      for (const replica of read.replicas) {
+        this.set({ replica: replica.replicaId }, Math.max(0, read.head - replica.appliedPosition));
+      }
+    },
+  });
+}
+
 interface PoolCounts {
   numUsed(): number;
   numFree(): number;
@@ -244,6 +328,7 @@ export function createMetrics(registry: Registry, sources: MetricsSources): RpcO
   registerFeedMetrics(registers, sources);
   registerLastUsedMetrics(registers, sources);
   registerPoolMetrics(registers, sources);
+  if (sources.replicas !== undefined) registerReplicaMetrics(registers, sources.replicas);
   if (sources.certificates !== undefined && sources.certificates !== null) {
     registerTlsMetrics(registers, sources.certificates);
   }

@@ -8,6 +8,7 @@ import {
   type AuditEvent,
   DenialReason as ProtoDenialReason,
   KeyState as ProtoKeyState,
+  type Propagation as ProtoPropagation,
   Role as ProtoRole,
   type Actor as ProtoActor,
   type Scope,
@@ -16,6 +17,7 @@ import {
 import type { Timestamp } from '../../gen/google/protobuf/timestamp.js';
 import { invalidArgument } from '../domain/AppError.js';
 import type { Verification } from '../domain/KeyVerifier.js';
+import type { Propagation } from '../domain/Propagation.js';
 import { DENIAL_HTTP_STATUS } from '../domain/KeyVerifier.js';
 import type { ScopeDefinition } from '../domain/ScopeCatalog.js';
 import type { VerifiableKey } from '../domain/VerifiableKey.js';
@@ -140,6 +142,18 @@ export function auditEventToProto(event: AuditEventRecord): AuditEvent {
     relatedKeyId: event.relatedKeyId ?? '',
     changes: event.changes.map((change) => ({ ...change })),
     reason: event.reason ?? '',
+  };
+}
+
+/** A write's propagation for its response; unset (undefined) when the service did not wait. */
+export function propagationToProto(propagation: Propagation | null): ProtoPropagation | undefined {
+  if (propagation === null) return undefined;
+  return {
+    confirmedReplicas: propagation.confirmedReplicas,
+    liveReplicas: propagation.liveReplicas,
+    unconfirmedReplicaIds: [...propagation.unconfirmedReplicaIds],
+    waitMs: propagation.waitedMs,
+    complete: propagation.complete,
   };
 }
 

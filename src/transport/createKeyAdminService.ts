@@ -1,7 +1,7 @@
 import type { KeyAdminServer } from '../../gen/apikeys/v1/api_keys.js';
 import type { Clock } from '../domain/Clock.js';
 import type { KeyAdministration } from '../domain/admin/createKeyAdministration.js';
-import { actorFromProto, apiKeyToProto, auditEventToProto, scopeToProto } from './convert.js';
+import { actorFromProto, apiKeyToProto, auditEventToProto, propagationToProto, scopeToProto } from './convert.js';
 import { keyEditsFromUpdateRequest } from './keyEditsFromUpdateRequest.js';
 import { listAuditInputFromProto, listKeysInputFromProto } from './listInputsFromProto.js';
 import { createCallPipeline, type ServiceOptions } from './pipeline/createCallPipeline.js';
@@ -33,17 +33,17 @@ export function createKeyAdminService(admin: KeyAdministration, clock: Clock, op
       return { keys: page.items.map((key) => apiKeyToProto(key, now)), nextPageToken: page.nextPageToken };
     }),
     updateKey: pipeline.unary(method('UpdateKey'), async (request, context, call) => {
-      const key = await admin.updateKey(
+      const updated = await admin.updateKey(
         actorFromProto(request.actor, context.caller),
         { keyId: request.keyId, edits: () => keyEditsFromUpdateRequest(request) },
         { signal: call.signal },
       );
-      return { key: apiKeyToProto(key, clock.now()) };
+      return { key: apiKeyToProto(updated.key, clock.now()), propagation: propagationToProto(updated.propagation) };
     }),
     revokeKey: pipeline.unary(method('RevokeKey'), async (request, context, call) => {
       const actor = actorFromProto(request.actor, context.caller);
-      const key = await admin.revokeKey(actor, request.keyId, request.reason, { signal: call.signal });
-      return { key: apiKeyToProto(key, clock.now()) };
+      const revoked = await admin.revokeKey(actor, request.keyId, request.reason, { signal: call.signal });
+      return { key: apiKeyToProto(revoked.key, clock.now()), propagation: propagationToProto(revoked.propagation) };
     }),
     rotateKey: pipeline.unary(method('RotateKey'), async (request, context, call) => {
       const input = {
@@ -59,6 +59,7 @@ export function createKeyAdminService(admin: KeyAdministration, clock: Clock, op
         newKey: apiKeyToProto(rotated.key, now),
         secret: rotated.secret,
         oldKey: apiKeyToProto(rotated.oldKey, now),
+        propagation: propagationToProto(rotated.propagation),
       };
     }),
     revokeUserKeys: pipeline.unary(method('RevokeUserKeys'), async (request, context, call) => {
@@ -68,7 +69,11 @@ export function createKeyAdminService(admin: KeyAdministration, clock: Clock, op
         request.reason,
         { signal: call.signal },
       );
-      return { revokedCount: revoked.length, revokedKeyIds: revoked.map((key) => key.id) };
+      return {
+        revokedCount: revoked.keys.length,
+        revokedKeyIds: revoked.keys.map((key) => key.id),
+        propagation: propagationToProto(revoked.propagation),
+      };
     }),
     listScopes: pipeline.unary(method('ListScopes'), (request, context) => ({
       scopes: admin.listScopes(actorFromProto(request.actor, context.caller)).map(scopeToProto),

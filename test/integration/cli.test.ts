@@ -173,6 +173,14 @@ describe('apikeys CLI (the real binary against a real server) [sqlite]', () => {
       };
       expect(cleared.key.allowedIps).toBeUndefined();
       expect(cleared.key.name).toBe('Renamed');
+      // A lone replica confirms its own write at once.
+      expect((json(run) as { propagation: unknown }).propagation).toMatchObject({
+        confirmedReplicas: 1,
+        liveReplicas: 1,
+        complete: true,
+      });
+      const text = await apikeys(['update', created.key.id, '--name', 'Again'], { env });
+      expect(text.stdout).toMatch(/\npropagated to 1\/1 replica in \d+ ms\n$/);
     });
 
     it('revoke revokes at once: the next verification is refused', async () => {
@@ -182,6 +190,9 @@ describe('apikeys CLI (the real binary against a real server) [sqlite]', () => {
       expect(run.code).toBe(0);
       expect(run.stdout).toMatch(/state\s+revoked/);
       expect(run.stdout).toMatch(/revoked\s+\S+ by alice: leaked in a CI log/);
+      expect(run.stdout).toMatch(/\npropagated to 1\/1 replica in \d+ ms\n$/);
+      const again = json(await apikeys(['revoke', created.key.id, '--json'], { env })) as { propagation: unknown };
+      expect(again.propagation).toMatchObject({ confirmedReplicas: 1, liveReplicas: 1, complete: true });
       const verified = await server.clients.verifier.verifyKey({
         key: created.secret,
         clientIp: '',
@@ -199,6 +210,7 @@ describe('apikeys CLI (the real binary against a real server) [sqlite]', () => {
       expect(secrets).toHaveLength(1);
       expect(secrets[0]).not.toBe(created.secret);
       expect(run.stdout).toMatch(new RegExp(`rotated from\\s+${created.key.id}`));
+      expect(run.stdout).toMatch(/\npropagated to 1\/1 replica in \d+ ms\n$/);
       expect(run.stderr).toContain('cannot be retrieved again');
       const old = (json(await apikeys(['get', created.key.id, '--json'], { env })) as { key: KeyJson }).key;
       expect(old.replacedByKeyId).toMatch(/^key_/);
@@ -215,6 +227,7 @@ describe('apikeys CLI (the real binary against a real server) [sqlite]', () => {
       expect(run.stdout).toContain('revoked 2 keys');
       expect(run.stdout).toContain(bob.key.id);
       expect(run.stdout).toContain(bob2.key.id);
+      expect(run.stdout).toMatch(/\npropagated to 1\/1 replica in \d+ ms\n$/);
       const remaining = await server.clients.admin.getKey({ actor: actorOf(org, 'alice'), keyId: alice.key.id });
       expect(remaining.key?.state).toBe(KeyState.KEY_STATE_ACTIVE);
     });
@@ -370,6 +383,45 @@ describe('apikeys CLI (the real binary against a real server) [sqlite]', () => {
       const run = await apikeys(['scopes', '--ca', '/nonexistent/ca.pem'], { env: adminEnv() });
       expect(run.code).toBe(1);
       expect(run.stderr).toMatch(/^apikeys: cannot read --ca file "\/nonexistent\/ca.pem": ENOENT/);
+    });
+  });
+});
+
+describe('apikeys CLI when a replica does not confirm a write [sqlite]', () => {
+  const WAIT_MS = 200;
+  const server = useTestServer('sqlite', { PROPAGATION_WAIT_MS: String(WAIT_MS) });
+  const GHOST = 'ghost-host:4242:abcdef';
+
+  it('says which replica did not confirm, in text and in JSON, and still exits 0', async () => {
+    // A live replica (fresh heartbeat) that never applies anything: its row is all writers know of it.
+    const now = Date.now();
+    await server.app.db('feed_replicas').insert({
+      replica_id: GHOST,
+      applied_position: 0,
+      heartbeat_at: now + 60_000,
+      started_at: now,
+    });
+    const env = {
+      APIKEYS_ADDRESS: server.address,
+      APIKEYS_ORG: newOrganizationId('cli'),
+      APIKEYS_USER: 'alice',
+      APIKEYS_ROLE: 'admin',
+    };
+    const created = json(await apikeys(['create', '--name', 'k', '--scope', 'tickets:read', '--json'], { env })) as {
+      key: KeyJson;
+    };
+    const text = await apikeys(['revoke', created.key.id], { env });
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(
+      new RegExp(`\\nNOT confirmed by replica ${GHOST} within \\d+ ms \\(1/2 replicas confirmed; .*\\)\\n$`),
+    );
+    const viaJson = json(await apikeys(['revoke-user', 'alice', '--json'], { env })) as { propagation: unknown };
+    expect(viaJson.propagation).toEqual({
+      confirmedReplicas: 1,
+      liveReplicas: 2,
+      unconfirmedReplicaIds: [GHOST],
+      waitMs: expect.any(Number) as number,
+      complete: false,
     });
   });
 });

@@ -685,6 +685,13 @@ describeEachDatabase('UpdateKey, RevokeKey, RotateKey, RevokeUserKeys and expiry
       expect(await server.clients.admin.revokeUserKeys({ actor, userId: 'nobody', reason: '' })).toEqual({
         revokedCount: 0,
         revokedKeyIds: [],
+        propagation: {
+          confirmedReplicas: 1,
+          liveReplicas: 1,
+          unconfirmedReplicaIds: [],
+          waitMs: expect.any(Number) as number,
+          complete: true,
+        },
       });
       expect(await databaseSnapshot(server.app.db, [actor.organizationId])).toEqual(before);
     });

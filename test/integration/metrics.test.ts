@@ -87,6 +87,18 @@ describe('operator HTTP endpoints of one process', () => {
     expect(after).toMatch(/apikeys_db_pool_connections\{state="used"\} \d+/);
     expect(after).toMatch(/process_resident_memory_bytes \d+/);
   });
+
+  it('exposes acknowledged waits, the live replicas and how far behind the feed head each one is', async () => {
+    const created = await createTestKey(server, admin, { name: 'ack' });
+    await server.clients.admin.revokeKey({ actor: admin, keyId: created.key.id, reason: '' });
+    const body = await (await fetch(`${base}/metrics`)).text();
+    expect(sample(body, 'apikeys_propagation_seconds_count{outcome="complete"}')).toBe(1);
+    expect(sample(body, 'apikeys_propagation_seconds_count{outcome="incomplete"}')).toBe(0);
+    expect(sample(body, 'apikeys_feed_replicas_live')).toBe(1);
+    const lag = sample(body, `apikeys_feed_replica_lag_positions{replica="${server.app.replicaId}"}`);
+    expect(lag).toBeGreaterThanOrEqual(0);
+    expect(lag).toBeLessThanOrEqual(2); // the create and the revoke, if its feed has not polled since
+  });
 });
 
 describe('operator HTTP endpoints of a cluster (WORKERS=2)', () => {
@@ -112,6 +124,9 @@ describe('operator HTTP endpoints of a cluster (WORKERS=2)', () => {
     const body = await (await fetch(`${base}/metrics`)).text();
     expect(sample(body, 'apikeys_verify_decisions_total{reason="valid"}')).toBe(4);
     expect(sample(body, 'apikeys_rpc_handled_total{method="/apikeys.v1.KeyVerifier/VerifyKey",code="OK"}')).toBe(4);
+    // Each worker is a replica; both read the same table, so the count is not summed.
+    expect(sample(body, 'apikeys_feed_replicas_live')).toBe(2);
+    expect(body.match(/^apikeys_feed_replica_lag_positions\{/gm)).toHaveLength(2);
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
   });
 });

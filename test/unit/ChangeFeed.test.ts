@@ -49,6 +49,7 @@ function feedOver(table: FakeFeedTable, options: { stalenessBoundMs?: number; ba
   let now = 1_000;
   const applied: number[] = [];
   const events: string[] = [];
+  const reported: number[] = [];
   const feed = new ChangeFeed({
     repository: table,
     monotonic: { now: () => now },
@@ -57,12 +58,13 @@ function feedOver(table: FakeFeedTable, options: { stalenessBoundMs?: number; ba
     onGap: () => events.push('gap'),
     onStale: () => events.push('stale'),
     onFresh: () => events.push('fresh'),
+    onApplied: (position) => reported.push(position),
     pollIntervalMs: 1_000_000,
     stalenessBoundMs: options.stalenessBoundMs ?? 1000,
     pollTimeoutMs: 50,
     batchSize: options.batchSize ?? 100,
   });
-  return { feed, applied, events, advance: (ms: number) => (now += ms) };
+  return { feed, applied, events, reported, advance: (ms: number) => (now += ms) };
 }
 
 describe('ChangeFeed applies every committed change once, in feed order', () => {
@@ -80,6 +82,21 @@ describe('ChangeFeed applies every committed change once, in feed order', () => 
     await feed.pollOnce();
     expect(applied).toEqual([3, 4]);
     await feed.stop();
+  });
+
+  it('reports the position after each poll that moved it, once its changes were applied', async () => {
+    const table = new FakeFeedTable();
+    const { feed, applied, reported } = feedOver(table, { batchSize: 2 });
+    await feed.start();
+    table.commit(3);
+    await feed.pollOnce();
+    expect(reported).toEqual([2]);
+    await feed.pollOnce();
+    await feed.pollOnce(); // nothing new: nothing to report
+    table.failing = true;
+    await feed.pollOnce();
+    expect(reported).toEqual([2, 3]);
+    expect(applied).toEqual([1, 2, 3]);
   });
 
   it('reads a backlog in batches and vouches for the cache only once it has read to the end', async () => {

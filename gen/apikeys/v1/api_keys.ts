@@ -477,7 +477,14 @@ export interface UpdateKeyRequest {
 /** Response of KeyAdmin.UpdateKey. */
 export interface UpdateKeyResponse {
   /** The key after the change. */
-  key?: ApiKey | undefined;
+  key?:
+    | ApiKey
+    | undefined;
+  /**
+   * How far the change had reached the service's replicas when this response was sent; unset when the
+   * service does not wait (PROPAGATION_WAIT_MS=0).
+   */
+  propagation?: Propagation | undefined;
 }
 
 /** Request of KeyAdmin.RevokeKey. */
@@ -495,7 +502,15 @@ export interface RevokeKeyRequest {
 /** Response of KeyAdmin.RevokeKey. */
 export interface RevokeKeyResponse {
   /** The revoked key (unchanged if it was already revoked). */
-  key?: ApiKey | undefined;
+  key?:
+    | ApiKey
+    | undefined;
+  /**
+   * How far the revocation had reached the service's replicas when this response was sent; unset when
+   * the service does not wait (PROPAGATION_WAIT_MS=0). Revoking a revoked key waits for every change
+   * made until then, so repeating a call whose propagation was incomplete confirms the revocation.
+   */
+  propagation?: Propagation | undefined;
 }
 
 /** Request of KeyAdmin.RotateKey. */
@@ -521,7 +536,14 @@ export interface RotateKeyResponse {
   /** The replacement's secret, returned only here. */
   secret: string;
   /** The old key as it is after the rotation (new expiry or revoked). */
-  oldKey?: ApiKey | undefined;
+  oldKey?:
+    | ApiKey
+    | undefined;
+  /**
+   * How far the change of the old key had reached the service's replicas when this response was sent;
+   * unset when the service does not wait (PROPAGATION_WAIT_MS=0).
+   */
+  propagation?: Propagation | undefined;
 }
 
 /** Request of KeyAdmin.RevokeUserKeys. */
@@ -542,6 +564,55 @@ export interface RevokeUserKeysResponse {
   revokedCount: number;
   /** Their ids. */
   revokedKeyIds: string[];
+  /**
+   * How far the revocations (the last batch, and so every earlier one) had reached the service's
+   * replicas when this response was sent; unset when the service does not wait (PROPAGATION_WAIT_MS=0).
+   */
+  propagation?: Propagation | undefined;
+}
+
+/**
+ * How far a KeyAdmin write had reached the service's replicas when its response was sent.
+ *
+ * A replica is one serving process (each worker with WORKERS > 1). Each records in the database how far
+ * it has applied the change feed, with a heartbeat; a replica is live while its heartbeat is at most
+ * REPLICA_TIMEOUT_MS old (by the database's clock). RevokeKey, UpdateKey, RotateKey and RevokeUserKeys
+ * wait after committing, at most PROPAGATION_WAIT_MS, until every live replica has applied the write. A
+ * replica that applied it no longer holds a cached copy older than the write: its next VerifyKey of the
+ * key sees the change. The write is committed whatever this says. A replica that had not applied it may
+ * answer from its old copy until it does, and never later than STALENESS_BOUND_MS after the write
+ * committed: past that bound without reading the change feed to its end, a replica stops trusting its
+ * cache. Give these calls a deadline longer than PROPAGATION_WAIT_MS plus the write itself: a deadline that
+ * passes during the wait fails the call with DEADLINE_EXCEEDED although the write was committed.
+ */
+export interface Propagation {
+  /**
+   * Live replicas that had applied the write, the one that answered included (it drops what the write
+   * changed before answering).
+   */
+  confirmedReplicas: number;
+  /**
+   * Replicas that were waited for: every live replica, the one that answered included. Equals
+   * `confirmed_replicas` plus the number of `unconfirmed_replica_ids`.
+   */
+  liveReplicas: number;
+  /**
+   * The live replicas that had not applied the write when the wait ended, sorted. A replica id is
+   * `host:pid:random`, new at every start of a process, as the replica logs it at start and as the
+   * `apikeys_feed_replica_lag_positions` metric labels it. Empty when `complete`.
+   */
+  unconfirmedReplicaIds: string[];
+  /**
+   * How long the write waited for the replicas after it committed, in milliseconds: at most about
+   * PROPAGATION_WAIT_MS.
+   */
+  waitMs: number;
+  /**
+   * True when every live replica had applied the write. False when some had not within the wait, and
+   * also when the replicas' progress could not be read within it (then only the replica that answered is
+   * counted, and `unconfirmed_replica_ids` is empty).
+   */
+  complete: boolean;
 }
 
 /** Request of KeyAdmin.ListScopes. */
@@ -2063,13 +2134,16 @@ export const UpdateKeyRequest: MessageFns<UpdateKeyRequest> = {
 };
 
 function createBaseUpdateKeyResponse(): UpdateKeyResponse {
-  return { key: undefined };
+  return { key: undefined, propagation: undefined };
 }
 
 export const UpdateKeyResponse: MessageFns<UpdateKeyResponse> = {
   encode(message: UpdateKeyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.key !== undefined) {
       ApiKey.encode(message.key, writer.uint32(10).fork()).join();
+    }
+    if (message.propagation !== undefined) {
+      Propagation.encode(message.propagation, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -2095,6 +2169,14 @@ export const UpdateKeyResponse: MessageFns<UpdateKeyResponse> = {
             message.key = ApiKey.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.propagation = Propagation.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2108,13 +2190,19 @@ export const UpdateKeyResponse: MessageFns<UpdateKeyResponse> = {
   },
 
   fromJSON(object: any): UpdateKeyResponse {
-    return { key: isSet(object.key) ? ApiKey.fromJSON(object.key) : undefined };
+    return {
+      key: isSet(object.key) ? ApiKey.fromJSON(object.key) : undefined,
+      propagation: isSet(object.propagation) ? Propagation.fromJSON(object.propagation) : undefined,
+    };
   },
 
   toJSON(message: UpdateKeyResponse): unknown {
     const obj: any = {};
     if (message.key !== undefined) {
       obj.key = ApiKey.toJSON(message.key);
+    }
+    if (message.propagation !== undefined) {
+      obj.propagation = Propagation.toJSON(message.propagation);
     }
     return obj;
   },
@@ -2125,6 +2213,9 @@ export const UpdateKeyResponse: MessageFns<UpdateKeyResponse> = {
   fromPartial<I extends Exact<DeepPartial<UpdateKeyResponse>, I>>(object: I): UpdateKeyResponse {
     const message = createBaseUpdateKeyResponse();
     message.key = (object.key !== undefined && object.key !== null) ? ApiKey.fromPartial(object.key) : undefined;
+    message.propagation = (object.propagation !== undefined && object.propagation !== null)
+      ? Propagation.fromPartial(object.propagation)
+      : undefined;
     return message;
   },
 };
@@ -2235,13 +2326,16 @@ export const RevokeKeyRequest: MessageFns<RevokeKeyRequest> = {
 };
 
 function createBaseRevokeKeyResponse(): RevokeKeyResponse {
-  return { key: undefined };
+  return { key: undefined, propagation: undefined };
 }
 
 export const RevokeKeyResponse: MessageFns<RevokeKeyResponse> = {
   encode(message: RevokeKeyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.key !== undefined) {
       ApiKey.encode(message.key, writer.uint32(10).fork()).join();
+    }
+    if (message.propagation !== undefined) {
+      Propagation.encode(message.propagation, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -2267,6 +2361,14 @@ export const RevokeKeyResponse: MessageFns<RevokeKeyResponse> = {
             message.key = ApiKey.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.propagation = Propagation.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2280,13 +2382,19 @@ export const RevokeKeyResponse: MessageFns<RevokeKeyResponse> = {
   },
 
   fromJSON(object: any): RevokeKeyResponse {
-    return { key: isSet(object.key) ? ApiKey.fromJSON(object.key) : undefined };
+    return {
+      key: isSet(object.key) ? ApiKey.fromJSON(object.key) : undefined,
+      propagation: isSet(object.propagation) ? Propagation.fromJSON(object.propagation) : undefined,
+    };
   },
 
   toJSON(message: RevokeKeyResponse): unknown {
     const obj: any = {};
     if (message.key !== undefined) {
       obj.key = ApiKey.toJSON(message.key);
+    }
+    if (message.propagation !== undefined) {
+      obj.propagation = Propagation.toJSON(message.propagation);
     }
     return obj;
   },
@@ -2297,6 +2405,9 @@ export const RevokeKeyResponse: MessageFns<RevokeKeyResponse> = {
   fromPartial<I extends Exact<DeepPartial<RevokeKeyResponse>, I>>(object: I): RevokeKeyResponse {
     const message = createBaseRevokeKeyResponse();
     message.key = (object.key !== undefined && object.key !== null) ? ApiKey.fromPartial(object.key) : undefined;
+    message.propagation = (object.propagation !== undefined && object.propagation !== null)
+      ? Propagation.fromPartial(object.propagation)
+      : undefined;
     return message;
   },
 };
@@ -2431,7 +2542,7 @@ export const RotateKeyRequest: MessageFns<RotateKeyRequest> = {
 };
 
 function createBaseRotateKeyResponse(): RotateKeyResponse {
-  return { newKey: undefined, secret: "", oldKey: undefined };
+  return { newKey: undefined, secret: "", oldKey: undefined, propagation: undefined };
 }
 
 export const RotateKeyResponse: MessageFns<RotateKeyResponse> = {
@@ -2444,6 +2555,9 @@ export const RotateKeyResponse: MessageFns<RotateKeyResponse> = {
     }
     if (message.oldKey !== undefined) {
       ApiKey.encode(message.oldKey, writer.uint32(26).fork()).join();
+    }
+    if (message.propagation !== undefined) {
+      Propagation.encode(message.propagation, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -2485,6 +2599,14 @@ export const RotateKeyResponse: MessageFns<RotateKeyResponse> = {
             message.oldKey = ApiKey.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.propagation = Propagation.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2510,6 +2632,7 @@ export const RotateKeyResponse: MessageFns<RotateKeyResponse> = {
         : isSet(object.old_key)
         ? ApiKey.fromJSON(object.old_key)
         : undefined,
+      propagation: isSet(object.propagation) ? Propagation.fromJSON(object.propagation) : undefined,
     };
   },
 
@@ -2523,6 +2646,9 @@ export const RotateKeyResponse: MessageFns<RotateKeyResponse> = {
     }
     if (message.oldKey !== undefined) {
       obj.oldKey = ApiKey.toJSON(message.oldKey);
+    }
+    if (message.propagation !== undefined) {
+      obj.propagation = Propagation.toJSON(message.propagation);
     }
     return obj;
   },
@@ -2538,6 +2664,9 @@ export const RotateKeyResponse: MessageFns<RotateKeyResponse> = {
     message.secret = object.secret ?? "";
     message.oldKey = (object.oldKey !== undefined && object.oldKey !== null)
       ? ApiKey.fromPartial(object.oldKey)
+      : undefined;
+    message.propagation = (object.propagation !== undefined && object.propagation !== null)
+      ? Propagation.fromPartial(object.propagation)
       : undefined;
     return message;
   },
@@ -2649,7 +2778,7 @@ export const RevokeUserKeysRequest: MessageFns<RevokeUserKeysRequest> = {
 };
 
 function createBaseRevokeUserKeysResponse(): RevokeUserKeysResponse {
-  return { revokedCount: 0, revokedKeyIds: [] };
+  return { revokedCount: 0, revokedKeyIds: [], propagation: undefined };
 }
 
 export const RevokeUserKeysResponse: MessageFns<RevokeUserKeysResponse> = {
@@ -2659,6 +2788,9 @@ export const RevokeUserKeysResponse: MessageFns<RevokeUserKeysResponse> = {
     }
     for (const v of message.revokedKeyIds) {
       writer.uint32(18).string(v!);
+    }
+    if (message.propagation !== undefined) {
+      Propagation.encode(message.propagation, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -2692,6 +2824,14 @@ export const RevokeUserKeysResponse: MessageFns<RevokeUserKeysResponse> = {
             message.revokedKeyIds.push(reader.string());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.propagation = Propagation.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2716,6 +2856,7 @@ export const RevokeUserKeysResponse: MessageFns<RevokeUserKeysResponse> = {
         : globalThis.Array.isArray(object?.revoked_key_ids)
         ? object.revoked_key_ids.map((e: any) => globalThis.String(e))
         : [],
+      propagation: isSet(object.propagation) ? Propagation.fromJSON(object.propagation) : undefined,
     };
   },
 
@@ -2727,6 +2868,9 @@ export const RevokeUserKeysResponse: MessageFns<RevokeUserKeysResponse> = {
     if (message.revokedKeyIds?.length) {
       obj.revokedKeyIds = message.revokedKeyIds;
     }
+    if (message.propagation !== undefined) {
+      obj.propagation = Propagation.toJSON(message.propagation);
+    }
     return obj;
   },
 
@@ -2737,6 +2881,158 @@ export const RevokeUserKeysResponse: MessageFns<RevokeUserKeysResponse> = {
     const message = createBaseRevokeUserKeysResponse();
     message.revokedCount = object.revokedCount ?? 0;
     message.revokedKeyIds = object.revokedKeyIds?.map((e) => e) || [];
+    message.propagation = (object.propagation !== undefined && object.propagation !== null)
+      ? Propagation.fromPartial(object.propagation)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePropagation(): Propagation {
+  return { confirmedReplicas: 0, liveReplicas: 0, unconfirmedReplicaIds: [], waitMs: 0, complete: false };
+}
+
+export const Propagation: MessageFns<Propagation> = {
+  encode(message: Propagation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.confirmedReplicas !== 0) {
+      writer.uint32(8).int32(message.confirmedReplicas);
+    }
+    if (message.liveReplicas !== 0) {
+      writer.uint32(16).int32(message.liveReplicas);
+    }
+    for (const v of message.unconfirmedReplicaIds) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.waitMs !== 0) {
+      writer.uint32(32).int32(message.waitMs);
+    }
+    if (message.complete !== false) {
+      writer.uint32(40).bool(message.complete);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Propagation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePropagation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.confirmedReplicas = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.liveReplicas = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.unconfirmedReplicaIds.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.waitMs = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.complete = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Propagation {
+    return {
+      confirmedReplicas: isSet(object.confirmedReplicas)
+        ? globalThis.Number(object.confirmedReplicas)
+        : isSet(object.confirmed_replicas)
+        ? globalThis.Number(object.confirmed_replicas)
+        : 0,
+      liveReplicas: isSet(object.liveReplicas)
+        ? globalThis.Number(object.liveReplicas)
+        : isSet(object.live_replicas)
+        ? globalThis.Number(object.live_replicas)
+        : 0,
+      unconfirmedReplicaIds: globalThis.Array.isArray(object?.unconfirmedReplicaIds)
+        ? object.unconfirmedReplicaIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.unconfirmed_replica_ids)
+        ? object.unconfirmed_replica_ids.map((e: any) => globalThis.String(e))
+        : [],
+      waitMs: isSet(object.waitMs)
+        ? globalThis.Number(object.waitMs)
+        : isSet(object.wait_ms)
+        ? globalThis.Number(object.wait_ms)
+        : 0,
+      complete: isSet(object.complete) ? globalThis.Boolean(object.complete) : false,
+    };
+  },
+
+  toJSON(message: Propagation): unknown {
+    const obj: any = {};
+    if (message.confirmedReplicas !== 0) {
+      obj.confirmedReplicas = Math.round(message.confirmedReplicas);
+    }
+    if (message.liveReplicas !== 0) {
+      obj.liveReplicas = Math.round(message.liveReplicas);
+    }
+    if (message.unconfirmedReplicaIds?.length) {
+      obj.unconfirmedReplicaIds = message.unconfirmedReplicaIds;
+    }
+    if (message.waitMs !== 0) {
+      obj.waitMs = Math.round(message.waitMs);
+    }
+    if (message.complete !== false) {
+      obj.complete = message.complete;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Propagation>, I>>(base?: I): Propagation {
+    return Propagation.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Propagation>, I>>(object: I): Propagation {
+    const message = createBasePropagation();
+    message.confirmedReplicas = object.confirmedReplicas ?? 0;
+    message.liveReplicas = object.liveReplicas ?? 0;
+    message.unconfirmedReplicaIds = object.unconfirmedReplicaIds?.map((e) => e) || [];
+    message.waitMs = object.waitMs ?? 0;
+    message.complete = object.complete ?? false;
     return message;
   },
 };

@@ -3,6 +3,7 @@ import type { Command } from '../Command.js';
 import { formatKey } from '../formatKey.js';
 import { stringOption } from '../optionValues.js';
 import { printJson } from './printJson.js';
+import { printPropagation, withFullPropagation } from './printPropagation.js';
 
 /** `apikeys revoke`: revokes one key, at once, on every replica. */
 export const revoke: Command = {
@@ -19,8 +20,11 @@ export const revoke: Command = {
       keyId: positionals[0] ?? '',
       reason: stringOption(values, 'reason') ?? '',
     });
-    if (context.json) printJson(context, RevokeKeyResponse.toJSON(response));
-    else if (response.key !== undefined) context.out(formatKey(response.key));
+    if (context.json) printJson(context, withFullPropagation(RevokeKeyResponse.toJSON(response), response.propagation));
+    else {
+      if (response.key !== undefined) context.out(formatKey(response.key));
+      printPropagation(context, response.propagation);
+    }
     return 0;
   },
 };

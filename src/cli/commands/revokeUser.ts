@@ -2,6 +2,7 @@ import { RevokeUserKeysResponse } from '../../../gen/apikeys/v1/api_keys.js';
 import type { Command } from '../Command.js';
 import { stringOption } from '../optionValues.js';
 import { printJson } from './printJson.js';
+import { printPropagation, withFullPropagation } from './printPropagation.js';
 
 /** `apikeys revoke-user`: offboarding, revokes every active key a user created in the organization. */
 export const revokeUser: Command = {
@@ -18,10 +19,12 @@ export const revokeUser: Command = {
       userId: positionals[0] ?? '',
       reason: stringOption(values, 'reason') ?? '',
     });
-    if (context.json) printJson(context, RevokeUserKeysResponse.toJSON(response));
+    if (context.json)
+      printJson(context, withFullPropagation(RevokeUserKeysResponse.toJSON(response), response.propagation));
     else {
       context.out(`revoked ${response.revokedCount} key${response.revokedCount === 1 ? '' : 's'}`);
       for (const id of response.revokedKeyIds) context.out(`  ${id}`);
+      printPropagation(context, response.propagation);
     }
     return 0;
   },

@@ -5,6 +5,7 @@ import { intOption } from '../optionValues.js';
 import { UsageError } from '../UsageError.js';
 import { SECRET_WARNING } from './create.js';
 import { printJson } from './printJson.js';
+import { printPropagation, withFullPropagation } from './printPropagation.js';
 
 /** `apikeys rotate`: replaces a key by a new one and prints the new secret once. */
 export const rotate: Command = {
@@ -32,11 +33,12 @@ export const rotate: Command = {
     const hours = intOption(values, 'expires-in-hours', -2147483648, 2147483647);
     if (hours !== undefined) request.expiresInHours = hours;
     const response = await context.api().rotateKey(request);
-    if (context.json) printJson(context, RotateKeyResponse.toJSON(response));
+    if (context.json) printJson(context, withFullPropagation(RotateKeyResponse.toJSON(response), response.propagation));
     else {
       if (response.newKey !== undefined) context.out(`new key\n${formatKey(response.newKey)}`);
       if (response.oldKey !== undefined) context.out(`\nold key\n${formatKey(response.oldKey)}`);
       context.out(`\nsecret        ${response.secret}`);
+      printPropagation(context, response.propagation);
     }
     context.err(SECRET_WARNING);
     return 0;

@@ -4,6 +4,7 @@ import { formatKey } from '../formatKey.js';
 import { flag, intOption, listOption, stringOption } from '../optionValues.js';
 import { UsageError } from '../UsageError.js';
 import { printJson } from './printJson.js';
+import { printPropagation, withFullPropagation } from './printPropagation.js';
 
 const INT32 = [-2147483648, 2147483647] as const;
 
@@ -55,8 +56,11 @@ export const update: Command = {
         updateMask: mask,
       }),
     );
-    if (context.json) printJson(context, UpdateKeyResponse.toJSON(response));
-    else if (response.key !== undefined) context.out(formatKey(response.key));
+    if (context.json) printJson(context, withFullPropagation(UpdateKeyResponse.toJSON(response), response.propagation));
+    else {
+      if (response.key !== undefined) context.out(formatKey(response.key));
+      printPropagation(context, response.propagation);
+    }
     return 0;
   },
 };

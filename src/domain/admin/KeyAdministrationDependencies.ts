@@ -1,5 +1,6 @@
 import type { Clock } from '../Clock.js';
 import type { KeyRepository } from '../KeyRepository.js';
+import type { PropagationWaiter } from '../Propagation.js';
 import type { ScopeCatalog } from '../ScopeCatalog.js';
 import type { ApiKeyRecord } from '../types.js';
 
@@ -12,4 +13,9 @@ export interface KeyAdministrationDependencies {
   readonly defaultLifetimeHours: number;
   /** Called after a write commits with the keys it changed, so caches drop them before the RPC returns. */
   readonly onKeysChanged?: (keys: readonly ApiKeyRecord[]) => Promise<void> | void;
+  /**
+   * Waits, after `onKeysChanged`, until the other replicas have applied a revoke, update, rotation or
+   * revocation of a user's keys; their results say how far it got. Absent: nobody waits.
+   */
+  readonly propagation?: PropagationWaiter;
 }

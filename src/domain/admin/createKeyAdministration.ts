@@ -1,4 +1,5 @@
 import type { ScopeDefinition } from '../ScopeCatalog.js';
+import type { AcknowledgedKey } from './acknowledgement.js';
 import type { Actor, ApiKeyRecord, AuditEventRecord } from '../types.js';
 import { createKey, type CreatedKey, type CreateKeyInput } from './createKey.js';
 import { getKey } from './getKey.js';
@@ -8,7 +9,7 @@ import { listKeys, type ListKeysInput } from './listKeys.js';
 import { listScopes } from './listScopes.js';
 import type { Page } from './paginate.js';
 import { revokeKey } from './revokeKey.js';
-import { revokeUserKeys } from './revokeUserKeys.js';
+import { type RevokedUserKeys, revokeUserKeys } from './revokeUserKeys.js';
 import { rotateKey, type RotatedKey, type RotateKeyInput } from './rotateKey.js';
 import { updateKey, type UpdateKeyInput } from './updateKey.js';
 import type { UseCaseContext } from './UseCaseContext.js';
@@ -21,9 +22,9 @@ export interface KeyAdministration {
   createKey(actor: Actor, input: CreateKeyInput, context?: UseCaseContext): Promise<CreatedKey>;
   getKey(actor: Actor, keyId: string): Promise<ApiKeyRecord>;
   listKeys(actor: Actor, input: ListKeysInput): Promise<Page<ApiKeyRecord>>;
-  updateKey(actor: Actor, input: UpdateKeyInput, context?: UseCaseContext): Promise<ApiKeyRecord>;
-  revokeKey(actor: Actor, keyId: string, reason: string, context?: UseCaseContext): Promise<ApiKeyRecord>;
-  revokeUserKeys(actor: Actor, userId: string, reason: string, context?: UseCaseContext): Promise<ApiKeyRecord[]>;
+  updateKey(actor: Actor, input: UpdateKeyInput, context?: UseCaseContext): Promise<AcknowledgedKey>;
+  revokeKey(actor: Actor, keyId: string, reason: string, context?: UseCaseContext): Promise<AcknowledgedKey>;
+  revokeUserKeys(actor: Actor, userId: string, reason: string, context?: UseCaseContext): Promise<RevokedUserKeys>;
   rotateKey(actor: Actor, input: RotateKeyInput, context?: UseCaseContext): Promise<RotatedKey>;
   listScopes(actor: Actor): readonly ScopeDefinition[];
   listAuditEvents(actor: Actor, input: ListAuditInput): Promise<Page<AuditEventRecord>>;

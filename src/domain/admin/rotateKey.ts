@@ -2,8 +2,10 @@ import { failedPrecondition } from '../AppError.js';
 import { setTo } from '../FieldUpdate.js';
 import { generateSecret, labelForRole, type GeneratedSecret } from '../keyFormat.js';
 import { applyKeyPatch, keyPatch, type KeyPatch } from '../KeyPatch.js';
+import type { Propagation } from '../Propagation.js';
 import type { Actor, ApiKeyRecord } from '../types.js';
 import { requireIdentifier } from '../validation.js';
+import { awaitPropagation, committedPosition } from './acknowledgement.js';
 import { auditDiff, describeNewKey } from './auditDiff.js';
 import { auditEvent } from './auditEvent.js';
 import type { CreatedKey } from './createKey.js';
@@ -26,11 +28,19 @@ export interface RotateKeyInput {
 /** The replacement key (with its secret, shown once) and the old key as it now is. */
 export interface RotatedKey extends CreatedKey {
   readonly oldKey: ApiKeyRecord;
+  /** How far the change of the old key had reached the replicas; null when the service does not wait. */
+  readonly propagation: Propagation | null;
 }
 
-/** Replaces an active key; the old one keeps working for the grace period, then expires. Admin only. */
+/**
+ * Replaces an active key; the old one keeps working for the grace period, then expires. Waits for the
+ * other replicas to apply the change of the old key. Admin only.
+ */
 export async function rotateKey(
-  deps: Pick<KeyAdministrationDependencies, 'repository' | 'clock' | 'defaultLifetimeHours' | 'onKeysChanged'>,
+  deps: Pick<
+    KeyAdministrationDependencies,
+    'repository' | 'clock' | 'defaultLifetimeHours' | 'onKeysChanged' | 'propagation'
+  >,
   actor: Actor,
   input: RotateKeyInput,
   context: UseCaseContext = {},
@@ -40,33 +50,42 @@ export async function rotateKey(
   const grace = requireGracePeriodHours(input.gracePeriodHours);
   const lifetimeHours = lifetimeHoursFor(actor, input.expiresInHours, deps.defaultLifetimeHours);
   const generated = generateSecret(labelForRole(actor.role));
-  const { created, oldKey } = await deps.repository.transaction(async (tx) => {
-    const key = await lockKey(tx, actor, keyId);
-    const now = deps.clock.now();
-    requireLiveKey(key, now, 'rotated');
-    if (key.replacedByKeyId !== null) {
-      throw failedPrecondition(
-        `key ${key.id} was already rotated into ${key.replacedByKeyId}; rotate that key instead`,
+  const committed = committedPosition();
+  const { created, oldKey } = await deps.repository.transaction(
+    async (tx) => {
+      const key = await lockKey(tx, actor, keyId);
+      const now = deps.clock.now();
+      requireLiveKey(key, now, 'rotated');
+      if (key.replacedByKeyId !== null) {
+        throw failedPrecondition(
+          `key ${key.id} was already rotated into ${key.replacedByKeyId}; rotate that key instead`,
+        );
+      }
+      const replacement = replacementOf(key, actor, generated, now, now + lifetimeHours * HOUR_MS);
+      await tx.insertKey(replacement);
+      await tx.insertAuditEvent(
+        auditEvent(actor, replacement, 'key_created', now, {
+          relatedKeyId: key.id,
+          changes: describeNewKey(replacement),
+        }),
       );
-    }
-    const replacement = replacementOf(key, actor, generated, now, now + lifetimeHours * HOUR_MS);
-    await tx.insertKey(replacement);
-    await tx.insertAuditEvent(
-      auditEvent(actor, replacement, 'key_created', now, {
-        relatedKeyId: key.id,
-        changes: describeNewKey(replacement),
-      }),
-    );
-    const patch = retirement(actor, key, replacement.id, now, grace);
-    await tx.updateKey(key, patch);
-    await tx.insertAuditEvent(
-      auditEvent(actor, key, 'key_rotated', now, { relatedKeyId: replacement.id, changes: auditDiff(key, patch) }),
-    );
-    return { created: replacement, oldKey: applyKeyPatch(key, patch) };
-  }, context);
+      const patch = retirement(actor, key, replacement.id, now, grace);
+      await tx.updateKey(key, patch);
+      await tx.insertAuditEvent(
+        auditEvent(actor, key, 'key_rotated', now, { relatedKeyId: replacement.id, changes: auditDiff(key, patch) }),
+      );
+      return { created: replacement, oldKey: applyKeyPatch(key, patch) };
+    },
+    { ...context, ...committed.options },
+  );
   // Only the old key changed; the new one is in no cache yet.
   await deps.onKeysChanged?.([oldKey]);
-  return { key: created, secret: generated.secret, oldKey };
+  return {
+    key: created,
+    secret: generated.secret,
+    oldKey,
+    propagation: await awaitPropagation(deps, committed, context),
+  };
 }
 
 /** The new key: the old one's name, scopes and allowlist under a new id and secret, made by `actor`. */

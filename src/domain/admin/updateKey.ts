@@ -5,6 +5,7 @@ import { applyKeyPatch, keyPatch, type KeyPatch } from '../KeyPatch.js';
 import type { ScopeCatalog } from '../ScopeCatalog.js';
 import type { Actor, ApiKeyRecord } from '../types.js';
 import { normalizeName, requireIdentifier } from '../validation.js';
+import { type AcknowledgedKey, awaitPropagation, committedPosition } from './acknowledgement.js';
 import { auditDiff } from './auditDiff.js';
 import { auditEvent } from './auditEvent.js';
 import type { KeyAdministrationDependencies } from './KeyAdministrationDependencies.js';
@@ -35,36 +36,43 @@ export interface UpdateKeyInput {
   readonly edits: () => KeyEdits;
 }
 
-/** Changes the edited fields of a key. Admin only; not on revoked or expired keys. */
+/**
+ * Changes the edited fields of a key, and waits for the other replicas to apply it. Admin only; not on
+ * revoked or expired keys.
+ */
 export async function updateKey(
-  deps: Pick<KeyAdministrationDependencies, 'repository' | 'scopes' | 'clock' | 'onKeysChanged'>,
+  deps: Pick<KeyAdministrationDependencies, 'repository' | 'scopes' | 'clock' | 'onKeysChanged' | 'propagation'>,
   actor: Actor,
   input: UpdateKeyInput,
   context: UseCaseContext = {},
-): Promise<ApiKeyRecord> {
+): Promise<AcknowledgedKey> {
   requirePermission(actor, 'update keys');
   const keyId = requireIdentifier(input.keyId, 'key_id');
   const edits = normalizeEdits(deps.scopes, input.edits());
-  const updated = await deps.repository.transaction(async (tx) => {
-    const key = await lockKey(tx, actor, keyId);
-    const now = deps.clock.now();
-    requireEditable(deps.scopes, key, now, edits);
-    const patch: KeyPatch = {
-      ...keyPatch(now),
-      name: edits.name,
-      scopes: edits.scopes,
-      allowedIps: edits.allowedIps,
-      expireTime: mapFieldUpdate(edits.expiresInHours, (hours) => now + hours * HOUR_MS),
-    };
-    const changes = auditDiff(key, patch);
-    // Setting fields to the values they have is no change: nothing is written or audited.
-    if (changes.length === 0) return key;
-    await tx.updateKey(key, patch);
-    await tx.insertAuditEvent(auditEvent(actor, key, 'key_updated', now, { changes }));
-    return applyKeyPatch(key, patch);
-  }, context);
+  const committed = committedPosition();
+  const updated = await deps.repository.transaction(
+    async (tx) => {
+      const key = await lockKey(tx, actor, keyId);
+      const now = deps.clock.now();
+      requireEditable(deps.scopes, key, now, edits);
+      const patch: KeyPatch = {
+        ...keyPatch(now),
+        name: edits.name,
+        scopes: edits.scopes,
+        allowedIps: edits.allowedIps,
+        expireTime: mapFieldUpdate(edits.expiresInHours, (hours) => now + hours * HOUR_MS),
+      };
+      const changes = auditDiff(key, patch);
+      // Setting fields to the values they have is no change: nothing is written or audited.
+      if (changes.length === 0) return key;
+      await tx.updateKey(key, patch);
+      await tx.insertAuditEvent(auditEvent(actor, key, 'key_updated', now, { changes }));
+      return applyKeyPatch(key, patch);
+    },
+    { ...context, ...committed.options },
+  );
   await deps.onKeysChanged?.([updated]);
-  return updated;
+  return { key: updated, propagation: await awaitPropagation(deps, committed, context) };
 }
 
 function normalizeEdits(catalog: ScopeCatalog, edits: KeyEdits): KeyEdits {

@@ -21,7 +21,7 @@ describe('revokeKey', () => {
     const fixture = adminFixture();
     const key = await keyOf(fixture, ADMIN);
     fixture.advance(1);
-    const revoked = await revokeKey(fixture.deps, ADMIN, key.id, '  leaked in a log  ');
+    const revoked = (await revokeKey(fixture.deps, ADMIN, key.id, '  leaked in a log  ')).key;
     expect(revoked).toEqual({
       ...key,
       revokeTime: NOW + HOUR,
@@ -42,17 +42,17 @@ describe('revokeKey', () => {
   it('stores no reason when none is given', async () => {
     const fixture = adminFixture();
     const key = await keyOf(fixture, ADMIN);
-    expect((await revokeKey(fixture.deps, ADMIN, key.id, '   ')).revokeReason).toBeNull();
+    expect((await revokeKey(fixture.deps, ADMIN, key.id, '   ')).key.revokeReason).toBeNull();
   });
 
   describe('is idempotent', () => {
     it('returns a revoked key unchanged, and writes and audits nothing more', async () => {
       const fixture = adminFixture();
       const key = await keyOf(fixture, ADMIN);
-      const first = await revokeKey(fixture.deps, ADMIN, key.id, 'first');
+      const first = (await revokeKey(fixture.deps, ADMIN, key.id, 'first')).key;
       const trail = await fixture.auditTrail();
       fixture.advance(1);
-      const second = await revokeKey(fixture.deps, actor('admin', 'bob'), key.id, 'second');
+      const second = (await revokeKey(fixture.deps, actor('admin', 'bob'), key.id, 'second')).key;
       expect(second).toEqual(first);
       expect(await fixture.stored(key.id)).toEqual(first);
       expect(await fixture.auditTrail()).toEqual(trail);
@@ -81,7 +81,7 @@ describe('revokeUserKeys', () => {
     await revokeKey(fixture.deps, ADMIN, alreadyRevoked.id, 'earlier');
     const alices = await keyOf(fixture, ADMIN);
     fixture.advance(2);
-    const revoked = await revokeUserKeys(fixture.deps, ADMIN, 'bob', '');
+    const revoked = (await revokeUserKeys(fixture.deps, ADMIN, 'bob', '')).keys;
     expect(revoked.map((key) => key.id).sort()).toEqual(working.map((key) => key.id).sort());
     expect(revoked.every((key) => key.revokeReason === 'keys of user bob revoked')).toBe(true);
     expect((await fixture.stored(expiring.id))?.revokeTime).toBeNull();
@@ -92,7 +92,10 @@ describe('revokeUserKeys', () => {
 
   it('revokes nothing, and still answers, for a user without working keys', async () => {
     const fixture = adminFixture();
-    await expect(revokeUserKeys(fixture.deps, ADMIN, 'nobody', 'offboarded')).resolves.toEqual([]);
+    await expect(revokeUserKeys(fixture.deps, ADMIN, 'nobody', 'offboarded')).resolves.toEqual({
+      keys: [],
+      propagation: null,
+    });
     expect(fixture.announced).toEqual([[]]);
   });
 });

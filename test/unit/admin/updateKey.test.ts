@@ -19,8 +19,8 @@ async function keyWithAllowlist(fixture: AdminFixture, creator: Actor = ADMIN) {
   return key;
 }
 
-function update(fixture: AdminFixture, keyId: string, edits: Partial<KeyEdits>) {
-  return updateKey(fixture.deps, ADMIN, { keyId, edits: () => ({ ...NO_EDITS, ...edits }) });
+async function update(fixture: AdminFixture, keyId: string, edits: Partial<KeyEdits>) {
+  return (await updateKey(fixture.deps, ADMIN, { keyId, edits: () => ({ ...NO_EDITS, ...edits }) })).key;
 }
 
 describe('updateKey', () => {
