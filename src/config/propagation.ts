@@ -35,11 +35,27 @@ export const PROPAGATION_SETTINGS = {
   ),
 };
 
-/** The cross-field rule of this section: a live replica must heartbeat within the timeout. */
-export function propagationProblems(raw: { REPLICA_HEARTBEAT_MS: number; REPLICA_TIMEOUT_MS: number }): string[] {
-  return raw.REPLICA_HEARTBEAT_MS >= raw.REPLICA_TIMEOUT_MS
-    ? [
-        `REPLICA_HEARTBEAT_MS (${raw.REPLICA_HEARTBEAT_MS}) must be less than REPLICA_TIMEOUT_MS (${raw.REPLICA_TIMEOUT_MS})`,
-      ]
-    : [];
+/**
+ * The cross-field rules of this section: a live replica must heartbeat within the timeout, and a replica
+ * that is no longer waited for must have stopped serving its cache by then (its heartbeat and its feed
+ * read the same database, so once the one stops the other has failed too, for at most the staleness bound).
+ */
+export function propagationProblems(raw: {
+  REPLICA_HEARTBEAT_MS: number;
+  REPLICA_TIMEOUT_MS: number;
+  STALENESS_BOUND_MS: number;
+}): string[] {
+  const problems: string[] = [];
+  if (raw.REPLICA_HEARTBEAT_MS >= raw.REPLICA_TIMEOUT_MS) {
+    problems.push(
+      `REPLICA_HEARTBEAT_MS (${raw.REPLICA_HEARTBEAT_MS}) must be less than REPLICA_TIMEOUT_MS (${raw.REPLICA_TIMEOUT_MS})`,
+    );
+  }
+  const needed = raw.STALENESS_BOUND_MS + raw.REPLICA_HEARTBEAT_MS;
+  if (raw.REPLICA_TIMEOUT_MS < needed) {
+    problems.push(
+      `REPLICA_TIMEOUT_MS (${raw.REPLICA_TIMEOUT_MS}) must be at least STALENESS_BOUND_MS + REPLICA_HEARTBEAT_MS (${needed}), so that a replica no longer waited for has stopped serving its cache; raise REPLICA_TIMEOUT_MS or lower STALENESS_BOUND_MS`,
+    );
+  }
+  return problems;
 }

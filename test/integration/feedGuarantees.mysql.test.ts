@@ -206,7 +206,11 @@ describeMysql(`change-feed guarantees with replica processes [mysql]${skipped}`,
       await proxy.stop();
       await created.drop();
     });
-    const r = await replica(proxiedUrl, { MIGRATE_ON_START: 'true', STALENESS_BOUND_MS: '600000' });
+    const r = await replica(proxiedUrl, {
+      MIGRATE_ON_START: 'true',
+      STALENESS_BOUND_MS: '600000',
+      REPLICA_TIMEOUT_MS: '700000',
+    });
     const applied = await r.metric('apikeys_change_feed_changes_total');
     const key = await cachedKey(r, [r], 'verified once');
     // The feed reads the key's own creation row (version 1, as old as the cached copy).

@@ -83,6 +83,7 @@ describe('one replica with two worker processes (WORKERS=2)', () => {
       WORKERS: '2',
       CHANGE_FEED_POLL_MS: '60000',
       STALENESS_BOUND_MS: '120000',
+      REPLICA_TIMEOUT_MS: '125000',
       LOG_LEVEL: 'debug', // every verify logs its worker id
     });
   }, 60_000);
