@@ -20,7 +20,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpus, hostname } from 'node:os';
+import { cpus, hostname, loadavg } from 'node:os';
 
 import knex, { type Knex } from 'knex';
 
@@ -200,9 +200,10 @@ function printPhase(phase: FeedPhase, baseline: FeedPhase | undefined): void {
   const others = server.questions - phase.writerStatements - polls;
   log(
     `   server statements: ${fmt(server.questions / s)}/s (Questions, the sampler's own subtracted); ` +
-      `of which feed ${fmt((server.questions - phase.writerStatements) / s)}/s (total minus the writer's), ` +
+      `total minus the writer's ${fmt((server.questions - phase.writerStatements) / s)}/s (feed polls counted: ${fmt(polls / s)}/s), ` +
       `other clients of the server ${fmt(others / s, 1)}/s`,
   );
+  log(`   whole machine meanwhile (every process, other helpers' too): ${fmt(server.machineBusyPercent, 1)} % busy`);
   let cpuLine = `   mariadbd CPU: ${fmt(server.cpuPercent, 1)} % of a core (${fmt(server.cpuUs / 1000)} ms CPU)`;
   if (polls > 0) cpuLine += `, ${fmt(server.cpuUs / polls, 1)} µs per poll gross`;
   if (baseline !== undefined && polls > 0) {
@@ -214,9 +215,10 @@ function printPhase(phase: FeedPhase, baseline: FeedPhase | undefined): void {
 
 function printSummary(phases: readonly FeedPhase[]): void {
   const baseline = phases.find((phase) => phase.replicas === 0);
-  log('\nsummary (per second; CPU in % of one core; µs per poll above the writer-only baseline)');
+  log('\nsummary (per second; CPU in % of one core; "above baseline" = minus the writer-only phase)');
   log(
-    'replicas | polls/s | per replica | statements/s | feed statements/s | mariadbd CPU | feed CPU | µs/poll | p50 ms | p99 ms',
+    'replicas | polls/s | per replica | server statements/s | feed polls | writer | other clients | ' +
+      'mariadbd CPU | above baseline | µs/poll | p50 ms | p99 ms',
   );
   for (const phase of phases) {
     const s = phase.server.seconds;
@@ -232,7 +234,9 @@ function printSummary(phases: readonly FeedPhase[]): void {
         fmt(polls / s, 1),
         phase.replicas === 0 ? '-' : fmt(polls / s / phase.replicas, 2),
         fmt(phase.server.questions / s),
-        fmt((phase.server.questions - phase.writerStatements) / s),
+        fmt(polls / s),
+        fmt(phase.writerStatements / s),
+        fmt((phase.server.questions - polls - phase.writerStatements) / s),
         `${fmt(phase.server.cpuPercent, 1)} %`,
         Number.isNaN(netUs) ? '-' : `${fmt(netUs / 1e4 / s, 1)} %`,
         Number.isNaN(netUs) || polls === 0 ? '-' : fmt(netUs / polls, 1),
@@ -271,7 +275,9 @@ async function main(): Promise<void> {
     const [version] = (await admin.raw('SELECT VERSION() AS version')) as [{ version: string }[]];
     log(
       `feed load benchmark, ${new Date().toISOString()}, host ${hostname()}: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ` +
-        `server ${version[0]?.version ?? '?'} (pid ${load.pid})`,
+        `server ${version[0]?.version ?? '?'} (pid ${load.pid}), load average ${loadavg()
+          .map((value) => fmt(value, 2))
+          .join(' ')}`,
     );
     log(
       `settings: ${SECONDS} s per measurement, replicas ${REPLICA_COUNTS.join(', ')} (after a writer-only baseline), ` +
@@ -329,14 +335,18 @@ async function main(): Promise<void> {
       `   key reads by the cache ${fmt(maxAge.cacheQueriesPerSecond)}/s, statements sent by its pool ${fmt(maxAge.clientStatementsPerSecond)}/s, ` +
         `server statements ${fmt(server.questions / server.seconds)}/s`,
     );
-    log(`   mariadbd CPU: ${fmt(server.cpuPercent, 1)} % of a core, ${fmt(usPerQuery, 1)} µs per statement received`);
+    log(
+      `   mariadbd CPU: ${fmt(server.cpuPercent, 1)} % of a core, ${fmt(usPerQuery, 1)} µs per statement received; ` +
+        `whole machine ${fmt(server.machineBusyPercent, 1)} % busy`,
+    );
     log(
       `   scaled to ${fmt(PER_KEYS)} active keys at the default ${fmt(DEFAULT_MAX_AGE_MS)} ms: ` +
         `${fmt(maxAge.refreshesPerSecond * scale)} refreshes/s measured vs ${fmt(expectedDefault)}/s expected ` +
         `(${fmt(maxAge.cacheQueriesPerSecond * scale)} key reads/s in all), costing the database ` +
         `${fmt((maxAge.cacheQueriesPerSecond * scale * usPerQuery) / 1e4, 1)} % of a core`,
     );
-    log(`\ntotal ${fmt((performance.now() - started) / 1000)} s`);
+    const load1 = loadavg().map((value) => fmt(value, 2));
+    log(`\ntotal ${fmt((performance.now() - started) / 1000)} s, load average ${load1.join(' ')}`);
   } finally {
     await Promise.all([setup.destroy(), writerDb.destroy(), maxAgeDb.destroy()]);
     await admin.raw(`DROP DATABASE IF EXISTS \`${name}\``);

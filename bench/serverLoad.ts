@@ -14,6 +14,9 @@ export interface LoadSample {
   readonly questions: number;
   /** utime + stime of the server process, in clock ticks. */
   readonly cpuTicks: number;
+  /** Busy and total clock ticks of the whole machine (/proc/stat), to show how loaded the host was. */
+  readonly machineBusyTicks: number;
+  readonly machineTotalTicks: number;
   /** Monotonic ms when it was read. */
   readonly at: number;
 }
@@ -27,6 +30,8 @@ export interface LoadDelta {
   readonly cpuUs: number;
   /** Server CPU as a percentage of one core. */
   readonly cpuPercent: number;
+  /** The whole machine's CPU in use (every process, ours and others'), % of all cores. */
+  readonly machineBusyPercent: number;
 }
 
 /** Statements each `sample()` adds to the next reading (the SHOW itself; measured by `calibrate()`). */
@@ -54,6 +59,15 @@ function clockTicksPerSecond(): number {
   }
 }
 
+/** The machine's CPU ticks: all, and all but idle and iowait (first line of /proc/stat). */
+function machineTicks(): { machineBusyTicks: number; machineTotalTicks: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+  const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = ticks.reduce((sum, value) => sum + value, 0);
+  const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
+  return { machineBusyTicks: total - idle, machineTotalTicks: total };
+}
+
 /** Samples the server's statement counter and CPU time through a connection of its own. */
 export class ServerLoad {
   readonly pid = findServerPid();
@@ -76,7 +90,7 @@ export class ServerLoad {
   async sample(): Promise<LoadSample> {
     const [rows] = (await this.db.raw("SHOW GLOBAL STATUS LIKE 'Questions'")) as [{ Value: string }[]];
     const questions = Number(rows[0]?.Value);
-    return { questions, cpuTicks: this.cpuTicks(), at: performance.now() };
+    return { questions, cpuTicks: this.cpuTicks(), ...machineTicks(), at: performance.now() };
   }
 
   /** From `a` to `b`, taken with no other sample in between. */
@@ -88,6 +102,8 @@ export class ServerLoad {
       questions: b.questions - a.questions - this.ownStatements,
       cpuUs,
       cpuPercent: cpuUs / 1e4 / seconds,
+      machineBusyPercent:
+        (100 * (b.machineBusyTicks - a.machineBusyTicks)) / Math.max(1, b.machineTotalTicks - a.machineTotalTicks),
     };
   }
 
