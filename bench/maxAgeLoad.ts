@@ -48,8 +48,15 @@ export async function measureMaxAge(options: {
   const { db, load, hashes, maxAgeMs, seconds, log } = options;
   let statements = 0;
   db.on('query', () => statements++);
+  const repository = new KnexKeyRepository(db);
+  let reading = 0;
   const cache = new KeyCache({
-    repository: new KnexKeyRepository(db),
+    repository: {
+      findByHash: (hash) => {
+        reading++;
+        return repository.findByHash(hash).finally(() => reading--);
+      },
+    },
     maxKeys: hashes.length * 2,
     negativeTtlMs: 5000,
     maxAgeMs,
@@ -103,5 +110,7 @@ export async function measureMaxAge(options: {
     };
   } finally {
     clearInterval(timer);
+    // Re-reads started by the last pass are still queued for the pool: let them end before it closes.
+    while (reading > 0) await sleep(20);
   }
 }
