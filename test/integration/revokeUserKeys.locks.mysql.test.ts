@@ -31,7 +31,7 @@ function admin(organizationId: string, userId: string): Actor {
   return { organizationId, userId, role: 'admin', caller: 'backend-test' };
 }
 
-/** The database of one block: the service's pool, and a pool whose sessions give up on a lock wait at once. */
+/** A test's database: the service's pool, and a pool whose sessions give up on a lock wait at once. */
 interface Databases {
   readonly service: Knex;
   readonly impatient: Knex;
@@ -44,9 +44,11 @@ async function openDatabases(): Promise<Databases> {
   const service = createDatabase(target, { poolMax: 4, acquireTimeoutMs: 5000 });
   await migrateDatabase(service);
   if (target.kind !== 'mysql') throw new Error('expected a MySQL database');
+  const { host, port, user, password, database: name } = target;
   const impatient = knex({
     client: 'mysql2',
-    connection: { ...target, charset: 'utf8mb4', supportBigNumbers: true, bigNumberStrings: false },
+    // As createDatabase connects, plus a session lock wait timeout on every connection.
+    connection: { host, port, user, password, database: name, charset: 'utf8mb4', supportBigNumbers: true },
     pool: {
       min: 0,
       max: 8,
