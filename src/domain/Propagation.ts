@@ -27,7 +27,8 @@ export interface PropagationWaiter {
    * Resolves once every live replica has applied every change up to `position` (a feed position), or
    * when the wait bound passes, saying which did not. Without `position`: up to the newest change when
    * the wait starts, for a call that changed nothing but may repeat an earlier, unconfirmed one. An abort
-   * of `signal` (nobody waits for the call's answer any more) ends the wait at once.
+   * of `signal` (nobody waits for the call's answer any more) ends the wait at once; `maxWaitMs`
+   * shortens the bound (the caller's deadline is nearer than it).
    */
-  waitFor(position?: number, signal?: AbortSignal): Promise<Propagation>;
+  waitFor(position?: number, signal?: AbortSignal, maxWaitMs?: number): Promise<Propagation>;
 }

@@ -66,7 +66,7 @@ export class ReplicaPropagationWaiter implements PropagationWaiter {
     this.listeners.push(listener);
   }
 
-  waitFor(position?: number, signal?: AbortSignal): Promise<Propagation> {
+  waitFor(position?: number, signal?: AbortSignal, maxWaitMs = Number.POSITIVE_INFINITY): Promise<Propagation> {
     return new Promise((resolve) => {
       const waiting: Waiting = {
         target: position,
@@ -81,7 +81,7 @@ export class ReplicaPropagationWaiter implements PropagationWaiter {
         this.settle(waiting);
         return;
       }
-      waiting.timer = setTimeout(() => this.settle(waiting), this.options.waitMs);
+      waiting.timer = setTimeout(() => this.settle(waiting), Math.max(0, Math.min(this.options.waitMs, maxWaitMs)));
       if (signal !== undefined) {
         const onAbort = (): void => this.settle(waiting);
         signal.addEventListener('abort', onAbort, { once: true });

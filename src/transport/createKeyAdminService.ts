@@ -19,7 +19,7 @@ export function createKeyAdminService(admin: KeyAdministration, clock: Clock, op
         allowedIps: request.allowedIps,
         ...(request.expiresInHours !== undefined ? { expiresInHours: request.expiresInHours } : {}),
       };
-      const created = await admin.createKey(actor, input, { signal: call.signal });
+      const created = await admin.createKey(actor, input, call);
       return { key: apiKeyToProto(created.key, clock.now()), secret: created.secret };
     }),
     getKey: pipeline.unary(method('GetKey'), async (request, context) => {
@@ -36,13 +36,13 @@ export function createKeyAdminService(admin: KeyAdministration, clock: Clock, op
       const updated = await admin.updateKey(
         actorFromProto(request.actor, context.caller),
         { keyId: request.keyId, edits: () => keyEditsFromUpdateRequest(request) },
-        { signal: call.signal },
+        call,
       );
       return { key: apiKeyToProto(updated.key, clock.now()), propagation: propagationToProto(updated.propagation) };
     }),
     revokeKey: pipeline.unary(method('RevokeKey'), async (request, context, call) => {
       const actor = actorFromProto(request.actor, context.caller);
-      const revoked = await admin.revokeKey(actor, request.keyId, request.reason, { signal: call.signal });
+      const revoked = await admin.revokeKey(actor, request.keyId, request.reason, call);
       return { key: apiKeyToProto(revoked.key, clock.now()), propagation: propagationToProto(revoked.propagation) };
     }),
     rotateKey: pipeline.unary(method('RotateKey'), async (request, context, call) => {
@@ -51,9 +51,7 @@ export function createKeyAdminService(admin: KeyAdministration, clock: Clock, op
         gracePeriodHours: request.gracePeriodHours,
         ...(request.expiresInHours !== undefined ? { expiresInHours: request.expiresInHours } : {}),
       };
-      const rotated = await admin.rotateKey(actorFromProto(request.actor, context.caller), input, {
-        signal: call.signal,
-      });
+      const rotated = await admin.rotateKey(actorFromProto(request.actor, context.caller), input, call);
       const now = clock.now();
       return {
         newKey: apiKeyToProto(rotated.key, now),
@@ -67,7 +65,7 @@ export function createKeyAdminService(admin: KeyAdministration, clock: Clock, op
         actorFromProto(request.actor, context.caller),
         request.userId,
         request.reason,
-        { signal: call.signal },
+        call,
       );
       return {
         revokedCount: revoked.keys.length,

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 
-import type { Propagation } from '../../gen/apikeys/v1/api_keys.js';
+import { KeyState, type Propagation } from '../../gen/apikeys/v1/api_keys.js';
 import { KnexReplicaRegistry } from '../../src/storage/KnexReplicaRegistry.js';
 import { createTestKey } from '../helpers/createTestKey.js';
 import { describeEachDatabase } from '../helpers/eachDatabase.js';
@@ -66,6 +66,21 @@ describeEachDatabase('acknowledged propagation in one process', (kind) => {
       complete: false,
     });
     expect(response.propagation!.waitMs).toBeGreaterThanOrEqual(WAIT_MS - 5);
+  });
+
+  it("stops waiting before the caller's deadline: the committed write is answered, marked incomplete", async () => {
+    const actor = admin();
+    const key = await createTestKey(server, actor);
+    await ghosts().register(GHOST, 0);
+    // The wait bound (WAIT_MS) is longer than this caller waits: without the deadline's bound the call
+    // would fail with DEADLINE_EXCEEDED although the key was revoked.
+    const response = await server.clients.admin.revokeKey(
+      { actor, keyId: key.key.id, reason: '' },
+      { deadlineMs: WAIT_MS - 100 },
+    );
+    expect(response.key?.state).toBe(KeyState.KEY_STATE_REVOKED);
+    expect(response.propagation).toMatchObject({ unconfirmedReplicaIds: [GHOST], complete: false });
+    expect(response.propagation!.waitMs).toBeLessThan(WAIT_MS - 100);
   });
 
   it('counts a replica once its row says it applied the write', async () => {

@@ -582,8 +582,9 @@ export interface RevokeUserKeysResponse {
  * key sees the change. The write is committed whatever this says. A replica that had not applied it may
  * answer from its old copy until it does, and never later than STALENESS_BOUND_MS after the write
  * committed: past that bound without reading the change feed to its end, a replica stops trusting its
- * cache. Give these calls a deadline longer than PROPAGATION_WAIT_MS plus the write itself: a deadline that
- * passes during the wait fails the call with DEADLINE_EXCEEDED although the write was committed.
+ * cache. The wait ends 100 ms before the call's deadline, so a short deadline gets the committed result
+ * with complete = false; give these calls a deadline longer than PROPAGATION_WAIT_MS plus the write itself
+ * to get the whole wait.
  */
 export interface Propagation {
   /**

@@ -9,4 +9,10 @@ export interface UseCaseContext {
    * released at once, rather than held until it finishes for nobody.
    */
   readonly signal?: AbortSignal;
+  /**
+   * Milliseconds the caller still waits for the answer (its deadline); undefined or Infinity: no
+   * deadline. A write does not spend the last of it waiting for other replicas, so a caller with a short
+   * deadline gets the committed result (with an incomplete propagation) rather than DEADLINE_EXCEEDED.
+   */
+  readonly remainingMs?: () => number;
 }

@@ -32,16 +32,22 @@ export function committedPosition(): CommittedPosition {
   };
 }
 
+/** Kept back from the caller's deadline for the answer's way back. */
+const ANSWER_MARGIN_MS = 100;
+
 /**
  * After a write committed and this process dropped what it changed: waits until every live replica has
  * applied it, up to the configured bound. A call that changed nothing (revoking a revoked key) waits for
  * the newest change instead, so repeating a call whose propagation was incomplete confirms the first.
- * A call nobody waits for any more (`context.signal` aborted) stops waiting.
+ * A call nobody waits for any more (`context.signal` aborted) stops waiting, and the wait ends
+ * ANSWER_MARGIN_MS before the caller's deadline.
  */
 export function awaitPropagation(
   deps: Pick<KeyAdministrationDependencies, 'propagation'>,
   committed: CommittedPosition,
   context: UseCaseContext,
 ): Promise<Propagation | null> {
-  return deps.propagation?.waitFor(committed.last, context.signal) ?? Promise.resolve(null);
+  if (deps.propagation === undefined) return Promise.resolve(null);
+  const remaining = context.remainingMs?.() ?? Number.POSITIVE_INFINITY;
+  return deps.propagation.waitFor(committed.last, context.signal, remaining - ANSWER_MARGIN_MS);
 }

@@ -26,6 +26,8 @@ export interface CallLifetime {
    * call's stream). grpc-js reports all three as the call's 'cancelled' event.
    */
   readonly signal: AbortSignal;
+  /** Milliseconds until the caller's deadline (Infinity without one). */
+  remainingMs(): number;
 }
 
 /**
@@ -45,6 +47,12 @@ export class RpcCall implements CallLifetime {
     /** The grpc-js call: a ServerUnaryCall, or a ServerWritableStream for a server-streaming method. */
     readonly grpc: IncomingCall,
   ) {}
+
+  remainingMs(): number {
+    const deadline = this.grpc.getDeadline();
+    if (deadline === Infinity) return Number.POSITIVE_INFINITY;
+    return (deadline instanceof Date ? deadline.getTime() : deadline) - Date.now();
+  }
 
   get signal(): AbortSignal {
     if (this.controller === undefined) {
