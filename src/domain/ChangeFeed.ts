@@ -49,7 +49,10 @@ export interface ChangeFeedStats {
    * then is applied.
    */
   lastSuccessAt: number;
-  /** Monotonic ms at which the last poll ended, either way (the loop is alive). */
+  /**
+   * Monotonic ms at which the database last answered a poll's query, with rows or an error (a query the
+   * poll abandoned at its timeout counts when it ends): the feed makes progress (liveness).
+   */
   lastSettledAt: number;
 }
 
@@ -144,8 +147,6 @@ export class ChangeFeed {
     } catch (error) {
       this.failed(error);
       return undefined;
-    } finally {
-      this.stats.lastSettledAt = this.options.monotonic.now();
     }
   }
 
@@ -155,6 +156,10 @@ export class ChangeFeed {
       return Promise.reject(new Error('the previous change-feed poll has not answered yet'));
     }
     const query = this.options.repository.readChanges(this.stats.position, this.options.batchSize);
+    // Progress is the database answering, rows or error, even after the poll gave up on it: a poll that
+    // times out, or is refused while an abandoned one is out, ends without any.
+    const answered = (): void => void (this.stats.lastSettledAt = this.options.monotonic.now());
+    query.then(answered, answered);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => {
