@@ -221,7 +221,12 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
           registryEndpoints(registry, isReady, () => liveness()),
           logger,
         ),
-    new DatabaseComponent(db, { logger, migrate: config.migrateOnStart, ping: () => repository.ping() }),
+    separateMigration(config, logger),
+    new DatabaseComponent(db, {
+      logger,
+      migrate: config.migrateOnStart && config.database.kind === 'sqlite',
+      ping: () => repository.ping(),
+    }),
     boundedStop(feed),
     heartbeat,
     new LastUsedFlusher(lastUsed, logger),
@@ -252,6 +257,18 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
     },
     stop: (timeout) => lifecycle.stop(typeof timeout === 'number' ? StopDeadline.after(timeout) : timeout),
   };
+}
+
+/**
+ * MIGRATE_ON_START on MySQL: the migrations run on a pool of their own, closed once done, without the
+ * statement deadline and session limits of the service's pool (a DDL may rightly wait or run for
+ * minutes), as `npm run migrate` and a cluster primary run them. SQLite migrates on the service's pool
+ * (it has neither, and `sqlite::memory:` is private to its one connection): null.
+ */
+function separateMigration(config: Config, logger: Logger): DatabaseComponent | null {
+  if (!config.migrateOnStart || config.database.kind !== 'mysql') return null;
+  const db = createDatabase(config.database, { poolMax: 1, acquireTimeoutMs: config.databaseTimeoutMs, logger });
+  return new DatabaseComponent(db, { logger, migrate: true, closeAfterStart: true });
 }
 
 /** The metrics endpoints of a single process: its own registry. */

@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'UNAUTHENTICATED'
   | 'UNAVAILABLE'
   | 'CANCELLED'
+  | 'UNKNOWN'
   | 'RESOURCE_EXHAUSTED'
   | 'INTERNAL';
 

@@ -54,7 +54,10 @@ export interface ChangeFeedStats {
    * then is applied.
    */
   lastSuccessAt: number;
-  /** Monotonic ms at which the last poll ended, either way (the loop is alive). */
+  /**
+   * Monotonic ms at which the database last answered a poll's query, with rows or an error (a query the
+   * poll abandoned at its timeout counts when it ends): the feed makes progress (liveness).
+   */
   lastSettledAt: number;
 }
 
@@ -63,9 +66,10 @@ export interface ChangeFeedStats {
  *
  * Positions are gapless and become visible in ascending order (KeyChange), so reading "after the last
  * position applied" can skip nothing, however late a transaction commits: a transaction still open has
- * not taken its position yet, or holds the head and takes the next one. The only gap a reader can meet
- * is rows pruned before it read them; it then drops the whole cache (`onGap`). The argument is written
- * out in docs/architecture.md, "The change feed".
+ * not taken its position yet, or holds the head and takes the next one. The only lasting gap a reader can
+ * meet is rows pruned before it read them; it then drops the whole cache (`onGap`). (A gap that a torn
+ * MariaDB read view shows is gone at the next read: see `apply`.) The argument is written out in
+ * docs/architecture.md, "The change feed".
  */
 export class ChangeFeed {
   readonly stats: ChangeFeedStats = {
@@ -83,6 +87,8 @@ export class ChangeFeed {
   private running: Promise<void> | undefined;
   /** A poll abandoned at its timeout and still not settled: no second query is queued behind it. */
   private abandoned: Promise<unknown> | undefined;
+  /** The highest position any read returned: a position missing below it is gone for good (apply). */
+  private highestSeen = 0;
 
   constructor(private readonly options: ChangeFeedOptions) {}
 
@@ -115,19 +121,18 @@ export class ChangeFeed {
   async pollOnce(): Promise<boolean> {
     this.stats.polls++;
     const sentAt = this.options.monotonic.now();
-    let rows: KeyChange[];
-    try {
-      rows = await this.read();
-    } catch (error) {
-      this.failed(error);
-      return false;
-    } finally {
-      this.stats.lastSettledAt = this.options.monotonic.now();
-    }
     const before = this.stats.position;
-    this.apply(rows);
+    let rows = await this.readOrFail();
+    if (rows === undefined) return false;
+    let torn = this.apply(rows);
+    // A read that skipped a position may have met a torn read view (see apply): a second read, sent
+    // after the first answered, shows every committed position below the highest one the first showed.
+    if (torn) {
+      const again = await this.readOrFail();
+      if (again !== undefined) torn = this.apply((rows = again));
+    }
     if (this.stats.position !== before) this.options.onApplied?.(this.stats.position);
-    const caughtUp = rows.length < this.options.batchSize;
+    const caughtUp = rows.length < this.options.batchSize && !torn;
     // Only a poll that read to the end vouches for the cache: with more rows waiting, changes visible
     // when it was sent are still unapplied.
     if (caughtUp) this.stats.lastSuccessAt = Math.max(this.stats.lastSuccessAt, sentAt);
@@ -141,12 +146,26 @@ export class ChangeFeed {
     return !caughtUp;
   }
 
+  /** The next rows, or undefined when the read failed (counted and reported). */
+  private async readOrFail(): Promise<KeyChange[] | undefined> {
+    try {
+      return await this.read();
+    } catch (error) {
+      this.failed(error);
+      return undefined;
+    }
+  }
+
   /** The next rows, or a rejection once the poll timeout passes (the query is left to its own deadline). */
   private read(): Promise<KeyChange[]> {
     if (this.abandoned !== undefined) {
       return Promise.reject(new Error('the previous change-feed poll has not answered yet'));
     }
     const query = this.options.repository.readChanges(this.stats.position, this.options.batchSize);
+    // Progress is the database answering, rows or error, even after the poll gave up on it: a poll that
+    // times out, or is refused while an abandoned one is out, ends without any.
+    const answered = (): void => void (this.stats.lastSettledAt = this.options.monotonic.now());
+    query.then(answered, answered);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => {
@@ -179,14 +198,31 @@ export class ChangeFeed {
     }
   }
 
-  private apply(rows: readonly KeyChange[]): void {
-    if (rows.length === 0) return;
+  /**
+   * Applies rows in order. A position missing below one a previous read already showed is gone for good
+   * (pruned): every cached key is dropped. A position missing above that may only be hidden by a torn read
+   * view: MariaDB copies the set of active transactions for a new read view with a lock-free walk that
+   * commits do not wait for, so it can count T1 active, then find T2, which took the next position only
+   * after T1 committed, already committed. Then only the rows before it are applied and true is returned:
+   * read again.
+   */
+  private apply(rows: readonly KeyChange[]): boolean {
+    if (rows.length === 0) return false;
     let expected = this.stats.position + 1;
     let gap = false;
-    for (const row of rows) {
-      if (row.position !== expected) gap = true;
+    let applied: readonly KeyChange[] = rows;
+    for (const [index, row] of rows.entries()) {
+      if (row.position !== expected) {
+        if (expected > this.highestSeen) {
+          applied = rows.slice(0, index);
+          break;
+        }
+        gap = true;
+      }
       expected = row.position + 1;
     }
+    const torn = applied.length < rows.length;
+    this.highestSeen = Math.max(this.highestSeen, rows[rows.length - 1]?.position ?? 0);
     if (gap) {
       this.stats.gaps++;
       this.options.logger.warn(
@@ -195,9 +231,12 @@ export class ChangeFeed {
       );
       this.options.onGap();
     }
-    this.stats.position = expected - 1;
-    this.stats.changesApplied += rows.length;
-    this.options.onChanges(rows);
+    if (applied.length > 0) {
+      this.stats.position = expected - 1;
+      this.stats.changesApplied += applied.length;
+      this.options.onChanges(applied);
+    }
+    return torn;
   }
 
   private schedule(delayMs: number): void {

@@ -1,6 +1,9 @@
 /** What /healthz looks at: whether the process's own loops still make progress. */
 export interface LivenessSources {
-  /** performance.now() when the change feed's last poll ended, either way; 0 while it has not started. */
+  /**
+   * performance.now() when the database last answered a change-feed query, rows or error (ChangeFeedStats
+   * .lastSettledAt); 0 while the feed has not started.
+   */
   readonly feedSettledAt: () => number;
   /**
    * Longest a poll may take before the feed counts as stuck: a poll interval, a wait for a connection

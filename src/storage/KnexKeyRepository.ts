@@ -9,6 +9,7 @@ import type {
   LastUsedEntry,
   TransactionOptions,
 } from '../domain/KeyRepository.js';
+import { AppError } from '../domain/AppError.js';
 import type { ApiKeyRecord, AuditEventRecord } from '../domain/types.js';
 import { isMysql } from './isMysql.js';
 import { pageNewestFirst } from './pageNewestFirst.js';
@@ -86,19 +87,23 @@ export class KnexKeyRepository implements KeyRepository {
   transaction<T>(work: (tx: KeyTransaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     return this.run(async () => {
       let lastPosition: number | undefined;
+      let committing = false;
       const result = await runTransaction(
         this.db,
         async (trx) => {
           const pending: PendingChange[] = [];
           const value = await work(this.transactionOf(trx, pending));
           if (pending.length > 0) lastPosition = await appendChanges(trx, pending);
+          committing = true;
           return value;
         },
         options.signal,
         // READ COMMITTED: a locking read locks the rows it returns, not the gaps between index records,
         // so one organization's writes never wait for another's.
         this.mysql ? { isolationLevel: 'read committed' } : undefined,
-      );
+      ).catch((error: unknown) => {
+        throw committing && this.mysql ? commitFailure(error) : error;
+      });
       if (lastPosition !== undefined) options.onCommitted?.(lastPosition);
       return result;
     });
@@ -218,6 +223,21 @@ export class KnexKeyRepository implements KeyRepository {
       throw toDatabaseError(error);
     }
   }
+}
+
+/**
+ * What a failed COMMIT on MySQL means to the caller. When the connection was lost or the answer did not
+ * come within the statement deadline, the server may have committed (it received the COMMIT, or a
+ * semi-synchronous replica's acknowledgement was late), so "nothing was changed, retry" would be false,
+ * and a retried CreateKey or RotateKey would make a second key: UNKNOWN, with what to check instead.
+ */
+function commitFailure(error: unknown): unknown {
+  if (toDatabaseError(error).code !== 'UNAVAILABLE') return error;
+  return new AppError(
+    'UNKNOWN',
+    'the key database did not confirm the commit of this change, so it may or may not have been made; check the key (GetKey, ListAuditEvents) before retrying',
+    { cause: error },
+  );
 }
 
 /**

@@ -18,6 +18,8 @@ const UNAVAILABLE_CODES = new Set([
   'ER_LOCK_WAIT_TIMEOUT',
   'ER_QUERY_INTERRUPTED',
   'SQLITE_BUSY',
+  // Another process (WORKERS > 1 on one file) committed since this transaction's snapshot: it wrote nothing.
+  'SQLITE_BUSY_SNAPSHOT',
   'SQLITE_LOCKED',
 ]);
 

@@ -18,9 +18,10 @@ export interface GrpcServerOptions {
  * The gRPC server as a component: start binds and marks every service SERVING. Stop marks them
  * NOT_SERVING at once, but keeps accepting new connections and calls for the drain period
  * (StopDeadline.drainEndsAt), so a caller, load balancer or endpoint list that has not noticed yet is
- * still answered rather than refused; then stops accepting (`tryShutdown`: the port closes and every
- * connection gets an HTTP/2 GOAWAY, so clients move to another replica), lets in-flight calls finish while
- * the budget allows (StopDeadline.callsEndAt), and cancels the rest.
+ * still answered rather than refused; then ends the health Watch streams (HealthWatches) and stops
+ * accepting (`tryShutdown`: the port closes and every connection gets an HTTP/2 GOAWAY, so clients move
+ * to another replica), lets in-flight calls finish while the budget allows (StopDeadline.callsEndAt), and
+ * cancels the rest.
  */
 export class GrpcServer implements Component {
   private boundPort: number | undefined;
@@ -54,6 +55,7 @@ export class GrpcServer implements Component {
     this.serving = false;
     await new Promise((resolve) => setTimeout(resolve, deadline.drainRemainingMs()));
     this.options.logger.info('stopping: no new connections');
+    this.built.healthWatches.endAll();
     const callsMs = deadline.callsRemainingMs();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {

@@ -5,6 +5,7 @@ import { HealthImplementation } from 'grpc-health-check';
 
 import { KeyAdminService, KeyVerifierService } from '../../gen/apikeys/v1/api_keys.js';
 import type { KeyAdminServer, KeyVerifierServer } from '../../gen/apikeys/v1/api_keys.js';
+import { HealthWatches } from './HealthWatches.js';
 import { addReflectionService } from './reflection/addReflectionService.js';
 import { DescriptorIndex } from './reflection/DescriptorIndex.js';
 import type { ReloadingCertificates } from './ReloadingCertificates.js';
@@ -34,10 +35,11 @@ export interface ServerParts {
   readonly maxReceiveMessageBytes: number;
 }
 
-/** A built server and its health service (so shutdown can flip it to NOT_SERVING). */
+/** A built server and its health service (so shutdown can flip it to NOT_SERVING, then end its Watch streams). */
 export interface BuiltServer {
   readonly server: Server;
   readonly health: HealthImplementation;
+  readonly healthWatches: HealthWatches;
 }
 
 /** The index reflection answers from, built once per process; exported for tests. */
@@ -65,10 +67,11 @@ export function createServer(parts: ServerParts): BuiltServer {
     '': 'NOT_SERVING',
     ...Object.fromEntries(SERVICE_NAMES.map((name) => [name, 'NOT_SERVING'])),
   });
-  health.addToServer(server);
+  const healthWatches = new HealthWatches();
+  health.addToServer(healthWatches.tracking(server));
   // Our contract plus the health and reflection services, so `grpcurl list` shows every one of them.
   addReflectionService(server, loadDescriptorIndex(), [...SERVICE_NAMES, HEALTH_SERVICE_NAME]);
-  return { server, health };
+  return { server, health, healthWatches };
 }
 
 /**

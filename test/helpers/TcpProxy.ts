@@ -28,6 +28,8 @@ export class TcpProxy {
   private connections = 0;
   private holdRule: { readonly predicate: HoldPredicate; readonly started: () => void } | undefined;
   private held: Held | undefined;
+  /** Server sockets whose answers are dropped (releaseUnanswered). */
+  private readonly unanswered = new Set<Socket>();
   delayMs = 0;
   port = 0;
 
@@ -50,7 +52,7 @@ export class TcpProxy {
         if (!this.blackholed) this.fromClient(chunk, connection, client, upstream);
       });
       upstream.on('data', (chunk) => {
-        if (this.blackholed) return;
+        if (this.blackholed || this.unanswered.has(upstream)) return;
         if (this.delayMs === 0) client.write(chunk);
         else setTimeout(() => client.write(chunk), this.delayMs);
       });
@@ -87,6 +89,19 @@ export class TcpProxy {
     const held = this.held;
     this.held = undefined;
     if (held !== undefined) for (const chunk of held.chunks) held.upstream.write(chunk);
+  }
+
+  /**
+   * Sends what was held, but drops every answer of the server on that connection from then on: the server
+   * executes the held statements (a held COMMIT commits) and the client never learns of it.
+   */
+  releaseUnanswered(): void {
+    const held = this.held;
+    this.held = undefined;
+    if (held === undefined) return;
+    this.unanswered.add(held.upstream);
+    held.upstream.on('close', () => this.unanswered.delete(held.upstream));
+    for (const chunk of held.chunks) held.upstream.write(chunk);
   }
 
   /** Closes the held connection without sending what was held: the server sees its client go away. */

@@ -11,6 +11,8 @@ class FakeFeedTable {
   failing = false;
   hanging: (() => void) | undefined;
   reads = 0;
+  /** Positions the next read does not show although they are committed (a torn read view, see below). */
+  hiddenOnce = new Set<number>();
 
   commit(count = 1): void {
     for (let i = 0; i < count; i++) {
@@ -26,7 +28,11 @@ class FakeFeedTable {
   readChanges(afterPosition: number, limit: number): Promise<KeyChange[]> {
     this.reads++;
     if (this.failing) return Promise.reject(new Error('database unreachable'));
-    const rows = [...this.rows.values()].filter((row) => row.position > afterPosition).slice(0, limit);
+    const hidden = this.hiddenOnce;
+    this.hiddenOnce = new Set();
+    const rows = [...this.rows.values()]
+      .filter((row) => row.position > afterPosition && !hidden.has(row.position))
+      .slice(0, limit);
     if (this.hanging === undefined && this.hangNext) {
       this.hangNext = false;
       return new Promise((resolve) => (this.hanging = () => resolve(rows)));
@@ -129,6 +135,22 @@ describe('ChangeFeed applies every committed change once, in feed order', () => 
     table.commit(1);
     await feed.pollOnce();
     expect(events).toEqual(['gap']);
+    await feed.stop();
+  });
+
+  it('applies a change a read view missed below a later one (MariaDB builds read views without stopping commits), without dropping the cache', async () => {
+    // MariaDB's read view copies the set of active transactions with a lock-free walk: it can pass T1 while
+    // T1 is active, then find T2 (which took the next position after T1 committed) already committed, so a
+    // read shows position 2 without position 1. The next read, sent after that one answered, shows both.
+    const table = new FakeFeedTable();
+    const { feed, applied, events } = feedOver(table);
+    await feed.start();
+    table.commit(3);
+    table.hiddenOnce = new Set([1]);
+    await feed.pollOnce();
+    expect(applied).toEqual([1, 2, 3]);
+    expect(events).toEqual([]);
+    expect(feed.stats).toMatchObject({ gaps: 0, position: 3 });
     await feed.stop();
   });
 });

@@ -88,4 +88,24 @@ describe('liveness: not live when a loop of the process is stuck', () => {
     });
     expect(feed.stats.polls).toBe(1);
   });
+
+  it('reports a feed whose query never returns although each poll gives up on it at the poll timeout', async () => {
+    // As in production: the poll timeout (DATABASE_TIMEOUT_MS) is shorter than the liveness bound, so every
+    // poll ends on time (abandoned, or refused while the abandoned query is still out) without progress.
+    const feed = feedReading(() => new Promise<KeyChange[]>(() => undefined), 20);
+    const live = livenessCheck({
+      feedSettledAt: () => feed.stats.lastSettledAt,
+      feedBoundMs: 200,
+      poolStalledForMs: () => 0,
+      poolBoundMs: 5000,
+    });
+    await feed.start();
+    await vi.waitFor(() => expect(live()).toMatch(/^the change feed has not finished a poll for \d+ ms/), {
+      timeout: 5000,
+      interval: 20,
+    });
+    expect(feed.stats.pollTimeouts).toBe(1);
+    expect(feed.stats.pollErrors).toBeGreaterThan(3);
+    await feed.stop();
+  });
 });

@@ -1,3 +1,4 @@
+import { AppError } from '../AppError.js';
 import { setTo } from '../FieldUpdate.js';
 import { applyKeyPatch, keyPatch, type KeyPatch } from '../KeyPatch.js';
 import type { Propagation } from '../Propagation.js';
@@ -40,7 +41,7 @@ export async function revokeUserKeys(
   const revoked: ApiKeyRecord[] = [];
   const committed = committedPosition();
   for (;;) {
-    const batch = await deps.repository.transaction(
+    const attempt = deps.repository.transaction(
       async (tx) => {
         const now = deps.clock.now();
         const keys = await tx.lockActiveKeysOf(actor.organizationId, target, now, REVOKE_BATCH_SIZE);
@@ -56,9 +57,25 @@ export async function revokeUserKeys(
       },
       { ...context, ...committed.options },
     );
+    const batch = await attempt.catch((error: unknown) => {
+      throw revoked.length > 0 ? partialFailure(error, revoked.length, target) : error;
+    });
     revoked.push(...batch);
     await deps.onKeysChanged?.(batch);
     if (batch.length < REVOKE_BATCH_SIZE)
       return { keys: revoked, propagation: await awaitPropagation(deps, committed, context) };
   }
+}
+
+/**
+ * A batch failed after earlier ones committed: the error of that batch ("nothing was changed") would
+ * hide that some keys are revoked, so its message says how many, and that calling again revokes the rest.
+ */
+function partialFailure(error: unknown, revokedCount: number, userId: string): unknown {
+  if (!(error instanceof AppError)) return error;
+  return new AppError(
+    error.code,
+    `${revokedCount} keys of user ${userId} were revoked before this failure, the others were not: call RevokeUserKeys again to revoke them (this batch: ${error.message})`,
+    { cause: error },
+  );
 }

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 
 import { createKey } from '../../../src/domain/admin/createKey.js';
 import { revokeKey } from '../../../src/domain/admin/revokeKey.js';
-import { revokeUserKeys } from '../../../src/domain/admin/revokeUserKeys.js';
+import { REVOKE_BATCH_SIZE, revokeUserKeys } from '../../../src/domain/admin/revokeUserKeys.js';
+import { AppError } from '../../../src/domain/AppError.js';
+import type { KeyRepository } from '../../../src/domain/KeyRepository.js';
 import type { Actor } from '../../../src/domain/types.js';
 import { actor, ADMIN, adminFixture, expectRefusal, HOUR, NOW, type AdminFixture } from './adminFixture.js';
 
@@ -88,6 +90,33 @@ describe('revokeUserKeys', () => {
     expect((await fixture.stored(alreadyRevoked.id))?.revokeReason).toBe('earlier');
     expect((await fixture.stored(alices.id))?.revokeTime).toBeNull();
     expect(fixture.announced.at(-1)?.sort()).toEqual(working.map((key) => key.id).sort());
+  });
+
+  it('says how many keys it revoked when a later batch fails, instead of "nothing was changed"', async () => {
+    const fixture = adminFixture();
+    const bob = actor('admin', 'bob');
+    for (let i = 0; i <= REVOKE_BATCH_SIZE; i++) await keyOf(fixture, bob);
+    const { repository } = fixture;
+    let transactions = 0;
+    const failingSecondBatch: KeyRepository = Object.create(repository, {
+      transaction: {
+        value: (...args: Parameters<KeyRepository['transaction']>) => {
+          if (++transactions === 2) {
+            return Promise.reject(
+              new AppError('UNAVAILABLE', 'the key database is unavailable; nothing was changed, retry shortly'),
+            );
+          }
+          return repository.transaction(...args);
+        },
+      },
+    }) as KeyRepository;
+    await expectRefusal(
+      revokeUserKeys({ ...fixture.deps, repository: failingSecondBatch }, ADMIN, 'bob', ''),
+      'UNAVAILABLE',
+      `${REVOKE_BATCH_SIZE} keys of user bob were revoked before this failure, the others were not: call RevokeUserKeys again to revoke them (this batch: the key database is unavailable; nothing was changed, retry shortly)`,
+    );
+    expect(fixture.announced).toHaveLength(1);
+    expect(fixture.announced[0]).toHaveLength(REVOKE_BATCH_SIZE);
   });
 
   it('revokes nothing, and still answers, for a user without working keys', async () => {
