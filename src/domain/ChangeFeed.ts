@@ -47,6 +47,8 @@ export interface ChangeFeedStats {
   changesApplied: number;
   /** Times rows were found pruned before this feed read them (the whole cache was dropped). */
   gaps: number;
+  /** Times the feed's history was found rewritten (failover, restore): the whole cache was dropped. */
+  rewinds: number;
   /** The position of the last change applied: every change visible before position + 1 was is applied. */
   position: number;
   /**
@@ -78,6 +80,7 @@ export class ChangeFeed {
     pollTimeouts: 0,
     changesApplied: 0,
     gaps: 0,
+    rewinds: 0,
     position: 0,
     lastSuccessAt: Number.NEGATIVE_INFINITY,
     lastSettledAt: 0,
@@ -89,13 +92,23 @@ export class ChangeFeed {
   private abandoned: Promise<unknown> | undefined;
   /** The highest position any read returned: a position missing below it is gone for good (apply). */
   private highestSeen = 0;
+  /**
+   * The last row applied. Every read asks for it again with the new rows: if the database no longer has
+   * it as it was (a failover to a replica that had not received the last transactions, a restore), the
+   * positions it hands out next were already passed here, so the feed starts over (see `rewind`).
+   */
+  private anchor: KeyChange | undefined;
 
   constructor(private readonly options: ChangeFeedOptions) {}
 
   /** Starts after the newest change: a new cache is empty, so everything before it is already reflected. */
   async start(): Promise<void> {
     const sentAt = this.options.monotonic.now();
-    this.stats.position = await this.options.repository.latestChangePosition();
+    const head = await this.options.repository.latestChangePosition();
+    const [newest] = head > 0 ? await this.options.repository.readChanges(head - 1, 1) : [];
+    this.stats.position = head;
+    this.highestSeen = head;
+    if (newest?.position === head) this.anchor = newest;
     this.stats.lastSuccessAt = sentAt;
     this.stats.lastSettledAt = this.options.monotonic.now();
     this.schedule(this.options.pollIntervalMs);
@@ -161,7 +174,10 @@ export class ChangeFeed {
     if (this.abandoned !== undefined) {
       return Promise.reject(new Error('the previous change-feed poll has not answered yet'));
     }
-    const query = this.options.repository.readChanges(this.stats.position, this.options.batchSize);
+    const anchor = this.anchor;
+    const query = this.options.repository
+      .readChanges(anchor === undefined ? this.stats.position : anchor.position - 1, this.options.batchSize + 1)
+      .then((rows) => this.afterAnchor(rows, anchor));
     // Progress is the database answering, rows or error, even after the poll gave up on it: a poll that
     // times out, or is refused while an abandoned one is out, ends without any.
     const answered = (): void => void (this.stats.lastSettledAt = this.options.monotonic.now());
@@ -182,6 +198,45 @@ export class ChangeFeed {
       }, this.options.pollTimeoutMs);
     });
     return Promise.race([query, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  /**
+   * The rows after the anchor, when the read returned the anchor unchanged first; otherwise the feed's
+   * history is not the one this process followed: it starts over from the head (`rewind`) and answers no
+   * rows. At most `batchSize` rows.
+   */
+  private async afterAnchor(rows: KeyChange[], anchor: KeyChange | undefined): Promise<KeyChange[]> {
+    if (anchor === undefined) return rows.slice(0, this.options.batchSize);
+    const first = rows[0];
+    if (
+      first?.position === anchor.position &&
+      first.keyId === anchor.keyId &&
+      first.keyVersion === anchor.keyVersion &&
+      first.changeTime === anchor.changeTime
+    ) {
+      return rows.slice(1, this.options.batchSize + 1);
+    }
+    await this.rewind(anchor, first);
+    return [];
+  }
+
+  /**
+   * The row this process applied last is gone or different, and not by pruning (the newest row is never
+   * pruned, and an older one only after CHANGE_FEED_RETENTION_HOURS): the database lost transactions this
+   * process had read. Positions it hands out next may be ones already passed here, so every cached key is
+   * dropped and the feed follows on from the head, as a process starting now would.
+   */
+  private async rewind(anchor: KeyChange, found: KeyChange | undefined): Promise<void> {
+    const head = await this.options.repository.latestChangePosition();
+    this.options.logger.error(
+      { applied: anchor.position, found: found?.position ?? null, head },
+      'the change feed lost rows this process had applied (database failover or restore?): dropping every cached key and following on from the head',
+    );
+    this.stats.rewinds++;
+    this.stats.position = head;
+    this.highestSeen = head;
+    this.anchor = undefined;
+    this.options.onGap();
   }
 
   private failed(error: unknown): void {
@@ -232,6 +287,7 @@ export class ChangeFeed {
       this.options.onGap();
     }
     if (applied.length > 0) {
+      this.anchor = applied[applied.length - 1];
       this.stats.position = expected - 1;
       this.stats.changesApplied += applied.length;
       this.options.onChanges(applied);

@@ -167,6 +167,11 @@ function registerFeedMetrics(registers: Registers, { feed, clock }: MetricsSourc
       'Times unread feed rows were found pruned (the whole cache was dropped)',
       () => feed.stats.gaps,
     ],
+    [
+      'apikeys_change_feed_rewinds_total',
+      'Times the feed no longer held a row this process had applied (failover, restore): the whole cache was dropped',
+      () => feed.stats.rewinds,
+    ],
   ];
   for (const [name, help, read] of counters) mirroredCounter(registers, name, help, read);
 }

@@ -4,7 +4,9 @@ import type { KeyAdministration } from '../domain/admin/createKeyAdministration.
 import { actorFromProto, apiKeyToProto, auditEventToProto, propagationToProto, scopeToProto } from './convert.js';
 import { keyEditsFromUpdateRequest } from './keyEditsFromUpdateRequest.js';
 import { listAuditInputFromProto, listKeysInputFromProto } from './listInputsFromProto.js';
+import type { UseCaseContext } from '../domain/admin/UseCaseContext.js';
 import { createCallPipeline, type ServiceOptions } from './pipeline/createCallPipeline.js';
+import type { CallLifetime } from './pipeline/RpcCall.js';
 
 /** The KeyAdmin gRPC service: decode and validate, call the domain, encode. */
 export function createKeyAdminService(admin: KeyAdministration, clock: Clock, options: ServiceOptions): KeyAdminServer {
@@ -19,7 +21,7 @@ export function createKeyAdminService(admin: KeyAdministration, clock: Clock, op
         allowedIps: request.allowedIps,
         ...(request.expiresInHours !== undefined ? { expiresInHours: request.expiresInHours } : {}),
       };
-      const created = await admin.createKey(actor, input, call);
+      const created = await admin.createKey(actor, input, contextOf(call));
       return { key: apiKeyToProto(created.key, clock.now()), secret: created.secret };
     }),
     getKey: pipeline.unary(method('GetKey'), async (request, context) => {
@@ -36,13 +38,13 @@ export function createKeyAdminService(admin: KeyAdministration, clock: Clock, op
       const updated = await admin.updateKey(
         actorFromProto(request.actor, context.caller),
         { keyId: request.keyId, edits: () => keyEditsFromUpdateRequest(request) },
-        call,
+        contextOf(call),
       );
       return { key: apiKeyToProto(updated.key, clock.now()), propagation: propagationToProto(updated.propagation) };
     }),
     revokeKey: pipeline.unary(method('RevokeKey'), async (request, context, call) => {
       const actor = actorFromProto(request.actor, context.caller);
-      const revoked = await admin.revokeKey(actor, request.keyId, request.reason, call);
+      const revoked = await admin.revokeKey(actor, request.keyId, request.reason, contextOf(call));
       return { key: apiKeyToProto(revoked.key, clock.now()), propagation: propagationToProto(revoked.propagation) };
     }),
     rotateKey: pipeline.unary(method('RotateKey'), async (request, context, call) => {
@@ -51,7 +53,7 @@ export function createKeyAdminService(admin: KeyAdministration, clock: Clock, op
         gracePeriodHours: request.gracePeriodHours,
         ...(request.expiresInHours !== undefined ? { expiresInHours: request.expiresInHours } : {}),
       };
-      const rotated = await admin.rotateKey(actorFromProto(request.actor, context.caller), input, call);
+      const rotated = await admin.rotateKey(actorFromProto(request.actor, context.caller), input, contextOf(call));
       const now = clock.now();
       return {
         newKey: apiKeyToProto(rotated.key, now),
@@ -65,7 +67,7 @@ export function createKeyAdminService(admin: KeyAdministration, clock: Clock, op
         actorFromProto(request.actor, context.caller),
         request.userId,
         request.reason,
-        call,
+        contextOf(call),
       );
       return {
         revokedCount: revoked.keys.length,
@@ -83,4 +85,12 @@ export function createKeyAdminService(admin: KeyAdministration, clock: Clock, op
       return { events: page.items.map(auditEventToProto), nextPageToken: page.nextPageToken };
     }),
   } satisfies KeyAdminServer;
+}
+
+/**
+ * What the use cases learn of the call: a plain object, because they spread it into their transaction
+ * options (an RpcCall's `signal` and `remainingMs` live on its prototype and would not be copied).
+ */
+function contextOf(call: CallLifetime): UseCaseContext {
+  return { signal: call.signal, remainingMs: () => call.remainingMs() };
 }

@@ -155,6 +155,46 @@ describe('ChangeFeed applies every committed change once, in feed order', () => 
   });
 });
 
+describe('ChangeFeed notices a database that lost rows it had applied (failover, restore)', () => {
+  /** The database after a failover to a replica that had not received the last `lost` transactions. */
+  function failOver(table: FakeFeedTable, lost: number): void {
+    for (let i = 0; i < lost; i++) table.rows.delete(table.head - i);
+    table.head -= lost;
+  }
+
+  it('starts over from the head, dropping every cached key, when new rows reuse positions it passed', async () => {
+    const table = new FakeFeedTable();
+    const { feed, applied, events } = feedOver(table);
+    await feed.start();
+    table.commit(3);
+    await feed.pollOnce();
+    expect(applied).toEqual([1, 2, 3]);
+    failOver(table, 2);
+    table.commit(3); // positions 2 and 3 again, for other changes, then 4
+    for (const position of [2, 3]) table.rows.set(position, { ...change(position), keyId: 'other', keyVersion: 7 });
+    await feed.pollOnce();
+    expect(events).toEqual(['gap']);
+    expect(feed.stats).toMatchObject({ rewinds: 1, position: 4 });
+    table.commit(1);
+    await feed.pollOnce();
+    expect(applied).toEqual([1, 2, 3, 5]);
+    expect(feed.stats.rewinds).toBe(1);
+    await feed.stop();
+  });
+
+  it('notices at once when the head went back and nothing new was written yet', async () => {
+    const table = new FakeFeedTable();
+    table.commit(5);
+    const { feed, events } = feedOver(table);
+    await feed.start(); // anchored at the newest row, 5
+    failOver(table, 1);
+    await feed.pollOnce();
+    expect(events).toEqual(['gap']);
+    expect(feed.stats).toMatchObject({ rewinds: 1, position: 4 });
+    await feed.stop();
+  });
+});
+
 describe('ChangeFeed fails closed when it cannot read', () => {
   it('stays fresh within the staleness bound, then reports stale, then fresh again once caught up', async () => {
     const table = new FakeFeedTable();

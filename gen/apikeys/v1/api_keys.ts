@@ -4378,6 +4378,9 @@ export const VerifyKeyResponse: MessageFns<VerifyKeyResponse> = {
  * - PERMISSION_DENIED: the actor's role may not perform the action.
  * - NOT_FOUND: the key does not exist or belongs to another organization (the two are indistinguishable).
  * - UNAVAILABLE: the database cannot be reached; nothing was written, the call may be retried.
+ * - UNKNOWN: the database did not confirm a write's commit (the connection failed or its deadline passed
+ *   after the COMMIT was sent): it may or may not have happened; check with GetKey or ListAuditEvents
+ *   before retrying.
  * - UNAUTHENTICATED: the calling backend did not authenticate (when caller authentication is configured).
  */
 export type KeyAdminService = typeof KeyAdminService;
