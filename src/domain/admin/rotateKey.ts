@@ -3,14 +3,19 @@ import { setTo } from '../FieldUpdate.js';
 import { generateSecret, labelForRole, type GeneratedSecret } from '../keyFormat.js';
 import { applyKeyPatch, keyPatch, type KeyPatch } from '../KeyPatch.js';
 import type { Propagation } from '../Propagation.js';
-import type { Actor, ApiKeyRecord } from '../types.js';
+import type { Actor, ApiKeyRecord, Role } from '../types.js';
 import { requireIdentifier } from '../validation.js';
 import { awaitPropagation, committedPosition } from './acknowledgement.js';
 import { auditDiff, describeNewKey } from './auditDiff.js';
 import { auditEvent } from './auditEvent.js';
 import type { CreatedKey } from './createKey.js';
 import type { KeyAdministrationDependencies } from './KeyAdministrationDependencies.js';
-import { HOUR_MS, lifetimeHoursFor, requireGracePeriodHours } from './lifetimes.js';
+import {
+  HOUR_MS,
+  READ_ONLY_LIFETIME_HOURS,
+  requireGracePeriodHours,
+  requireLifetimeHours,
+} from './lifetimes.js';
 import { lockKey } from './lockKey.js';
 import { newId } from './newId.js';
 import { requirePermission } from './requirePermission.js';
@@ -22,6 +27,7 @@ export interface RotateKeyInput {
   readonly keyId: string;
   /** 0 revokes the old key at once; otherwise it expires after this many hours (never later than it would). */
   readonly gracePeriodHours: number;
+  /** The replacement's lifetime; a Read-Only Admin's key may only repeat its fixed 72 hours. */
   readonly expiresInHours?: number;
 }
 
@@ -35,6 +41,11 @@ export interface RotatedKey extends CreatedKey {
 /**
  * Replaces an active key; the old one keeps working for the grace period, then expires. Waits for the
  * other replicas to apply the change of the old key. Admin only.
+ *
+ * A rotation keeps the key's class: the replacement of a Read-Only Admin's key is again that Read-Only
+ * Admin's key (`tt_readonly_` label, same creator, fixed 72-hour lifetime), so the rules that protect
+ * such keys (only `*:read` scopes, no new lifetime) still hold for it. Otherwise an Admin's rotation would
+ * turn it into an Admin key that can be widened and lives a year.
  */
 export async function rotateKey(
   deps: Pick<
@@ -48,10 +59,9 @@ export async function rotateKey(
   requirePermission(actor, 'rotate keys');
   const keyId = requireIdentifier(input.keyId, 'key_id');
   const grace = requireGracePeriodHours(input.gracePeriodHours);
-  const lifetimeHours = lifetimeHoursFor(actor, input.expiresInHours, deps.defaultLifetimeHours);
-  const generated = generateSecret(labelForRole(actor.role));
+  const requested = input.expiresInHours === undefined ? undefined : requireLifetimeHours(input.expiresInHours);
   const committed = committedPosition();
-  const { created, oldKey } = await deps.repository.transaction(
+  const { created, oldKey, generated } = await deps.repository.transaction(
     async (tx) => {
       const key = await lockKey(tx, actor, keyId);
       const now = deps.clock.now();
@@ -61,7 +71,11 @@ export async function rotateKey(
           `key ${key.id} was already rotated into ${key.replacedByKeyId}; rotate that key instead`,
         );
       }
-      const replacement = replacementOf(key, actor, generated, now, now + lifetimeHours * HOUR_MS);
+      const creator = creatorOf(key, actor);
+      const lifetimeHours = replacementLifetimeHours(key, creator.role, requested, deps.defaultLifetimeHours);
+      // Generated here, where the key's class is known; a retried transaction generates a fresh one.
+      const generated = generateSecret(labelForRole(creator.role));
+      const replacement = replacementOf(key, creator, generated, now, now + lifetimeHours * HOUR_MS);
       await tx.insertKey(replacement);
       await tx.insertAuditEvent(
         auditEvent(actor, replacement, 'key_created', now, {
@@ -74,7 +88,7 @@ export async function rotateKey(
       await tx.insertAuditEvent(
         auditEvent(actor, key, 'key_rotated', now, { relatedKeyId: replacement.id, changes: auditDiff(key, patch) }),
       );
-      return { created: replacement, oldKey: applyKeyPatch(key, patch) };
+      return { created: replacement, oldKey: applyKeyPatch(key, patch), generated };
     },
     { ...context, ...committed.options },
   );
@@ -88,10 +102,36 @@ export async function rotateKey(
   };
 }
 
-/** The new key: the old one's name, scopes and allowlist under a new id and secret, made by `actor`. */
+/** Who the replacement counts as created by: a Read-Only Admin's key stays theirs, any other is the actor's. */
+function creatorOf(key: ApiKeyRecord, actor: Actor): { readonly userId: string; readonly role: Role } {
+  return key.createdByRole === 'read_only_admin'
+    ? { userId: key.createdByUserId, role: key.createdByRole }
+    : { userId: actor.userId, role: actor.role };
+}
+
+/**
+ * The replacement's lifetime in hours: the fixed 72 for a Read-Only Admin's key (FAILED_PRECONDITION for any
+ * other request, as UpdateKey refuses a new lifetime for it), otherwise the requested one or the default.
+ */
+function replacementLifetimeHours(
+  key: ApiKeyRecord,
+  creatorRole: Role,
+  requested: number | undefined,
+  defaultHours: number,
+): number {
+  if (creatorRole !== 'read_only_admin') return requested ?? defaultHours;
+  if (requested !== undefined && requested !== READ_ONLY_LIFETIME_HOURS) {
+    throw failedPrecondition(
+      `key ${key.id} was created by a Read-Only Admin; its replacement has the same fixed ${READ_ONLY_LIFETIME_HOURS}-hour lifetime; omit expires_in_hours (got ${requested})`,
+    );
+  }
+  return READ_ONLY_LIFETIME_HOURS;
+}
+
+/** The new key: the old one's name, scopes and allowlist under a new id and secret, made by `creator`. */
 function replacementOf(
   key: ApiKeyRecord,
-  actor: Actor,
+  creator: { readonly userId: string; readonly role: Role },
   generated: GeneratedSecret,
   now: number,
   expireTime: number,
@@ -101,8 +141,8 @@ function replacementOf(
     id: newId('key'),
     prefix: generated.prefix,
     secretHash: generated.hash,
-    createdByUserId: actor.userId,
-    createdByRole: actor.role,
+    createdByUserId: creator.userId,
+    createdByRole: creator.role,
     createTime: now,
     expireTime,
     updateTime: now,

@@ -3,8 +3,18 @@ import { describe, expect, it } from 'vitest';
 import { createKey } from '../../../src/domain/admin/createKey.js';
 import { revokeKey } from '../../../src/domain/admin/revokeKey.js';
 import { rotateKey } from '../../../src/domain/admin/rotateKey.js';
+import { setTo, UNCHANGED } from '../../../src/domain/FieldUpdate.js';
+import { updateKey } from '../../../src/domain/admin/updateKey.js';
 import { hashSecret } from '../../../src/domain/keyFormat.js';
-import { ADMIN, adminFixture, expectRefusal, HOUR, NOW, type AdminFixture } from './adminFixture.js';
+import {
+  ADMIN,
+  adminFixture,
+  expectRefusal,
+  HOUR,
+  NOW,
+  READ_ONLY_ADMIN,
+  type AdminFixture,
+} from './adminFixture.js';
 
 async function keyToRotate(fixture: AdminFixture) {
   const { key } = await createKey(fixture.deps, ADMIN, {
@@ -99,6 +109,87 @@ describe('rotateKey', () => {
         { field: 'revoke_time', oldValue: '', newValue: new Date(now).toISOString() },
         { field: 'replaced_by_key_id', oldValue: '', newValue: rotated.key.id },
       ]);
+    });
+  });
+
+  describe("keeps a Read-Only Admin's key a read-only key", () => {
+    async function rotatedReadOnlyKey(expiresInHours?: number) {
+      const fixture = adminFixture();
+      const { key: old } = await createKey(fixture.deps, READ_ONLY_ADMIN, {
+        name: 'report',
+        scopes: ['tickets:read'],
+        allowedIps: [],
+      });
+      fixture.advance(1);
+      const rotated = await rotateKey(fixture.deps, ADMIN, { keyId: old.id, gracePeriodHours: 1, expiresInHours });
+      return { fixture, old, rotated };
+    }
+
+    it.each([undefined, 72])(
+      'with its label, its creator and the fixed 72-hour lifetime (expires_in_hours %s)',
+      async (hours) => {
+        const { fixture, old, rotated } = await rotatedReadOnlyKey(hours);
+        expect(rotated.secret).toMatch(/^tt_readonly_/);
+        expect(rotated.key.prefix).toMatch(/^tt_readonly_/);
+        expect(rotated.key).toMatchObject({
+          scopes: ['tickets:read'],
+          createdByUserId: old.createdByUserId,
+          createdByRole: 'read_only_admin',
+          expireTime: NOW + HOUR + 72 * HOUR,
+        });
+        expect(await fixture.stored(rotated.key.id)).toEqual(rotated.key);
+        const created = (await fixture.auditTrail()).find(
+          (event) => event.action === 'key_created' && event.keyId === rotated.key.id,
+        );
+        expect(created).toMatchObject({ actorUserId: 'alice', actorRole: 'admin' });
+      },
+    );
+
+    it('whose replacement cannot be widened or given a new lifetime afterwards', async () => {
+      const { fixture, rotated } = await rotatedReadOnlyKey();
+      const edits = { name: UNCHANGED, allowedIps: UNCHANGED } as const;
+      await expectRefusal(
+        updateKey(fixture.deps, ADMIN, {
+          keyId: rotated.key.id,
+          edits: () => ({ ...edits, scopes: setTo(['tickets:delete', 'users:delete']), expiresInHours: UNCHANGED }),
+        }),
+        'FAILED_PRECONDITION',
+        `key ${rotated.key.id} was created by a Read-Only Admin and may only hold *:read scopes; not allowed: tickets:delete, users:delete`,
+      );
+      await expectRefusal(
+        updateKey(fixture.deps, ADMIN, {
+          keyId: rotated.key.id,
+          edits: () => ({ ...edits, scopes: UNCHANGED, expiresInHours: setTo(8760) }),
+        }),
+        'FAILED_PRECONDITION',
+        `key ${rotated.key.id} was created by a Read-Only Admin and has a fixed 72-hour lifetime that cannot be changed`,
+      );
+    });
+
+    it('and refuses another lifetime for the replacement, writing nothing', async () => {
+      const fixture = adminFixture();
+      const { key: old } = await createKey(fixture.deps, READ_ONLY_ADMIN, {
+        name: 'report',
+        scopes: ['tickets:read'],
+        allowedIps: [],
+      });
+      const trail = await fixture.auditTrail();
+      await expectRefusal(
+        rotateKey(fixture.deps, ADMIN, { keyId: old.id, gracePeriodHours: 1, expiresInHours: 8760 }),
+        'FAILED_PRECONDITION',
+        `key ${old.id} was created by a Read-Only Admin; its replacement has the same fixed 72-hour lifetime; omit expires_in_hours (got 8760)`,
+      );
+      expect(await fixture.auditTrail()).toEqual(trail);
+      expect(await fixture.stored(old.id)).toEqual(old);
+    });
+
+    it("while an Admin's key rotated by another Admin becomes the rotating Admin's", async () => {
+      const fixture = adminFixture();
+      const old = await keyToRotate(fixture);
+      const other = { ...ADMIN, userId: 'alan' };
+      const rotated = await rotateKey(fixture.deps, other, { keyId: old.id, gracePeriodHours: 1 });
+      expect(rotated.key).toMatchObject({ createdByUserId: 'alan', createdByRole: 'admin' });
+      expect(rotated.secret).toMatch(/^tt_admin_/);
     });
   });
 
