@@ -12,6 +12,7 @@ import { type ServiceError, status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 
 import { type Actor, AuditAction, KeyOwnerFilter, KeyState, Role } from '../../gen/apikeys/v1/api_keys.js';
+import type { Timestamp } from '../../gen/google/protobuf/timestamp.js';
 import { createTestKey, type TestKey } from '../helpers/createTestKey.js';
 import { databaseSnapshot } from '../helpers/databaseSnapshot.js';
 import { describeEachDatabase } from '../helpers/eachDatabase.js';
@@ -365,6 +366,70 @@ describeEachDatabase('KeyAdmin role × action × ownership × organization matri
         });
     });
   }
+
+  /**
+   * An Admin rotating a key keeps its class: a Read-Only Admin's key must not come back as an Admin key that
+   * can be widened and lives a year (issue 12, finding 7).
+   */
+  describe('RotateKey by an Admin keeps the class of the key it replaces', () => {
+    const hoursBetween = (from?: Timestamp, to?: Timestamp) => ((to?.seconds ?? 0) - (from?.seconds ?? 0)) / 3600;
+
+    it.each([
+      ['ROLE_READ_ONLY_ADMIN', 'tt_readonly_', OTHER_USER, 'FAILED_PRECONDITION'],
+      ['ROLE_ADMIN', 'tt_admin_', ACTING_USER, 'OK'],
+    ] as const)('a key created by %s stays a %s key', async (creatorRole, label, creator, widening) => {
+      const organization = newOrganizationId('rotate-class');
+      const admin = actorOf(organization, ACTING_USER, Role.ROLE_ADMIN);
+      const old = await createTestKey(server, actorOf(organization, OTHER_USER, Role[creatorRole]), {
+        scopes: ['tickets:read'],
+      });
+      const rotated = await server.clients.admin.rotateKey({ actor: admin, keyId: old.key.id, gracePeriodHours: 1 });
+      const replacement = rotated.newKey;
+      expect(rotated.secret.startsWith(label)).toBe(true);
+      expect(replacement?.prefix.startsWith(label)).toBe(true);
+      expect(replacement?.createdByUserId).toBe(creator);
+      expect(replacement?.createdByRole).toBe(Role[creatorRole]);
+      const lifetime = hoursBetween(replacement?.createTime, replacement?.expireTime);
+      if (creatorRole === 'ROLE_READ_ONLY_ADMIN') expect(lifetime).toBe(72);
+      else expect(lifetime).toBe(hoursBetween(old.key.createTime, old.key.expireTime));
+      const row = (await server.app.db('api_keys').where('id', replacement?.id).first()) as { created_by_role: string };
+      expect(row.created_by_role).toBe(creatorRole === 'ROLE_ADMIN' ? 'admin' : 'read_only_admin');
+
+      const widen = server.clients.admin.updateKey({
+        actor: admin,
+        keyId: replacement?.id ?? '',
+        name: '',
+        scopes: ['tickets:delete', 'users:delete'],
+        allowedIps: [],
+        expiresInHours: 0,
+        updateMask: ['scopes'],
+      });
+      if (widening === 'OK') {
+        expect((await widen).key?.scopes).toEqual(['tickets:delete', 'users:delete']);
+      } else {
+        const error = await grpcError(widen);
+        expect(status[error.code]).toBe('FAILED_PRECONDITION');
+        expect(error.details).toBe(
+          `key ${replacement?.id ?? ''} was created by a Read-Only Admin and may only hold *:read scopes; not allowed: tickets:delete, users:delete`,
+        );
+      }
+    });
+
+    it("refuses another lifetime for a Read-Only Admin's key's replacement, changing nothing", async () => {
+      const organization = newOrganizationId('rotate-class');
+      const admin = actorOf(organization, ACTING_USER, Role.ROLE_ADMIN);
+      const old = await createTestKey(server, actorOf(organization, OTHER_USER, Role.ROLE_READ_ONLY_ADMIN));
+      const before = await databaseSnapshot(server.app.db, [organization]);
+      const error = await grpcError(
+        server.clients.admin.rotateKey({ actor: admin, keyId: old.key.id, gracePeriodHours: 1, expiresInHours: 8760 }),
+      );
+      expect(status[error.code]).toBe('FAILED_PRECONDITION');
+      expect(error.details).toBe(
+        `key ${old.key.id} was created by a Read-Only Admin; its replacement has the same fixed 72-hour lifetime; omit expires_in_hours (got 8760)`,
+      );
+      expect(await databaseSnapshot(server.app.db, [organization])).toEqual(before);
+    });
+  });
 
   it('covers every KeyAdmin RPC', () => {
     const covered = new Set([...KEYED_RPCS.map((rpc) => rpc.name), 'CreateKey', 'ListScopes']);
