@@ -354,9 +354,15 @@ export interface ApiKey {
     | undefined;
   /** The client IP of that last successful verification; empty if never or if the caller sent none. */
   lastUsedIp: string;
-  /** The user who created the key. */
+  /**
+   * The user who created the key. The replacement of a Read-Only Admin's key (RotateKey) keeps that
+   * key's creator; the audit trail names the Admin who rotated.
+   */
   createdByUserId: string;
-  /** The role that user had at creation (decides the `tt_admin_`/`tt_readonly_` label). */
+  /**
+   * The role that user had at creation (decides the `tt_admin_`/`tt_readonly_` label and, for
+   * ROLE_READ_ONLY_ADMIN, the `*:read`-only scopes and fixed lifetime).
+   */
   createdByRole: Role;
   /** The user who revoked the key; empty unless revoked. */
   revokedByUserId: string;
@@ -523,7 +529,10 @@ export interface RotateKeyRequest {
   keyId: string;
   /** How long the old key keeps working, 0–168 hours; 0 revokes it at once. */
   gracePeriodHours: number;
-  /** Lifetime of the new key, 1–8760 hours; omitted: the configured default. */
+  /**
+   * Lifetime of the new key, 1–8760 hours; omitted: the configured default. For a Read-Only Admin's key:
+   * omitted or 72 (its replacement's fixed lifetime), else FAILED_PRECONDITION.
+   */
   expiresInHours?: number | undefined;
 }
 
@@ -4448,6 +4457,10 @@ export const KeyAdminService = {
   /**
    * Replaces a key by a new one with the same name, scopes and allowed IPs; the old key stays valid for
    * `grace_period_hours`, then expires. Admin only. FAILED_PRECONDITION when the key is revoked or expired.
+   * Rotation keeps the key's class: the replacement of a Read-Only Admin's key is a `tt_readonly_` key of the
+   * same creator (created_by_user_id, created_by_role = ROLE_READ_ONLY_ADMIN) with the fixed 72-hour
+   * lifetime, so it stays `*:read`-only and cannot be given a new lifetime; `expires_in_hours` other than 72
+   * for it is FAILED_PRECONDITION. Any other key's replacement is a `tt_admin_` key of the rotating Admin.
    */
   rotateKey: {
     path: "/apikeys.v1.KeyAdmin/RotateKey" as const,
@@ -4518,6 +4531,10 @@ export interface KeyAdminServer extends UntypedServiceImplementation {
   /**
    * Replaces a key by a new one with the same name, scopes and allowed IPs; the old key stays valid for
    * `grace_period_hours`, then expires. Admin only. FAILED_PRECONDITION when the key is revoked or expired.
+   * Rotation keeps the key's class: the replacement of a Read-Only Admin's key is a `tt_readonly_` key of the
+   * same creator (created_by_user_id, created_by_role = ROLE_READ_ONLY_ADMIN) with the fixed 72-hour
+   * lifetime, so it stays `*:read`-only and cannot be given a new lifetime; `expires_in_hours` other than 72
+   * for it is FAILED_PRECONDITION. Any other key's replacement is a `tt_admin_` key of the rotating Admin.
    */
   rotateKey: handleUnaryCall<RotateKeyRequest, RotateKeyResponse>;
   /** Revokes every active key a user created in the actor's organization (offboarding). Admin only. */
@@ -4622,6 +4639,10 @@ export interface KeyAdminClient extends Client {
   /**
    * Replaces a key by a new one with the same name, scopes and allowed IPs; the old key stays valid for
    * `grace_period_hours`, then expires. Admin only. FAILED_PRECONDITION when the key is revoked or expired.
+   * Rotation keeps the key's class: the replacement of a Read-Only Admin's key is a `tt_readonly_` key of the
+   * same creator (created_by_user_id, created_by_role = ROLE_READ_ONLY_ADMIN) with the fixed 72-hour
+   * lifetime, so it stays `*:read`-only and cannot be given a new lifetime; `expires_in_hours` other than 72
+   * for it is FAILED_PRECONDITION. Any other key's replacement is a `tt_admin_` key of the rotating Admin.
    */
   rotateKey(
     request: RotateKeyRequest,
