@@ -10,12 +10,7 @@ import { auditDiff, describeNewKey } from './auditDiff.js';
 import { auditEvent } from './auditEvent.js';
 import type { CreatedKey } from './createKey.js';
 import type { KeyAdministrationDependencies } from './KeyAdministrationDependencies.js';
-import {
-  HOUR_MS,
-  READ_ONLY_LIFETIME_HOURS,
-  requireGracePeriodHours,
-  requireLifetimeHours,
-} from './lifetimes.js';
+import { HOUR_MS, READ_ONLY_LIFETIME_HOURS, requireGracePeriodHours, requireLifetimeHours } from './lifetimes.js';
 import { lockKey } from './lockKey.js';
 import { newId } from './newId.js';
 import { requirePermission } from './requirePermission.js';

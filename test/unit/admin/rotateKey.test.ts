@@ -3,18 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { createKey } from '../../../src/domain/admin/createKey.js';
 import { revokeKey } from '../../../src/domain/admin/revokeKey.js';
 import { rotateKey } from '../../../src/domain/admin/rotateKey.js';
-import { setTo, UNCHANGED } from '../../../src/domain/FieldUpdate.js';
 import { updateKey } from '../../../src/domain/admin/updateKey.js';
+import { setTo, UNCHANGED } from '../../../src/domain/FieldUpdate.js';
 import { hashSecret } from '../../../src/domain/keyFormat.js';
-import {
-  ADMIN,
-  adminFixture,
-  expectRefusal,
-  HOUR,
-  NOW,
-  READ_ONLY_ADMIN,
-  type AdminFixture,
-} from './adminFixture.js';
+import { ADMIN, adminFixture, expectRefusal, HOUR, NOW, READ_ONLY_ADMIN, type AdminFixture } from './adminFixture.js';
 
 async function keyToRotate(fixture: AdminFixture) {
   const { key } = await createKey(fixture.deps, ADMIN, {
