@@ -1,6 +1,9 @@
 import ipaddr from 'ipaddr.js';
 
 import { invalidArgument } from './AppError.js';
+import { type ClientAddress, clientAddress, parseAddress } from './clientAddress.js';
+
+export { parseAddress };
 
 type Address = ipaddr.IPv4 | ipaddr.IPv6;
 
@@ -11,37 +14,6 @@ const MAX_ENTRY_LENGTH = 64;
 interface Range {
   readonly address: Address;
   readonly bits: number;
-}
-
-/**
- * Parses one IP address the way this service accepts them everywhere: surrounding whitespace trimmed,
- * IPv4 only in four-part decimal (ipaddr.js would also take `127.1` or `0x7f.0.0.1`, which no allowlist
- * should mean), IPv6 zone ids rejected, IPv4-mapped IPv6 (`::ffff:203.0.113.50`) turned into IPv4 so
- * that both spellings of one client match the same entries. Returns null when unparsable.
- */
-export function parseAddress(text: string): Address | null {
-  const trimmed = text.trim();
-  if (trimmed.length === 0 || trimmed.length > MAX_ENTRY_LENGTH) return null;
-  if (ipaddr.IPv4.isValidFourPartDecimal(trimmed)) return ipaddr.IPv4.parse(trimmed);
-  const hex = withHexTail(trimmed);
-  if (hex === null || hex.includes('%') || !ipaddr.IPv6.isValid(hex)) return null;
-  const v6 = ipaddr.IPv6.parse(hex);
-  return v6.isIPv4MappedAddress() ? v6.toIPv4Address() : v6;
-}
-
-/**
- * Rewrites an IPv6 address ending in a dotted IPv4 (`::ffff:203.0.113.50`) with that part as two hex
- * groups. ipaddr.js reads the dotted part with parseInt (so `::ffff:0x7f.0.0.1` and `::ffff:010.0.0.1`
- * would pass) and turns `::a.b.c.d` (IPv4-compatible, a plain IPv6 address) into `::ffff:a.b.c.d`;
- * doing it here keeps the IPv4 part to strict decimal and `::a.b.c.d` the address it denotes.
- */
-function withHexTail(text: string): string | null {
-  if (!text.includes('.')) return text;
-  const colon = text.lastIndexOf(':');
-  const tail = text.slice(colon + 1);
-  if (colon === -1 || !ipaddr.IPv4.isValidFourPartDecimal(tail)) return null;
-  const [a = 0, b = 0, c = 0, d = 0] = ipaddr.IPv4.parse(tail).toByteArray();
-  return `${text.slice(0, colon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
 }
 
 function maxBits(address: Address): number {
@@ -114,12 +86,20 @@ export function normalizeAllowedIps(entries: readonly string[]): string[] {
 export type IpDecision = { allowed: true } | { allowed: false; why: 'missing' | 'unparsable' | 'not_listed' };
 
 const ALLOWED: IpDecision = { allowed: true };
-const MAX_REMEMBERED_DECISIONS = 64;
+const MISSING: IpDecision = { allowed: false, why: 'missing' };
+const UNPARSABLE: IpDecision = { allowed: false, why: 'unparsable' };
+const NOT_LISTED: IpDecision = { allowed: false, why: 'not_listed' };
+/** The most decisions one key remembers: its memory stays bounded whatever client_ip values arrive. */
+export const MAX_REMEMBERED_DECISIONS = 64;
 
 /** A pre-parsed allowlist for fast repeated checks on the verify path. */
 export class IpAllowlist {
   private readonly ranges: readonly Range[];
-  /** Created on first use: most cached keys have no allowlist and never need it. */
+  /**
+   * Decisions by canonical client address: two spellings of one address share an entry, and text that
+   * is not an address (missing, unparsable, over MAX_CLIENT_IP_LENGTH) never becomes a key. Created on
+   * first use: most cached keys have no allowlist and never need it.
+   */
   private recent: Map<string, IpDecision> | undefined;
 
   /** `entries` must already be canonical (as stored). */
@@ -131,29 +111,32 @@ export class IpAllowlist {
     return this.ranges.length === 0;
   }
 
-  /** An empty allowlist allows every client, even one without an address. */
-  check(clientIp: string): IpDecision {
+  /**
+   * An empty allowlist allows every client, even one without an address. Takes the request's text or,
+   * on the verify path, the address already read from it (clientAddress).
+   */
+  check(clientIp: ClientAddress | string): IpDecision {
     if (this.ranges.length === 0) return ALLOWED;
+    const client = typeof clientIp === 'string' ? clientAddress(clientIp) : clientIp;
+    if (client.kind === 'missing') return MISSING;
+    if (client.kind === 'unparsable') return UNPARSABLE;
     // The same few client addresses use a key again and again: remember recent decisions.
     this.recent ??= new Map();
-    let decision = this.recent.get(clientIp);
+    let decision = this.recent.get(client.canonical);
     if (decision === undefined) {
       if (this.recent.size >= MAX_REMEMBERED_DECISIONS) this.recent.clear();
-      decision = this.decide(clientIp);
-      this.recent.set(clientIp, decision);
+      decision = this.decide(client.address);
+      this.recent.set(client.canonical, decision);
     }
     return decision;
   }
 
-  private decide(clientIp: string): IpDecision {
-    if (clientIp.trim() === '') return { allowed: false, why: 'missing' };
-    const client = parseAddress(clientIp);
-    if (client === null) return { allowed: false, why: 'unparsable' };
+  private decide(client: Address): IpDecision {
     for (const range of this.ranges) {
       if (range.address.kind() === client.kind() && client.match(range.address, range.bits)) {
         return ALLOWED;
       }
     }
-    return { allowed: false, why: 'not_listed' };
+    return NOT_LISTED;
   }
 }

@@ -1,4 +1,5 @@
 import { invalidArgument } from './AppError.js';
+import { clientAddress, MAX_CLIENT_IP_LENGTH } from './clientAddress.js';
 import type { Clock } from './Clock.js';
 import type { KeyCache } from './KeyCache.js';
 import { hasKeyLength, isWellFormedKey, redactSecrets, secretDigest } from './keyFormat.js';
@@ -42,8 +43,11 @@ export interface KeyVerifierOptions {
   readonly cache: KeyCache;
   readonly scopes: ScopeCatalog;
   readonly clock: Clock;
-  /** Told of every successful verification (for last-used tracking); must not block. */
-  readonly onVerified?: (key: VerifiableKey, now: number, clientIp: string) => void;
+  /**
+   * Told of every successful verification (for last-used tracking); must not block. `clientIp` is the
+   * canonical client address, or null when the request carried none or text that is not an address.
+   */
+  readonly onVerified?: (key: VerifiableKey, now: number, clientIp: string | null) => void;
 }
 
 /**
@@ -107,9 +111,11 @@ export class KeyVerifier {
     if (now >= key.expireTime) {
       return deny('expired', `API key ${key.prefix}… expired at ${iso(key.expireTime)}; create a new key`, now, key);
     }
-    const ip = key.allowlist.check(input.clientIp);
+    // Read once, length first: only a canonical address is ever kept (memo key, last_used_ip).
+    const client = clientAddress(input.clientIp);
+    const ip = key.allowlist.check(client);
     if (!ip.allowed) {
-      const shown = redactSecrets(JSON.stringify(input.clientIp.trim().slice(0, 64)));
+      const shown = redactSecrets(JSON.stringify(input.clientIp.trim().slice(0, MAX_CLIENT_IP_LENGTH)));
       const message =
         ip.why === 'missing'
           ? `API key ${key.prefix}… has an IP allowlist but the request carried no client IP`
@@ -127,7 +133,7 @@ export class KeyVerifier {
         key,
       );
     }
-    this.options.onVerified?.(key, now, input.clientIp);
+    this.options.onVerified?.(key, now, client.kind === 'address' ? client.canonical : null);
     return { valid: true, key, now, message: 'API key is valid and working correctly' };
   }
 

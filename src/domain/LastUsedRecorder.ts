@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 
+import { canonicalIpOrNull, MAX_CLIENT_IP_LENGTH } from './clientAddress.js';
 import type { KeyRepository, LastUsedEntry } from './KeyRepository.js';
 
 /** Settings of LastUsedRecorder. */
@@ -34,13 +35,16 @@ export class LastUsedRecorder {
 
   constructor(private readonly options: LastUsedRecorderOptions) {}
 
-  /** Notes a successful verification. O(1), no I/O. */
-  record(keyId: string, time: number, ip: string): void {
+  /**
+   * Notes a successful verification. O(1), no I/O. `ip` should be a canonical address (clientAddress)
+   * or null; anything else is written as null (checked at flush, off the verify path), so last_used_ip
+   * only ever holds a fact, never request text.
+   */
+  record(keyId: string, time: number, ip: string | null): void {
     this.stats.recorded++;
     const previous = this.pending.get(keyId);
     if (previous === undefined || previous.time <= time) {
-      const trimmed = ip.trim();
-      this.pending.set(keyId, { keyId, time, ip: trimmed === '' ? null : trimmed.slice(0, 64) });
+      this.pending.set(keyId, { keyId, time, ip: ip !== null && ip.length <= MAX_CLIENT_IP_LENGTH ? ip : null });
     }
   }
 
@@ -81,7 +85,7 @@ export class LastUsedRecorder {
   }
 
   private async write(batch: Map<string, LastUsedEntry>): Promise<void> {
-    const entries = [...batch.values()];
+    const entries = [...batch.values()].map((entry) => ({ ...entry, ip: canonicalIpOrNull(entry.ip) }));
     try {
       for (let i = 0; i < entries.length; i += this.options.batchSize) {
         const chunk = entries.slice(i, i + this.options.batchSize);

@@ -1,3 +1,4 @@
+import { canonicalIpOrNull } from '../domain/clientAddress.js';
 import type { KeyChange, KeyPatch } from '../domain/KeyRepository.js';
 import type { ApiKeyRecord, AuditEventRecord, Role } from '../domain/types.js';
 
@@ -77,7 +78,8 @@ export function fromKeyRow(row: KeyRow): ApiKeyRecord {
     revokedByUserId: row.revoked_by_user_id,
     revokeReason: row.revoke_reason,
     lastUsedTime: fromBigIntOrNull(row.last_used_time),
-    lastUsedIp: row.last_used_ip,
+    // Rows written before last_used_ip was canonicalised can hold any text a caller sent: not shown.
+    lastUsedIp: canonicalIpOrNull(row.last_used_ip),
     rotatedFromKeyId: row.rotated_from_key_id,
     replacedByKeyId: row.replaced_by_key_id,
     version: fromBigInt(row.version),

@@ -82,6 +82,43 @@ describeEachDatabase('VerifyKey last-used tracking', (kind) => {
     });
   });
 
+  describe('only ever a canonical address', () => {
+    it("shows no IP after a verify whose client_ip was another key's secret, and keeps it out of the table", async () => {
+      const created = await createTestKey(server, admin());
+      const other = await createTestKey(server, admin());
+      expect((await verify(created.secret, other.secret)).valid).toBe(true);
+      await server.app.lastUsed.flush();
+      const key = await getKey(created);
+      expect(key.lastUsedTime).toBeDefined();
+      expect(key.lastUsedIp).toBe('');
+      const row: unknown = await server.app.db('api_keys').where({ id: created.key.id }).first('last_used_ip');
+      expect(row).toEqual({ last_used_ip: null });
+    });
+
+    it('shows no IP after a 62 KB client_ip', async () => {
+      const created = await createTestKey(server, admin());
+      expect((await verify(created.secret, `198.51.100.1 ${'x'.repeat(62 * 1024)}`)).valid).toBe(true);
+      await server.app.lastUsed.flush();
+      expect((await getKey(created)).lastUsedIp).toBe('');
+    });
+
+    it('shows the canonical spelling of the address the caller sent', async () => {
+      const created = await createTestKey(server, admin());
+      await verify(created.secret, '2001:0DB8:0000::0007');
+      await server.app.lastUsed.flush();
+      expect((await getKey(created)).lastUsedIp).toBe('2001:db8::7');
+    });
+
+    it('does not show text an older version stored that is not an address', async () => {
+      const created = await createTestKey(server, admin());
+      await server.app
+        .db('api_keys')
+        .where({ id: created.key.id })
+        .update({ last_used_time: server.clock.now(), last_used_ip: 'not-an-ip' });
+      expect((await getKey(created)).lastUsedIp).toBe('');
+    });
+  });
+
   describe('not recorded for denials', () => {
     it('leaves a never-used key unset after denied verifies', async () => {
       const created = await createTestKey(server, admin(), { allowedIps: ['198.51.100.0/24'] });

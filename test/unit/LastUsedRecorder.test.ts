@@ -76,6 +76,18 @@ describe('LastUsedRecorder coalesces observations in memory', () => {
     expect(table.rows.get('key_blank')?.ip).toBeNull();
   });
 
+  it('stores an address canonical and anything that is not an address as no IP', async () => {
+    const table = new FakeLastUsedTable();
+    const recorder = recorderOver(table);
+    recorder.record('key_v6', 1, '2001:0DB8:0:0::1');
+    recorder.record('key_secret', 1, 'tt_admin_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789');
+    recorder.record('key_long', 1, `203.0.113.9${' '.repeat(62 * 1024)}`);
+    await recorder.flush();
+    expect(table.rows.get('key_v6')?.ip).toBe('2001:db8::1');
+    expect(table.rows.get('key_secret')?.ip).toBeNull();
+    expect(table.rows.get('key_long')?.ip).toBeNull();
+  });
+
   it('does nothing when nothing is pending', async () => {
     const table = new FakeLastUsedTable();
     const recorder = recorderOver(table);

@@ -32,7 +32,7 @@ export function logCalls(logger: Logger): Middleware {
     if (!logger.isLevelEnabled(level)) return;
     const durationMs = Number(process.hrtime.bigint() - call.started) / 1e6;
     const fields: Record<string, unknown> = {
-      requestId: requestIdForLog(call.grpc.metadata),
+      ...requestIdForLog(call.grpc.metadata),
       method: call.method.path,
       peer: call.grpc.getPeer(),
       caller: cause instanceof CallerRejectedError ? cause.caller : call.context.caller,

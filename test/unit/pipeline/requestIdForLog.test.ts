@@ -1,3 +1,5 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+
 import { Metadata } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 
@@ -13,23 +15,35 @@ function metadataWith(value?: string | Buffer): Metadata {
 }
 
 describe('requestIdForLog', () => {
-  it('keeps a short plain request id as sent', () => {
-    expect(requestIdForLog(metadataWith('req-42.retry_1'))).toBe('req-42.retry_1');
-  });
-
-  it('logs an API key sent as x-request-id as its display prefix only', () => {
-    const { secret } = generateSecret('admin');
-    const logged = requestIdForLog(metadataWith(secret));
-    expect(logged).toBe(`${secret.slice(0, 'tt_admin_'.length + 8)}…`);
-    expect(logged).not.toContain(secret.slice(-10));
+  it.each([
+    ['a short plain id', 'req-42.retry_1'],
+    ['a UUID', randomUUID()],
+    ['a host:port:counter id', 'checkout-7f9c:8080:000123'],
+    ['an id of 64 characters with separators', `${'ab12cd34-'.repeat(7)}a`],
+  ])('keeps %s as sent, without a note', (_, value) => {
+    expect(requestIdForLog(metadataWith(value))).toEqual({ requestId: value });
   });
 
   it.each([
     ['absent', undefined],
-    ['too long', 'x'.repeat(65)],
-    ['with spaces or punctuation', 'req 42; drop'],
     ['empty', ''],
-  ])('makes up a UUID when the id is %s', (_, value) => {
-    expect(requestIdForLog(metadataWith(value))).toMatch(UUID);
+  ])('makes up a UUID without a note when the id is %s', (_, value) => {
+    const logged = requestIdForLog(metadataWith(value));
+    expect(logged.requestId).toMatch(UUID);
+    expect(logged.requestIdNote).toBeUndefined();
+  });
+
+  it.each([
+    ['a 64-character hex service token', randomBytes(32).toString('hex')],
+    ['a 32-character hex token', randomBytes(16).toString('hex')],
+    ['a base64url token', randomBytes(24).toString('base64url').replace(/-/g, 'A')],
+    ['an API key', generateSecret('admin').secret],
+    ['too long', 'x-'.repeat(33)],
+    ['with spaces or punctuation', 'req 42; drop'],
+  ])('replaces %s with a UUID and a note, never its text', (_, value) => {
+    const logged = requestIdForLog(metadataWith(value));
+    expect(logged.requestId).toMatch(UUID);
+    expect(logged.requestIdNote).toMatch(/^x-request-id not logged: /);
+    expect(JSON.stringify(logged)).not.toContain(value.slice(0, 12));
   });
 });
