@@ -7,7 +7,7 @@ import type { Knex } from 'knex';
  */
 export async function loadServiceSecret(db: Knex, name: string, create: () => Buffer): Promise<Buffer> {
   await db('service_secrets').insert({ name, secret: create(), created_at: Date.now() }).onConflict('name').ignore();
-  const row = (await db('service_secrets').where({ name }).first('secret')) as { secret: Buffer } | undefined;
+  const row = await db<{ name: string; secret: Buffer }>('service_secrets').where({ name }).first('secret');
   if (row === undefined) throw new Error(`service secret "${name}" missing after insert`);
   return Buffer.from(row.secret);
 }

@@ -2,7 +2,7 @@ import { createHash, createHmac } from 'node:crypto';
 
 import { status } from '@grpc/grpc-js';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 
 import {
   type Actor,
@@ -192,7 +192,7 @@ describeEachDatabase('page tokens: two replicas on one database', (kind) => {
     expect(rest.events).toHaveLength(2);
     const db = createDatabase(parseDatabaseUrl(server.databaseUrl), { poolMax: 1, acquireTimeoutMs: 5000 });
     try {
-      const rows = (await db('service_secrets').select('name', 'secret')) as { name: string; secret: Buffer }[];
+      const rows = await db<{ name: string; secret: Buffer }>('service_secrets').select('name', 'secret');
       expect(rows.map((row) => [row.name, Buffer.from(row.secret).length])).toEqual([['page-token', 32]]);
     } finally {
       await db.destroy();
