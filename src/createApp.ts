@@ -8,6 +8,7 @@ import { createKeyAdministration } from './domain/admin/createKeyAdministration.
 import { KeyCache } from './domain/KeyCache.js';
 import { KeyVerifier } from './domain/KeyVerifier.js';
 import { ChangeFeed } from './domain/ChangeFeed.js';
+import { PageTokens } from './domain/pageToken.js';
 import { LastUsedRecorder } from './domain/LastUsedRecorder.js';
 import { ReplicaPropagationWaiter } from './domain/ReplicaPropagationWaiter.js';
 import type { ScopeCatalog } from './domain/ScopeCatalog.js';
@@ -18,6 +19,7 @@ import { DatabaseComponent } from './lifecycle/DatabaseComponent.js';
 import { LastUsedFlusher } from './lifecycle/LastUsedFlusher.js';
 import { Lifecycle } from './lifecycle/Lifecycle.js';
 import { newReplicaId } from './lifecycle/newReplicaId.js';
+import { PageTokenSecretComponent } from './lifecycle/PageTokenSecretComponent.js';
 import { ReplicaHeartbeat } from './lifecycle/ReplicaHeartbeat.js';
 import { StopDeadline } from './lifecycle/StopDeadline.js';
 import { createMetrics } from './metrics/createMetrics.js';
@@ -74,7 +76,7 @@ export interface App extends Component {
   /** Null while the process makes progress, else why not (/healthz; see livenessCheck). */
   liveness(): string | null;
   /**
-   * Starts the components in order (metrics port, database: migrate or ping, change feed, replica
+   * Starts the components in order (metrics port, database: migrate or ping, page-token secret, change feed, replica
    * heartbeat, last-used flusher, feed pruner, TLS reloader, gRPC server: bind and SERVING). Resolves
    * with the bound port.
    */
@@ -150,11 +152,13 @@ function createCollaborators(config: Config, dependencies: AppDependencies) {
     flushIntervalMs: config.lastUsedFlushMs,
     batchSize: 500,
   });
+  const pageTokenSecret = new PageTokenSecretComponent(db, config.pageTokenSecret);
   const admin = createKeyAdministration({
     repository,
     scopes,
     clock,
     defaultLifetimeHours: config.defaultKeyLifetimeHours,
+    pageTokens: new PageTokens(() => pageTokenSecret.current()),
     onKeysChanged: async (keys) => {
       const hashes = keys.map((key) => key.secretHash.toString('hex'));
       cache.invalidate(hashes);
@@ -168,14 +172,41 @@ function createCollaborators(config: Config, dependencies: AppDependencies) {
     clock,
     onVerified: (key, now, clientIp) => lastUsed.record(key.id, now, clientIp),
   });
-  return { clock, db, repository, replicas, replicaId, heartbeat, propagation, feed, cache, lastUsed, admin, verifier };
+  return {
+    clock,
+    db,
+    repository,
+    replicas,
+    replicaId,
+    heartbeat,
+    propagation,
+    feed,
+    cache,
+    lastUsed,
+    pageTokenSecret,
+    admin,
+    verifier,
+  };
 }
 
 /** Wires storage, domain and transport from a validated configuration, and assembles the components. */
 export function createApp(config: Config, dependencies: AppDependencies): App {
   const { logger } = dependencies;
-  const { clock, db, repository, replicas, replicaId, heartbeat, propagation, feed, cache, lastUsed, admin, verifier } =
-    createCollaborators(config, dependencies);
+  const {
+    clock,
+    db,
+    repository,
+    replicas,
+    replicaId,
+    heartbeat,
+    propagation,
+    feed,
+    cache,
+    lastUsed,
+    pageTokenSecret,
+    admin,
+    verifier,
+  } = createCollaborators(config, dependencies);
   const authenticator = new CallerAuthenticator({
     tokens: config.authTokens,
     clientCertificates: config.clientCertificates,
@@ -227,6 +258,7 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
       migrate: config.migrateOnStart && config.database.kind === 'sqlite',
       ping: () => repository.ping(),
     }),
+    pageTokenSecret,
     boundedStop(feed),
     heartbeat,
     new LastUsedFlusher(lastUsed, logger),

@@ -21,6 +21,8 @@ export interface Config {
   readonly migrateOnStart: boolean;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly defaultKeyLifetimeHours: number;
+  /** PAGE_TOKEN_SECRET as bytes; null = the secret created once in the database. */
+  readonly pageTokenSecret: Buffer | null;
   /** SCOPES_FILE; empty = built-in catalog. */
   readonly scopesFile: string;
   readonly cacheMaxKeys: number;

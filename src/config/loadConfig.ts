@@ -54,6 +54,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     migrateOnStart: migratesOnStart(raw.MIGRATE_ON_START, raw.DATABASE_URL),
     logLevel: raw.LOG_LEVEL,
     defaultKeyLifetimeHours: raw.DEFAULT_KEY_LIFETIME_HOURS,
+    pageTokenSecret: raw.PAGE_TOKEN_SECRET ?? null,
     scopesFile: raw.SCOPES_FILE,
     cacheMaxKeys: raw.CACHE_MAX_KEYS,
     cacheNegativeTtlMs: raw.CACHE_NEGATIVE_TTL_MS,

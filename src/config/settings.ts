@@ -4,6 +4,7 @@ import { DATABASE_SETTINGS } from './database.js';
 import { INSECURE_SETTINGS } from './insecureSetup.js';
 import { LISTEN_SETTINGS } from './listen.js';
 import { METRICS_SETTINGS } from './metrics.js';
+import { PAGE_TOKEN_SETTINGS } from './pageTokens.js';
 import { PROPAGATION_SETTINGS } from './propagation.js';
 import { SERVICE_SETTINGS } from './service.js';
 import { SHUTDOWN_SETTINGS } from './shutdown.js';
@@ -21,6 +22,7 @@ export const SETTINGS = {
   ...CACHE_AND_FEED_SETTINGS,
   ...PROPAGATION_SETTINGS,
   ...AUTH_SETTINGS,
+  ...PAGE_TOKEN_SETTINGS,
   ...INSECURE_SETTINGS,
   ...METRICS_SETTINGS,
   ...SHUTDOWN_SETTINGS,

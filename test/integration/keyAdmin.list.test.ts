@@ -255,12 +255,12 @@ describeEachDatabase('GetKey and ListKeys', (kind) => {
       const error = await grpcError(list({ actor, pageSize: 1, pageToken: tamper(token) }));
       expect(error.code).toBe(status.INVALID_ARGUMENT);
       expect(error.details).toBe(
-        'page_token is invalid: pass the next_page_token of a previous response unchanged, with the same filters',
+        'page_token is invalid: pass the next_page_token of a previous response unchanged, by the same caller with the same filters, or restart the listing without page_token',
       );
     });
 
     it('rejects a forged token whose checksum matches but whose payload is not a position', async () => {
-      // The checksum is public (sha256 over the filters), so anyone who reads the source can compute one.
+      // Main's checksum was public (sha256 over the filters): a token sealed that way is no longer accepted.
       const actor = actorOf(newOrganizationId(), 'alice');
       const payload = Buffer.from('not json {').toString('base64url');
       const filters = JSON.stringify(['keys', actor.organizationId, '', []]);

@@ -6,6 +6,7 @@ import { REVOKE_BATCH_SIZE } from '../../src/domain/admin/revokeUserKeys.js';
 import { systemClock } from '../../src/domain/Clock.js';
 import { setTo, UNCHANGED } from '../../src/domain/FieldUpdate.js';
 import type { KeyRepository } from '../../src/domain/KeyRepository.js';
+import { PageTokens } from '../../src/domain/pageToken.js';
 import { ScopeCatalog } from '../../src/domain/ScopeCatalog.js';
 import type { Actor } from '../../src/domain/types.js';
 import { createDatabase, migrateDatabase, parseDatabaseUrl } from '../../src/storage/createDatabase.js';
@@ -77,6 +78,7 @@ function administration(repository: KeyRepository): KeyAdministration {
     scopes: ScopeCatalog.default(),
     clock: systemClock,
     defaultLifetimeHours: 720,
+    pageTokens: new PageTokens(() => Buffer.alloc(32, 7)),
   });
 }
 

@@ -443,8 +443,9 @@ export interface ListKeysRequest {
   /** 1–100; 0 means 50. Larger values are INVALID_ARGUMENT. */
   pageSize: number;
   /**
-   * `next_page_token` of a previous response with the same filters; opaque and tamper-evident
-   * (INVALID_ARGUMENT if altered or used with other filters).
+   * `next_page_token` of a previous response to the same caller with the same filters; opaque and
+   * authenticated by the service (INVALID_ARGUMENT if forged, altered, or used by another user, in another
+   * organization or with other filters: restart the listing without it).
    */
   pageToken: string;
 }
@@ -710,7 +711,10 @@ export interface ListAuditEventsRequest {
     | undefined;
   /** 1–100; 0 means 50. */
   pageSize: number;
-  /** `next_page_token` of a previous response with the same filters. */
+  /**
+   * `next_page_token` of a previous response to the same caller with the same filters; opaque and
+   * authenticated, as in ListKeysRequest.
+   */
   pageToken: string;
 }
 

@@ -1,5 +1,6 @@
 import type { Clock } from '../Clock.js';
 import type { KeyRepository } from '../KeyRepository.js';
+import type { PageTokens } from '../pageToken.js';
 import type { PropagationWaiter } from '../Propagation.js';
 import type { ScopeCatalog } from '../ScopeCatalog.js';
 import type { ApiKeyRecord } from '../types.js';
@@ -11,6 +12,8 @@ export interface KeyAdministrationDependencies {
   readonly clock: Clock;
   /** Lifetime of keys created without `expiresInHours`, 1…8760. */
   readonly defaultLifetimeHours: number;
+  /** Issues and checks the listings' page tokens, under the secret every replica shares. */
+  readonly pageTokens: PageTokens;
   /** Called after a write commits with the keys it changed, so caches drop them before the RPC returns. */
   readonly onKeysChanged?: (keys: readonly ApiKeyRecord[]) => Promise<void> | void;
   /**

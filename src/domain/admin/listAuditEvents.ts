@@ -1,5 +1,4 @@
 import { invalidArgument } from '../AppError.js';
-import { decodePageToken } from '../pageToken.js';
 import type { Actor, AuditEventRecord } from '../types.js';
 import { requireIdentifier } from '../validation.js';
 import type { KeyAdministrationDependencies } from './KeyAdministrationDependencies.js';
@@ -21,7 +20,7 @@ export interface ListAuditInput {
 
 /** The organization's audit trail, newest first, optionally for one key and a time range. */
 export async function listAuditEvents(
-  deps: Pick<KeyAdministrationDependencies, 'repository'>,
+  deps: Pick<KeyAdministrationDependencies, 'repository' | 'pageTokens'>,
   actor: Actor,
   input: ListAuditInput,
 ): Promise<Page<AuditEventRecord>> {
@@ -35,9 +34,11 @@ export async function listAuditEvents(
   if (keyId !== undefined && (await deps.repository.findById(actor.organizationId, keyId)) === null) {
     throw keyNotFound(keyId);
   }
-  const filters = JSON.stringify([
+  // A page token is valid only for the caller and the filters it was issued for.
+  const listing = JSON.stringify([
     'audit',
     actor.organizationId,
+    actor.userId,
     keyId ?? '',
     input.startTime ?? '',
     input.endTime ?? '',
@@ -48,7 +49,7 @@ export async function listAuditEvents(
     ...(input.startTime !== undefined ? { startTime: input.startTime } : {}),
     ...(input.endTime !== undefined ? { endTime: input.endTime } : {}),
     limit: limit + 1,
-    after: decodePageToken(input.pageToken, filters),
+    after: deps.pageTokens.decode(input.pageToken, listing),
   });
-  return paginate(rows, limit, filters, (event) => ({ time: event.createTime, id: event.id }));
+  return paginate(deps.pageTokens, rows, limit, listing, (event) => ({ time: event.createTime, id: event.id }));
 }

@@ -1,4 +1,3 @@
-import { decodePageToken } from '../pageToken.js';
 import type { Actor, ApiKeyRecord, KeyState } from '../types.js';
 import type { KeyAdministrationDependencies } from './KeyAdministrationDependencies.js';
 import { pageLimit, paginate, type Page } from './paginate.js';
@@ -16,22 +15,22 @@ export interface ListKeysInput {
 
 /** Lists keys of the organization (or only the actor's), newest first. */
 export async function listKeys(
-  deps: Pick<KeyAdministrationDependencies, 'repository' | 'clock'>,
+  deps: Pick<KeyAdministrationDependencies, 'repository' | 'clock' | 'pageTokens'>,
   actor: Actor,
   input: ListKeysInput,
 ): Promise<Page<ApiKeyRecord>> {
   requirePermission(actor, 'read keys');
   const limit = pageLimit(input.pageSize);
   const states = [...new Set(input.states)].sort();
-  // A page token is valid only with the filters it was issued for.
-  const filters = JSON.stringify(['keys', actor.organizationId, input.onlyMine ? actor.userId : '', states]);
+  // A page token is valid only for the caller and the filters it was issued for.
+  const listing = JSON.stringify(['keys', actor.organizationId, actor.userId, input.onlyMine, states]);
   const rows = await deps.repository.listKeys({
     organizationId: actor.organizationId,
     ...(input.onlyMine ? { createdByUserId: actor.userId } : {}),
     states,
     now: deps.clock.now(),
     limit: limit + 1,
-    after: decodePageToken(input.pageToken, filters),
+    after: deps.pageTokens.decode(input.pageToken, listing),
   });
-  return paginate(rows, limit, filters, (key) => ({ time: key.createTime, id: key.id }));
+  return paginate(deps.pageTokens, rows, limit, listing, (key) => ({ time: key.createTime, id: key.id }));
 }

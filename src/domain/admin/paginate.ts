@@ -1,5 +1,5 @@
 import type { ListCursor } from '../KeyRepository.js';
-import { encodePageToken } from '../pageToken.js';
+import type { PageTokens } from '../pageToken.js';
 import { pageSize } from '../validation.js';
 
 const DEFAULT_PAGE_SIZE = 50;
@@ -19,13 +19,19 @@ export function pageLimit(requested: number): number {
 
 /**
  * Cuts `rows` (read with `limit + 1`, so that one more row tells whether there is a next page) to a page
- * whose token points after its last row and is bound to `filters`.
+ * whose token points after its last row and is bound to `listing`.
  */
-export function paginate<T>(rows: T[], limit: number, filters: string, cursorOf: (row: T) => ListCursor): Page<T> {
+export function paginate<T>(
+  tokens: PageTokens,
+  rows: T[],
+  limit: number,
+  listing: string,
+  cursorOf: (row: T) => ListCursor,
+): Page<T> {
   const items = rows.slice(0, limit);
   const last = items.at(-1);
   return {
     items,
-    nextPageToken: rows.length > limit && last !== undefined ? encodePageToken(cursorOf(last), filters) : '',
+    nextPageToken: rows.length > limit && last !== undefined ? tokens.encode(cursorOf(last), listing) : '',
   };
 }

@@ -1,6 +1,7 @@
 import { expect } from 'vitest';
 
 import type { KeyAdministrationDependencies } from '../../../src/domain/admin/KeyAdministrationDependencies.js';
+import { PageTokens } from '../../../src/domain/pageToken.js';
 import { ScopeCatalog } from '../../../src/domain/ScopeCatalog.js';
 import type { Actor, ApiKeyRecord, AuditEventRecord, Role } from '../../../src/domain/types.js';
 import { InMemoryKeyRepository } from '../../storage/InMemoryKeyRepository.js';
@@ -45,6 +46,7 @@ export function adminFixture(): AdminFixture {
       scopes: ScopeCatalog.default(),
       clock: { now: () => now },
       defaultLifetimeHours: 720,
+      pageTokens: new PageTokens(() => Buffer.alloc(32, 1)),
       onKeysChanged: (keys) => {
         announced.push(keys.map((key) => key.id));
       },
