@@ -1,0 +1,96 @@
+import http2 from 'node:http2';
+
+import { status } from '@grpc/grpc-js';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+
+import type { KeyAdminServer } from '../../gen/apikeys/v1/api_keys.js';
+import type { KeyVerifier } from '../../src/domain/KeyVerifier.js';
+import { createKeyVerifierService } from '../../src/transport/createKeyVerifierService.js';
+import { bindServer, createServer } from '../../src/transport/server.js';
+import { describeEachDatabase } from '../helpers/eachDatabase.js';
+import { createClients, grpcError } from '../helpers/grpcClients.js';
+import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
+
+/** The SETTINGS the server sent on a fresh HTTP/2 connection. */
+async function serverSettings(address: string): Promise<http2.Settings> {
+  const session = http2.connect(`http://${address}`);
+  try {
+    return await new Promise<http2.Settings>((resolve, reject) => {
+      session.once('remoteSettings', resolve);
+      session.once('error', reject);
+    });
+  } finally {
+    session.destroy();
+  }
+}
+
+/** Resolves 'closed' when the server ends `session`, or 'still open' after `safetyMs` (a failure). */
+function closedByServer(session: http2.ClientHttp2Session, safetyMs: number): Promise<'closed' | 'still open'> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve('still open'), safetyMs);
+    const closed = (): void => {
+      clearTimeout(timer);
+      resolve('closed');
+    };
+    session.once('goaway', closed);
+    session.once('close', closed);
+    session.on('error', () => undefined);
+  });
+}
+
+describeEachDatabase('transport limits', (kind) => {
+  let server: TestServer | undefined;
+  afterEach(async () => {
+    await server?.stop();
+    server = undefined;
+  });
+
+  it('advertises SETTINGS_MAX_CONCURRENT_STREAMS = 100 by default, not 2^32-1', async () => {
+    server = await startTestServer(kind);
+    expect((await serverSettings(server.address)).maxConcurrentStreams).toBe(100);
+  });
+
+  it('advertises SETTINGS_MAX_CONCURRENT_STREAMS as GRPC_MAX_CONCURRENT_STREAMS says', async () => {
+    server = await startTestServer(kind, { GRPC_MAX_CONCURRENT_STREAMS: '7' });
+    expect((await serverSettings(server.address)).maxConcurrentStreams).toBe(7);
+  });
+
+  it('closes a connection that makes no call once GRPC_MAX_CONNECTION_IDLE_MS has passed', async () => {
+    server = await startTestServer(kind, { GRPC_MAX_CONNECTION_IDLE_MS: '1000' });
+    const session = http2.connect(`http://${server.address}`);
+    try {
+      // The safety margin is generous (no speed assertion): without the limit the connection stays open.
+      expect(await closedByServer(session, 10_000)).toBe('closed');
+    } finally {
+      session.destroy();
+    }
+  });
+});
+
+describe('the server-side default deadline', () => {
+  it('ends a KeyVerifier call that carries no deadline with DEADLINE_EXCEEDED at the default', async () => {
+    let calls = 0;
+    const never = { verify: () => new Promise(() => (calls += 1)) } as unknown as KeyVerifier;
+    const built = createServer({
+      keyAdmin: {} as KeyAdminServer,
+      keyVerifier: createKeyVerifierService(never, { logger: pino({ level: 'silent' }), defaultDeadlineMs: 300 }),
+      maxReceiveMessageBytes: 65_536,
+    });
+    const port = await bindServer(built.server, '127.0.0.1', 0);
+    const clients = createClients(`127.0.0.1:${port}`);
+    try {
+      // No deadline of its own; the client gives up after 10 s only so that a failure ends (CANCELLED).
+      const call = clients.verifier.verifyKey({ key: 'tt_live_x', clientIp: '', requiredScopes: [] });
+      const safety = setTimeout(() => clients.close(), 10_000);
+      const error = await grpcError(call);
+      clearTimeout(safety);
+      expect(calls).toBe(1);
+      expect(error.code).toBe(status.DEADLINE_EXCEEDED);
+      expect(error.details).toContain('no deadline');
+    } finally {
+      clients.close();
+      built.server.forceShutdown();
+    }
+  });
+});
