@@ -220,7 +220,13 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
     maxReceiveMessageBytes: config.maxReceiveMessageBytes,
     limits,
   });
-  const grpc = new GrpcServer(built, { ...config.listenAddress, credentials: serverCredentials(certificates), logger });
+  const grpc = new GrpcServer(built, {
+    ...config.listenAddress,
+    credentials: serverCredentials(certificates, limits.handshakeTimeoutMs),
+    logger,
+    handshakeTimeoutMs: limits.handshakeTimeoutMs,
+    onHandshakeTimeout: () => transportEvents.record('handshake_timeout'),
+  });
   const isReady = (): boolean => grpc.isServing && feed.isFresh();
   const poolWatch = new PoolStallWatch(db);
   const liveness = livenessCheck({

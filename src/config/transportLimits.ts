@@ -45,6 +45,13 @@ export const TRANSPORT_LIMIT_SETTINGS = {
     }),
     `\`${D.maxSessionMemoryMb}\``,
   ),
+  HANDSHAKE_TIMEOUT_MS: documented(
+    intRange(100, 120_000)({
+      default: D.handshakeTimeoutMs,
+      desc: 'a new connection is closed unless it completes the TLS handshake (with TLS) or sends the HTTP/2 preface (plaintext) within this time; frees the file descriptors of sockets that connect and send nothing (after TLS, a silent connection is closed by `GRPC_MAX_CONNECTION_IDLE_MS`)',
+    }),
+    `\`${D.handshakeTimeoutMs}\``,
+  ),
   VERIFIER_DEFAULT_DEADLINE_MS: documented(
     intRange(100, 600_000)({
       default: D.verifierDefaultDeadlineMs,
@@ -68,6 +75,7 @@ export function transportLimits(raw: {
   GRPC_MAX_CONNECTION_AGE_MS: number;
   GRPC_MAX_CONNECTION_AGE_GRACE_MS: number;
   GRPC_MAX_SESSION_MEMORY_MB: number;
+  HANDSHAKE_TIMEOUT_MS: number;
   VERIFIER_DEFAULT_DEADLINE_MS: number;
   ADMIN_DEFAULT_DEADLINE_MS: number;
 }): TransportLimits {
@@ -77,6 +85,7 @@ export function transportLimits(raw: {
     maxConnectionAgeMs: raw.GRPC_MAX_CONNECTION_AGE_MS,
     maxConnectionAgeGraceMs: raw.GRPC_MAX_CONNECTION_AGE_GRACE_MS,
     maxSessionMemoryMb: raw.GRPC_MAX_SESSION_MEMORY_MB,
+    handshakeTimeoutMs: raw.HANDSHAKE_TIMEOUT_MS,
     verifierDefaultDeadlineMs: raw.VERIFIER_DEFAULT_DEADLINE_MS,
     adminDefaultDeadlineMs: raw.ADMIN_DEFAULT_DEADLINE_MS,
   });

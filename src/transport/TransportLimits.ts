@@ -14,6 +14,8 @@ export interface TransportLimits {
   readonly maxConnectionAgeGraceMs: number;
   /** Node's http2 maxSessionMemory (MB): past it a connection's new streams are refused (ENHANCE_YOUR_CALM). */
   readonly maxSessionMemoryMb: number;
+  /** A connection must complete TLS (handshakeTimeout) and, in plaintext, send the HTTP/2 preface by then. */
+  readonly handshakeTimeoutMs: number;
   /** Server-side deadline of a KeyVerifier call that carries none. */
   readonly verifierDefaultDeadlineMs: number;
   /** Server-side deadline of a KeyAdmin call that carries none. */
@@ -27,6 +29,7 @@ export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
   maxConnectionAgeMs: 1_800_000,
   maxConnectionAgeGraceMs: 30_000,
   maxSessionMemoryMb: 32,
+  handshakeTimeoutMs: 5000,
   verifierDefaultDeadlineMs: 5000,
   adminDefaultDeadlineMs: 30_000,
 };

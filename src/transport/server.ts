@@ -100,13 +100,30 @@ export function createServer(parts: ServerParts): BuiltServer {
  * present a client certificate issued by that CA or the handshake fails. The certificates come from a
  * provider, so a reload reaches new connections without a restart.
  */
-export function serverCredentials(certificates: ReloadingCertificates | null): ServerCredentials {
+export function serverCredentials(
+  certificates: ReloadingCertificates | null,
+  handshakeTimeoutMs: number = DEFAULT_TRANSPORT_LIMITS.handshakeTimeoutMs,
+): ServerCredentials {
   if (certificates === null) return ServerCredentials.createInsecure();
   const mutual = certificates.material.clientCa !== null;
   // grpc-js 1.14 passes this function's first two arguments to its credentials class in the opposite
   // order of their names (identity first, then CA). One provider serves both, so mutual TLS is unaffected;
   // for plain TLS the provider goes first, where it is used as the identity. The TLS tests catch any change.
-  return experimental.createCertificateProviderServerCredentials(certificates, mutual ? certificates : null, mutual);
+  const credentials = experimental.createCertificateProviderServerCredentials(
+    certificates,
+    mutual ? certificates : null,
+    mutual,
+  );
+  // grpc-js builds its TLS server from these options (spread into http2.createSecureServer) but offers no
+  // setting for the handshake: Node's default would hold a silent TLS connection for 120 s, and one that
+  // negotiates another protocol than h2 for 10 s.
+  const constructorOptions = credentials._getConstructorOptions();
+  credentials._getConstructorOptions = () => ({
+    ...constructorOptions,
+    handshakeTimeout: handshakeTimeoutMs,
+    unknownProtocolTimeout: handshakeTimeoutMs,
+  });
+  return credentials;
 }
 
 /** Binds and starts listening; resolves with the actual port (useful with port 0). */

@@ -1,4 +1,5 @@
 import http2 from 'node:http2';
+import net from 'node:net';
 
 import { status } from '@grpc/grpc-js';
 import { pino } from 'pino';
@@ -65,6 +66,50 @@ describeEachDatabase('transport limits', (kind) => {
     } finally {
       session.destroy();
     }
+  });
+});
+
+/** Resolves 'closed' when the server closes `socket`, or 'still open' after `safetyMs` (a failure). */
+function socketClosedByServer(socket: net.Socket, safetyMs: number): Promise<'closed' | 'still open'> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve('still open'), safetyMs);
+    socket.on('error', () => undefined);
+    socket.resume(); // reads (and drops) the server's SETTINGS, so the end is seen
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve('closed');
+    });
+  });
+}
+
+describe('the handshake bound [sqlite]', () => {
+  let server: TestServer | undefined;
+  afterEach(async () => {
+    await server?.stop();
+    server = undefined;
+  });
+
+  it('closes a TCP connection that never sends the HTTP/2 preface within HANDSHAKE_TIMEOUT_MS, and counts it', async () => {
+    server = await startTestServer('sqlite', { HANDSHAKE_TIMEOUT_MS: '500' });
+    const [host, port] = server.address.split(':');
+    const silent = net.connect(Number(port), host);
+    const partial = net.connect(Number(port), host, () => partial.write('PRI * HTTP/2.0'));
+    // Generous safety margins, no speed assertion: without the bound both stay open.
+    expect(await Promise.all([socketClosedByServer(silent, 10_000), socketClosedByServer(partial, 10_000)])).toEqual([
+      'closed',
+      'closed',
+    ]);
+    const metricsAddress = /"metricsAddress":"([^"]+)"/.exec(server.logs.join(''))?.[1];
+    const metrics = await (await fetch(`http://${metricsAddress ?? 'none'}/metrics`)).text();
+    expect(metrics).toMatch(/apikeys_transport_limit_events_total\{reason="handshake_timeout"\} 2/);
+  });
+
+  it('keeps serving a client that sent the preface past HANDSHAKE_TIMEOUT_MS', async () => {
+    server = await startTestServer('sqlite', { HANDSHAKE_TIMEOUT_MS: '300' });
+    await server.clients.verifier.verifyKey({ key: 'tt_live_x', clientIp: '', requiredScopes: [] });
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    const answer = await server.clients.verifier.verifyKey({ key: 'tt_live_x', clientIp: '', requiredScopes: [] });
+    expect(answer).toBeDefined();
   });
 });
 
