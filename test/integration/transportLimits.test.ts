@@ -11,6 +11,7 @@ import { createKeyVerifierService } from '../../src/transport/createKeyVerifierS
 import { bindServer, createServer } from '../../src/transport/server.js';
 import { describeEachDatabase } from '../helpers/eachDatabase.js';
 import { createClients, grpcError } from '../helpers/grpcClients.js';
+import { createTestCertificates } from '../helpers/certificates.js';
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
 
 /** The SETTINGS the server sent on a fresh HTTP/2 connection. */
@@ -102,6 +103,22 @@ describe('the handshake bound [sqlite]', () => {
     const metricsAddress = /"metricsAddress":"([^"]+)"/.exec(server.logs.join(''))?.[1];
     const metrics = await (await fetch(`http://${metricsAddress ?? 'none'}/metrics`)).text();
     expect(metrics).toMatch(/apikeys_transport_limit_events_total\{reason="handshake_timeout"\} 2/);
+  });
+
+  it('closes a TLS connection whose handshake stalls (a partial ClientHello) within HANDSHAKE_TIMEOUT_MS', async () => {
+    const certificates = createTestCertificates();
+    server = await startTestServer('sqlite', {
+      HANDSHAKE_TIMEOUT_MS: '500',
+      TLS_CERT_FILE: certificates.server.cert,
+      TLS_KEY_FILE: certificates.server.key,
+    });
+    const [host, port] = server.address.split(':');
+    // A TLS record header announcing 500 bytes of handshake, then 30 of them: more than the 24 bytes the
+    // plaintext bound looks for, so only the TLS handshake timeout can close it.
+    const stalled = net.connect(Number(port), host, () =>
+      stalled.write(Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x01, 0xf4]), Buffer.alloc(30)])),
+    );
+    expect(await socketClosedByServer(stalled, 10_000)).toBe('closed');
   });
 
   it('keeps serving a client that sent the preface past HANDSHAKE_TIMEOUT_MS', async () => {
