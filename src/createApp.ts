@@ -35,6 +35,7 @@ import { GrpcServer } from './transport/GrpcServer.js';
 import { type ReloadResult, ReloadingCertificates } from './transport/ReloadingCertificates.js';
 import { createKeyAdminService } from './transport/createKeyAdminService.js';
 import { createKeyVerifierService } from './transport/createKeyVerifierService.js';
+import { TransportLimitEvents } from './transport/TransportLimitEvents.js';
 
 /** How often a write waiting for acknowledgement reads `feed_replicas` (one indexed query per process). */
 const PROPAGATION_POLL_MS = 15;
@@ -216,6 +217,8 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
   const certificates =
     config.tls === null ? null : new ReloadingCertificates(config.tls, logger, clock, config.tlsReloadIntervalMs);
   const registry = new Registry();
+  const transportEvents = new TransportLimitEvents();
+  const limits = config.transportLimits;
   const observe =
     config.metricsAddress === null
       ? undefined
@@ -228,13 +231,33 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
           clock,
           certificates,
           replicas: { registry: replicas, timeoutMs: config.replicaTimeoutMs, waiter: propagation ?? null },
+          transportEvents,
         });
   const built = createServer({
-    keyAdmin: createKeyAdminService(admin, clock, { logger, authenticate: authenticator.forKeyAdmin(), observe }),
-    keyVerifier: createKeyVerifierService(verifier, { logger, authenticate: authenticator.forKeyVerifier(), observe }),
+    keyAdmin: createKeyAdminService(admin, clock, {
+      logger,
+      authenticate: authenticator.forKeyAdmin(),
+      observe,
+      defaultDeadlineMs: limits.adminDefaultDeadlineMs,
+      onDefaultDeadline: () => transportEvents.record('admin_default_deadline'),
+    }),
+    keyVerifier: createKeyVerifierService(verifier, {
+      logger,
+      authenticate: authenticator.forKeyVerifier(),
+      observe,
+      defaultDeadlineMs: limits.verifierDefaultDeadlineMs,
+      onDefaultDeadline: () => transportEvents.record('verifier_default_deadline'),
+    }),
     maxReceiveMessageBytes: config.maxReceiveMessageBytes,
+    limits,
   });
-  const grpc = new GrpcServer(built, { ...config.listenAddress, credentials: serverCredentials(certificates), logger });
+  const grpc = new GrpcServer(built, {
+    ...config.listenAddress,
+    credentials: serverCredentials(certificates, limits.handshakeTimeoutMs),
+    logger,
+    handshakeTimeoutMs: limits.handshakeTimeoutMs,
+    onHandshakeTimeout: () => transportEvents.record('handshake_timeout'),
+  });
   const isReady = (): boolean => grpc.isServing && feed.isFresh();
   const poolWatch = new PoolStallWatch(db);
   const liveness = livenessCheck({

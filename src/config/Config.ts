@@ -1,5 +1,6 @@
 import type { DatabaseTarget } from '../storage/createDatabase.js';
 import type { TlsMaterial } from '../transport/tlsMaterial.js';
+import type { TransportLimits } from '../transport/TransportLimits.js';
 import type { ServiceTokenHash } from './auth.js';
 import type { InsecureMode } from './insecureSetup.js';
 
@@ -32,6 +33,8 @@ export interface Config {
   /** SHUTDOWN_DRAIN_MS: the first part of it, NOT_SERVING but still accepting. */
   readonly shutdownDrainMs: number;
   readonly maxReceiveMessageBytes: number;
+  /** GRPC_MAX_* and *_DEFAULT_DEADLINE_MS. */
+  readonly transportLimits: TransportLimits;
   readonly changeFeedPollMs: number;
   readonly cacheMaxAgeMs: number;
   readonly changeFeedRetentionHours: number;

@@ -11,6 +11,7 @@ import { propagationProblems } from './propagation.js';
 import { SETTINGS } from './settings.js';
 import { shutdownProblems } from './shutdown.js';
 import { tlsMaterial } from './tls.js';
+import { transportLimits } from './transportLimits.js';
 
 /**
  * Reads and validates the environment once. Every invalid variable is reported, not just the first; then
@@ -61,6 +62,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
     shutdownDrainMs: raw.SHUTDOWN_DRAIN_MS,
     maxReceiveMessageBytes: raw.MAX_RECEIVE_MESSAGE_BYTES,
+    transportLimits: transportLimits(raw),
     changeFeedPollMs: raw.CHANGE_FEED_POLL_MS,
     cacheMaxAgeMs: raw.CACHE_MAX_AGE_MS,
     changeFeedRetentionHours: raw.CHANGE_FEED_RETENTION_HOURS,

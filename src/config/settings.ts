@@ -9,6 +9,7 @@ import { PROPAGATION_SETTINGS } from './propagation.js';
 import { SERVICE_SETTINGS } from './service.js';
 import { SHUTDOWN_SETTINGS } from './shutdown.js';
 import { TLS_SETTINGS } from './tls.js';
+import { TRANSPORT_LIMIT_SETTINGS } from './transportLimits.js';
 
 /**
  * Every environment variable the service reads, section by section: the one source of their schemas,
@@ -26,4 +27,5 @@ export const SETTINGS = {
   ...INSECURE_SETTINGS,
   ...METRICS_SETTINGS,
   ...SHUTDOWN_SETTINGS,
+  ...TRANSPORT_LIMIT_SETTINGS,
 };

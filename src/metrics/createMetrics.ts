@@ -1,3 +1,4 @@
+import type { TransportLimitEvents } from '../transport/TransportLimitEvents.js';
 import type { Knex } from 'knex';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
@@ -23,6 +24,8 @@ export interface MetricsSources {
   readonly certificates?: ReloadingCertificates | null;
   /** The replicas' table and the waits for it (acknowledged propagation). */
   readonly replicas?: ReplicaMetricsSources;
+  /** What the transport limits ended, by reason. */
+  readonly transportEvents?: TransportLimitEvents;
 }
 
 /** Where the replica metrics come from. */
@@ -337,5 +340,19 @@ export function createMetrics(registry: Registry, sources: MetricsSources): RpcO
   if (sources.certificates !== undefined && sources.certificates !== null) {
     registerTlsMetrics(registers, sources.certificates);
   }
+  if (sources.transportEvents !== undefined) registerTransportMetrics(registers, sources.transportEvents);
   return observe;
+}
+
+/** Calls and connections a transport limit ended (those grpc-js lets us see), by reason. */
+function registerTransportMetrics(registers: Registers, events: TransportLimitEvents): void {
+  new Counter({
+    name: 'apikeys_transport_limit_events_total',
+    help: 'Calls and connections ended by a transport limit, by reason',
+    labelNames: ['reason'],
+    registers,
+    collect() {
+      for (const [reason, count] of events.counts) mirror(this, count, { reason });
+    },
+  });
 }

@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 
 import type { Component } from '../lifecycle/Component.js';
 import type { StopDeadline } from '../lifecycle/StopDeadline.js';
-import { bindServer, type BuiltServer, setServing } from './server.js';
+import { HandshakeBoundListener } from './HandshakeBoundListener.js';
+import { type BuiltServer, setServing } from './server.js';
 
 /** Where GrpcServer listens. */
 export interface GrpcServerOptions {
@@ -12,6 +13,10 @@ export interface GrpcServerOptions {
   readonly port: number;
   readonly credentials: ServerCredentials;
   readonly logger: Logger;
+  /** HANDSHAKE_TIMEOUT_MS: see HandshakeBoundListener. */
+  readonly handshakeTimeoutMs: number;
+  /** Told of each connection closed for not starting HTTP/2 in time (a metric). */
+  readonly onHandshakeTimeout?: (() => void) | undefined;
 }
 
 /**
@@ -19,13 +24,14 @@ export interface GrpcServerOptions {
  * NOT_SERVING at once, but keeps accepting new connections and calls for the drain period
  * (StopDeadline.drainEndsAt), so a caller, load balancer or endpoint list that has not noticed yet is
  * still answered rather than refused; then ends the health Watch streams (HealthWatches) and stops
- * accepting (`tryShutdown`: the port closes and every connection gets an HTTP/2 GOAWAY, so clients move
+ * accepting (the port closes, then `tryShutdown`: every connection gets an HTTP/2 GOAWAY, so clients move
  * to another replica), lets in-flight calls finish while the budget allows (StopDeadline.callsEndAt), and
  * cancels the rest.
  */
 export class GrpcServer implements Component {
   private boundPort: number | undefined;
   private serving = false;
+  private listener: HandshakeBoundListener | undefined;
 
   constructor(
     private readonly built: BuiltServer,
@@ -44,8 +50,12 @@ export class GrpcServer implements Component {
   }
 
   async start(): Promise<void> {
-    const { host, port, credentials } = this.options;
-    this.boundPort = await bindServer(this.built.server, host, port, credentials);
+    const { host, port, credentials, handshakeTimeoutMs, onHandshakeTimeout } = this.options;
+    this.listener = new HandshakeBoundListener(this.built.server, credentials, {
+      timeoutMs: handshakeTimeoutMs,
+      onTimeout: onHandshakeTimeout,
+    });
+    this.boundPort = await this.listener.listen(host, port);
     setServing(this.built.health, true);
     this.serving = true;
   }
@@ -56,6 +66,7 @@ export class GrpcServer implements Component {
     await new Promise((resolve) => setTimeout(resolve, deadline.drainRemainingMs()));
     this.options.logger.info('stopping: no new connections');
     this.built.healthWatches.endAll();
+    this.listener?.close();
     const callsMs = deadline.callsRemainingMs();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 
-import { experimental, Server, ServerCredentials } from '@grpc/grpc-js';
+import { experimental, Server, ServerCredentials, type ServerOptions } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 
 import { KeyAdminService, KeyVerifierService } from '../../gen/apikeys/v1/api_keys.js';
@@ -10,6 +10,7 @@ import { addReflectionService } from './reflection/addReflectionService.js';
 import { DescriptorIndex } from './reflection/DescriptorIndex.js';
 import type { ReloadingCertificates } from './ReloadingCertificates.js';
 import { withTolerantDecoding } from './tolerantDecoding.js';
+import { DEFAULT_TRANSPORT_LIMITS, type TransportLimits } from './TransportLimits.js';
 
 /** Fully qualified names of the services this server answers. */
 export const SERVICE_NAMES = ['apikeys.v1.KeyAdmin', 'apikeys.v1.KeyVerifier'] as const;
@@ -33,6 +34,8 @@ export interface ServerParts {
   readonly keyAdmin: KeyAdminServer;
   readonly keyVerifier: KeyVerifierServer;
   readonly maxReceiveMessageBytes: number;
+  /** Connection limits; omitted: DEFAULT_TRANSPORT_LIMITS. */
+  readonly limits?: TransportLimits | undefined;
 }
 
 /** A built server and its health service (so shutdown can flip it to NOT_SERVING, then end its Watch streams). */
@@ -51,16 +54,34 @@ export function loadDescriptorIndex(): DescriptorIndex {
 }
 
 /**
+ * The grpc-js server options, each one honoured by grpc-js 1.14 (build/src/server.js reads them):
+ * SETTINGS_MAX_CONCURRENT_STREAMS, the idle timeout, the connection age and its grace, Node's http2
+ * session memory (grpc-js sets it to unlimited otherwise) and server keepalive pings (a connection whose
+ * peer does not answer within 20 s is closed). grpc-js's server does not enforce a client's ping rate
+ * (`grpc.http2.min_ping_interval_without_data_ms` and `grpc.keepalive_permit_without_calls` are client
+ * options there); Node answers pings itself and ends a session that floods it (nghttp2's flood check).
+ * Idle pings are fine, matching src/client/verifierChannelOptions.ts (every 30 s, without calls too): a
+ * pinging connection without calls is still idle and closed after the idle timeout, and clients reconnect.
+ */
+export function serverOptions(maxReceiveMessageBytes: number, limits: TransportLimits): ServerOptions {
+  return {
+    'grpc.max_receive_message_length': maxReceiveMessageBytes,
+    'grpc.max_concurrent_streams': limits.maxConcurrentStreams,
+    'grpc.max_connection_idle_ms': limits.maxConnectionIdleMs,
+    'grpc.max_connection_age_ms': limits.maxConnectionAgeMs,
+    'grpc.max_connection_age_grace_ms': limits.maxConnectionAgeGraceMs,
+    'grpc-node.max_session_memory': limits.maxSessionMemoryMb,
+    'grpc.keepalive_time_ms': 60_000,
+    'grpc.keepalive_timeout_ms': 20_000,
+  };
+}
+
+/**
  * Builds the grpc-js server: both services, server reflection (v1 and v1alpha, serving buf's exact
  * descriptors, imported well-known types included) and the standard grpc.health.v1 service.
  */
 export function createServer(parts: ServerParts): BuiltServer {
-  const server = new Server({
-    'grpc.max_receive_message_length': parts.maxReceiveMessageBytes,
-    'grpc.keepalive_permit_without_calls': 1,
-    'grpc.keepalive_time_ms': 60_000,
-    'grpc.http2.min_ping_interval_without_data_ms': 10_000,
-  });
+  const server = new Server(serverOptions(parts.maxReceiveMessageBytes, parts.limits ?? DEFAULT_TRANSPORT_LIMITS));
   server.addService(withTolerantDecoding(KeyAdminService), parts.keyAdmin);
   server.addService(withTolerantDecoding(KeyVerifierService), parts.keyVerifier);
   const health = new HealthImplementation({
@@ -79,13 +100,30 @@ export function createServer(parts: ServerParts): BuiltServer {
  * present a client certificate issued by that CA or the handshake fails. The certificates come from a
  * provider, so a reload reaches new connections without a restart.
  */
-export function serverCredentials(certificates: ReloadingCertificates | null): ServerCredentials {
+export function serverCredentials(
+  certificates: ReloadingCertificates | null,
+  handshakeTimeoutMs: number = DEFAULT_TRANSPORT_LIMITS.handshakeTimeoutMs,
+): ServerCredentials {
   if (certificates === null) return ServerCredentials.createInsecure();
   const mutual = certificates.material.clientCa !== null;
   // grpc-js 1.14 passes this function's first two arguments to its credentials class in the opposite
   // order of their names (identity first, then CA). One provider serves both, so mutual TLS is unaffected;
   // for plain TLS the provider goes first, where it is used as the identity. The TLS tests catch any change.
-  return experimental.createCertificateProviderServerCredentials(certificates, mutual ? certificates : null, mutual);
+  const credentials = experimental.createCertificateProviderServerCredentials(
+    certificates,
+    mutual ? certificates : null,
+    mutual,
+  );
+  // grpc-js builds its TLS server from these options (spread into http2.createSecureServer) but offers no
+  // setting for the handshake: Node's default would hold a silent TLS connection for 120 s, and one that
+  // negotiates another protocol than h2 for 10 s.
+  const constructorOptions = credentials._getConstructorOptions();
+  credentials._getConstructorOptions = () => ({
+    ...constructorOptions,
+    handshakeTimeout: handshakeTimeoutMs,
+    unknownProtocolTimeout: handshakeTimeoutMs,
+  });
+  return credentials;
 }
 
 /** Binds and starts listening; resolves with the actual port (useful with port 0). */

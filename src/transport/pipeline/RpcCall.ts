@@ -26,7 +26,7 @@ export interface CallLifetime {
    * call's stream). grpc-js reports all three as the call's 'cancelled' event.
    */
   readonly signal: AbortSignal;
-  /** Milliseconds until the caller's deadline (Infinity without one). */
+  /** Milliseconds until the caller's deadline, else the server's default one (Infinity without either). */
   remainingMs(): number;
 }
 
@@ -41,6 +41,8 @@ export class RpcCall implements CallLifetime {
   context: CallContext = ANONYMOUS;
   /** Made on the first read of `signal`: a call that never asks (VerifyKey) costs no controller. */
   private controller: AbortController | undefined;
+  /** The server's default deadline (epoch ms) of a call that carries none; set by applyDefaultDeadline. */
+  defaultDeadline = Number.POSITIVE_INFINITY;
 
   constructor(
     readonly method: RpcMethod,
@@ -50,7 +52,7 @@ export class RpcCall implements CallLifetime {
 
   remainingMs(): number {
     const deadline = this.grpc.getDeadline();
-    if (deadline === Infinity) return Number.POSITIVE_INFINITY;
+    if (deadline === Infinity) return this.defaultDeadline - Date.now();
     return (deadline instanceof Date ? deadline.getTime() : deadline) - Date.now();
   }
 
@@ -62,5 +64,11 @@ export class RpcCall implements CallLifetime {
       else this.grpc.once('cancelled', () => controller.abort());
     }
     return this.controller.signal;
+  }
+
+  /** The server's default deadline passed: whoever holds `signal` stops (the caller is answered elsewhere). */
+  expire(): void {
+    if (this.controller === undefined) this.controller = new AbortController();
+    this.controller.abort();
   }
 }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 
+import { applyDefaultDeadline } from './applyDefaultDeadline.js';
 import { authenticateCaller } from './authenticateCaller.js';
 import type { Authenticate } from './CallContext.js';
 import { CallPipeline } from './CallPipeline.js';
@@ -18,11 +19,15 @@ export interface ServiceOptions {
   readonly authenticate?: Authenticate | undefined;
   /** RPC metrics; omitted: nothing is recorded. */
   readonly observe?: RpcObserver | undefined;
+  /** Deadline of a call that carries none (ms); omitted: such calls have none. */
+  readonly defaultDeadlineMs?: number | undefined;
+  /** Told of each call ended by that default deadline (a metric). */
+  readonly onDefaultDeadline?: (() => void) | undefined;
 }
 
 /**
  * The standard pipeline of a service, outermost first: metrics and the log line see every call, refused
- * ones included; an expired call is refused before anyone is asked; errors become statuses inside them,
+ * ones included; an expired call is refused before anyone is asked; a call without a deadline gets the service's default; errors become statuses inside them,
  * so they see the status; the caller is authenticated before the request's bytes are looked at. Steps a
  * service does not need (no authentication, no metrics) are left out rather than skipped per call.
  */
@@ -31,6 +36,9 @@ export function createCallPipeline(options: ServiceOptions): CallPipeline {
     ...(options.observe === undefined ? [] : [recordMetrics(options.observe)]),
     logCalls(options.logger),
     refuseExpiredDeadline,
+    ...(options.defaultDeadlineMs === undefined
+      ? []
+      : [applyDefaultDeadline(options.defaultDeadlineMs, options.onDefaultDeadline)]),
     mapErrorsToStatus,
     ...(options.authenticate === undefined ? [] : [authenticateCaller(options.authenticate)]),
     refuseUndecodable,

@@ -1,0 +1,19 @@
+/** Why a transport limit ended a call or a connection (the `reason` label of the metric). */
+export type TransportLimitReason = 'verifier_default_deadline' | 'admin_default_deadline' | 'handshake_timeout';
+
+/**
+ * Counts what the transport limits ended, by reason, for apikeys_transport_limit_events_total. Only events
+ * grpc-js lets us see are counted: the idle timeout, the connection age and the session memory limit are
+ * enforced inside grpc-js and Node's http2 without an event (grpc-js only traces them).
+ */
+export class TransportLimitEvents {
+  readonly counts = new Map<TransportLimitReason, number>();
+
+  record(reason: TransportLimitReason): void {
+    this.counts.set(reason, (this.counts.get(reason) ?? 0) + 1);
+  }
+
+  count(reason: TransportLimitReason): number {
+    return this.counts.get(reason) ?? 0;
+  }
+}

@@ -1,0 +1,158 @@
+import http2 from 'node:http2';
+import net from 'node:net';
+
+import { status } from '@grpc/grpc-js';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+
+import type { KeyAdminServer } from '../../gen/apikeys/v1/api_keys.js';
+import type { KeyVerifier } from '../../src/domain/KeyVerifier.js';
+import { createKeyVerifierService } from '../../src/transport/createKeyVerifierService.js';
+import { bindServer, createServer } from '../../src/transport/server.js';
+import { describeEachDatabase } from '../helpers/eachDatabase.js';
+import { createClients, grpcError } from '../helpers/grpcClients.js';
+import { createTestCertificates } from '../helpers/certificates.js';
+import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
+
+/** The SETTINGS the server sent on a fresh HTTP/2 connection. */
+async function serverSettings(address: string): Promise<http2.Settings> {
+  const session = http2.connect(`http://${address}`);
+  try {
+    return await new Promise<http2.Settings>((resolve, reject) => {
+      session.once('remoteSettings', resolve);
+      session.once('error', reject);
+    });
+  } finally {
+    session.destroy();
+  }
+}
+
+/** Resolves 'closed' when the server ends `session`, or 'still open' after `safetyMs` (a failure). */
+function closedByServer(session: http2.ClientHttp2Session, safetyMs: number): Promise<'closed' | 'still open'> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve('still open'), safetyMs);
+    const closed = (): void => {
+      clearTimeout(timer);
+      resolve('closed');
+    };
+    session.once('goaway', closed);
+    session.once('close', closed);
+    session.on('error', () => undefined);
+  });
+}
+
+describeEachDatabase('transport limits', (kind) => {
+  let server: TestServer | undefined;
+  afterEach(async () => {
+    await server?.stop();
+    server = undefined;
+  });
+
+  it('advertises SETTINGS_MAX_CONCURRENT_STREAMS = 100 by default, not 2^32-1', async () => {
+    server = await startTestServer(kind);
+    expect((await serverSettings(server.address)).maxConcurrentStreams).toBe(100);
+  });
+
+  it('advertises SETTINGS_MAX_CONCURRENT_STREAMS as GRPC_MAX_CONCURRENT_STREAMS says', async () => {
+    server = await startTestServer(kind, { GRPC_MAX_CONCURRENT_STREAMS: '7' });
+    expect((await serverSettings(server.address)).maxConcurrentStreams).toBe(7);
+  });
+
+  it('closes a connection that makes no call once GRPC_MAX_CONNECTION_IDLE_MS has passed', async () => {
+    server = await startTestServer(kind, { GRPC_MAX_CONNECTION_IDLE_MS: '1000' });
+    const session = http2.connect(`http://${server.address}`);
+    try {
+      // The safety margin is generous (no speed assertion): without the limit the connection stays open.
+      expect(await closedByServer(session, 10_000)).toBe('closed');
+    } finally {
+      session.destroy();
+    }
+  });
+});
+
+/** Resolves 'closed' when the server closes `socket`, or 'still open' after `safetyMs` (a failure). */
+function socketClosedByServer(socket: net.Socket, safetyMs: number): Promise<'closed' | 'still open'> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve('still open'), safetyMs);
+    socket.on('error', () => undefined);
+    socket.resume(); // reads (and drops) the server's SETTINGS, so the end is seen
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve('closed');
+    });
+  });
+}
+
+describe('the handshake bound [sqlite]', () => {
+  let server: TestServer | undefined;
+  afterEach(async () => {
+    await server?.stop();
+    server = undefined;
+  });
+
+  it('closes a TCP connection that never sends the HTTP/2 preface within HANDSHAKE_TIMEOUT_MS, and counts it', async () => {
+    server = await startTestServer('sqlite', { HANDSHAKE_TIMEOUT_MS: '500' });
+    const [host, port] = server.address.split(':');
+    const silent = net.connect(Number(port), host);
+    const partial = net.connect(Number(port), host, () => partial.write('PRI * HTTP/2.0'));
+    // Generous safety margins, no speed assertion: without the bound both stay open.
+    expect(await Promise.all([socketClosedByServer(silent, 10_000), socketClosedByServer(partial, 10_000)])).toEqual([
+      'closed',
+      'closed',
+    ]);
+    const metricsAddress = /"metricsAddress":"([^"]+)"/.exec(server.logs.join(''))?.[1];
+    const metrics = await (await fetch(`http://${metricsAddress ?? 'none'}/metrics`)).text();
+    expect(metrics).toMatch(/apikeys_transport_limit_events_total\{reason="handshake_timeout"\} 2/);
+  });
+
+  it('closes a TLS connection whose handshake stalls (a partial ClientHello) within HANDSHAKE_TIMEOUT_MS', async () => {
+    const certificates = createTestCertificates();
+    server = await startTestServer('sqlite', {
+      HANDSHAKE_TIMEOUT_MS: '500',
+      TLS_CERT_FILE: certificates.server.cert,
+      TLS_KEY_FILE: certificates.server.key,
+    });
+    const [host, port] = server.address.split(':');
+    // A TLS record header announcing 500 bytes of handshake, then 30 of them: more than the 24 bytes the
+    // plaintext bound looks for, so only the TLS handshake timeout can close it.
+    const stalled = net.connect(Number(port), host, () =>
+      stalled.write(Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x01, 0xf4]), Buffer.alloc(30)])),
+    );
+    expect(await socketClosedByServer(stalled, 10_000)).toBe('closed');
+  });
+
+  it('keeps serving a client that sent the preface past HANDSHAKE_TIMEOUT_MS', async () => {
+    server = await startTestServer('sqlite', { HANDSHAKE_TIMEOUT_MS: '300' });
+    await server.clients.verifier.verifyKey({ key: 'tt_live_x', clientIp: '', requiredScopes: [] });
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    const answer = await server.clients.verifier.verifyKey({ key: 'tt_live_x', clientIp: '', requiredScopes: [] });
+    expect(answer).toBeDefined();
+  });
+});
+
+describe('the server-side default deadline', () => {
+  it('ends a KeyVerifier call that carries no deadline with DEADLINE_EXCEEDED at the default', async () => {
+    let calls = 0;
+    const never = { verify: () => new Promise(() => (calls += 1)) } as unknown as KeyVerifier;
+    const built = createServer({
+      keyAdmin: {} as KeyAdminServer,
+      keyVerifier: createKeyVerifierService(never, { logger: pino({ level: 'silent' }), defaultDeadlineMs: 300 }),
+      maxReceiveMessageBytes: 65_536,
+    });
+    const port = await bindServer(built.server, '127.0.0.1', 0);
+    const clients = createClients(`127.0.0.1:${port}`);
+    try {
+      // No deadline of its own; the client gives up after 10 s only so that a failure ends (CANCELLED).
+      const call = clients.verifier.verifyKey({ key: 'tt_live_x', clientIp: '', requiredScopes: [] });
+      const safety = setTimeout(() => clients.close(), 10_000);
+      const error = await grpcError(call);
+      clearTimeout(safety);
+      expect(calls).toBe(1);
+      expect(error.code).toBe(status.DEADLINE_EXCEEDED);
+      expect(error.details).toContain('no deadline');
+    } finally {
+      clients.close();
+      built.server.forceShutdown();
+    }
+  });
+});
