@@ -54,6 +54,7 @@ export class GrpcServer implements Component {
     this.listener = new HandshakeBoundListener(this.built.server, credentials, {
       timeoutMs: handshakeTimeoutMs,
       onTimeout: onHandshakeTimeout,
+      onError: (error) => this.options.logger.warn({ err: error }, 'gRPC listener error; still listening'),
     });
     this.boundPort = await this.listener.listen(host, port);
     setServing(this.built.health, true);

@@ -10,6 +10,12 @@ export interface HandshakeBound {
   /** A connection that has not sent the HTTP/2 preface (plaintext) within this time is closed. */
   readonly timeoutMs: number;
   readonly onTimeout?: (() => void) | undefined;
+  /**
+   * An error of the listening socket once it listens, e.g. EMFILE when a connection cannot be accepted
+   * because the process is out of file descriptors. Reported, never fatal: Node emits these on the
+   * server, and without a handler one would end the process (a flood of connections would crash it).
+   */
+  readonly onError?: ((error: Error) => void) | undefined;
 }
 
 /**
@@ -26,7 +32,11 @@ export interface HandshakeBound {
 export class HandshakeBoundListener {
   private readonly listener: net.Server;
 
-  constructor(grpcServer: Server, credentials: ServerCredentials, bound: HandshakeBound) {
+  constructor(
+    grpcServer: Server,
+    credentials: ServerCredentials,
+    private readonly bound: HandshakeBound,
+  ) {
     const injector = grpcServer.createConnectionInjector(credentials);
     this.listener = net.createServer((socket) => {
       const timer = setTimeout(() => {
@@ -47,6 +57,7 @@ export class HandshakeBoundListener {
       this.listener.once('error', reject);
       this.listener.listen(port, bare, () => {
         this.listener.off('error', reject);
+        this.listener.on('error', (error) => this.bound.onError?.(error));
         resolve((this.listener.address() as net.AddressInfo).port);
       });
     });
