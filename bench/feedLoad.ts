@@ -22,10 +22,11 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpus, hostname, loadavg } from 'node:os';
 
-import knex, { type Knex } from 'knex';
+import type { Knex } from 'knex';
 
 import { newId } from '../src/domain/admin/newId.js';
 import type { Actor, ApiKeyRecord } from '../src/domain/types.js';
+import { createMysqlDatabase } from '../test/helpers/testDatabase.js';
 import { createDatabase, migrateDatabase, parseDatabaseUrl } from '../src/storage/createDatabase.js';
 import { type KeyRow, toKeyRow } from '../src/storage/rows.js';
 import type { ReplicasReport } from './feedReplicas.js';
@@ -251,21 +252,9 @@ function printSummary(phases: readonly FeedPhase[]): void {
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const serverUrl = new URL(SERVER_URL);
-  const name = `apikeys_bench_feed_${randomBytes(4).toString('hex')}`;
-  const admin = knex({
-    client: 'mysql2',
-    connection: {
-      host: serverUrl.hostname,
-      port: serverUrl.port === '' ? 3306 : Number(serverUrl.port),
-      user: decodeURIComponent(serverUrl.username),
-      password: decodeURIComponent(serverUrl.password),
-    },
-    pool: { min: 0, max: 1 },
-  });
-  await admin.raw(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
-  serverUrl.pathname = `/${name}`;
-  const databaseUrl = serverUrl.toString();
+  const scratch = await createMysqlDatabase(SERVER_URL, 'apikeys_bench_feed_');
+  const admin = scratch.admin;
+  const databaseUrl = scratch.url;
   const target = parseDatabaseUrl(databaseUrl);
   const setup = createDatabase(target, { poolMax: 2, acquireTimeoutMs: 10_000 });
   const writerDb = createDatabase(target, { poolMax: 2, acquireTimeoutMs: 10_000 });
@@ -349,8 +338,7 @@ async function main(): Promise<void> {
     log(`\ntotal ${fmt((performance.now() - started) / 1000)} s, load average ${load1.join(' ')}`);
   } finally {
     await Promise.all([setup.destroy(), writerDb.destroy(), maxAgeDb.destroy()]);
-    await admin.raw(`DROP DATABASE IF EXISTS \`${name}\``);
-    await admin.destroy();
+    await scratch.drop();
   }
 }
 

@@ -12,13 +12,12 @@
  * Settings (environment): BENCH_MYSQL_URL (mysql://root@127.0.0.1:3306/), BENCH_REVOCATIONS (200).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 
 import { Client, credentials } from '@grpc/grpc-js';
-import knex from 'knex';
 
 import { KeyAdminService, KeyVerifierService, Role } from '../gen/apikeys/v1/api_keys.js';
 import { promisedClient } from '../src/client/promisedClient.js';
+import { createMysqlDatabase } from '../test/helpers/testDatabase.js';
 import { createDatabase, migrateDatabase, parseDatabaseUrl } from '../src/storage/createDatabase.js';
 
 const MYSQL_URL = process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/';
@@ -166,31 +165,17 @@ async function run(label: string, replicaCount: number, waitMs: number, database
 
 async function main(): Promise<void> {
   const server = new URL(MYSQL_URL);
-  const name = `apikeys_bench_${randomBytes(4).toString('hex')}`;
-  const root = knex({
-    client: 'mysql2',
-    connection: {
-      host: server.hostname,
-      port: server.port === '' ? 3306 : Number(server.port),
-      user: decodeURIComponent(server.username),
-      password: decodeURIComponent(server.password),
-    },
-    pool: { min: 0, max: 1 },
-  });
-  await root.raw(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
-  const url = new URL(MYSQL_URL);
-  url.pathname = `/${name}`;
+  const scratch = await createMysqlDatabase(MYSQL_URL, 'apikeys_bench_');
   try {
-    const db = createDatabase(parseDatabaseUrl(url.toString()), { poolMax: 1, acquireTimeoutMs: 10_000 });
+    const db = createDatabase(parseDatabaseUrl(scratch.url), { poolMax: 1, acquireTimeoutMs: 10_000 });
     await migrateDatabase(db);
     await db.destroy();
-    process.stdout.write(`database ${name} on ${server.host}; feed polled every 100 ms (default)\n`);
-    await run('acknowledged', 2, 1000, url.toString());
-    await run('acknowledged', 3, 1000, url.toString());
-    await run('baseline, no wait', 2, 0, url.toString());
+    process.stdout.write(`database ${scratch.name} on ${server.host}; feed polled every 100 ms (default)\n`);
+    await run('acknowledged', 2, 1000, scratch.url);
+    await run('acknowledged', 3, 1000, scratch.url);
+    await run('baseline, no wait', 2, 0, scratch.url);
   } finally {
-    await root.raw(`DROP DATABASE IF EXISTS \`${name}\``);
-    await root.destroy();
+    await scratch.drop();
   }
 }
 

@@ -9,10 +9,10 @@
  * server's default REPEATABLE READ). Creates and drops its own database. Settings: BENCH_MYSQL_URL
  * (mysql://root@127.0.0.1:3306/), BENCH_PLAN_KEYS (1000000).
  */
-import { randomBytes } from 'node:crypto';
 
-import knex, { type Knex } from 'knex';
+import type { Knex } from 'knex';
 
+import { createMysqlDatabase } from '../test/helpers/testDatabase.js';
 import { createDatabase, migrateDatabase, parseDatabaseUrl } from '../src/storage/createDatabase.js';
 import { KnexKeyRepository } from '../src/storage/KnexKeyRepository.js';
 import { toKeyRow } from '../src/storage/rows.js';
@@ -94,21 +94,9 @@ async function plansFor(db: Knex, label: string, now: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const server = new URL(SERVER_URL);
-  const name = `apikeys_bench_plan_${randomBytes(4).toString('hex')}`;
-  const admin = knex({
-    client: 'mysql2',
-    connection: {
-      host: server.hostname,
-      port: server.port === '' ? 3306 : Number(server.port),
-      user: decodeURIComponent(server.username),
-      password: decodeURIComponent(server.password),
-    },
-    pool: { min: 0, max: 1 },
-  });
-  await admin.raw(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
-  server.pathname = `/${name}`;
-  const db = createDatabase(parseDatabaseUrl(server.toString()), { poolMax: 2, acquireTimeoutMs: 10_000 });
+  const scratch = await createMysqlDatabase(SERVER_URL, 'apikeys_bench_plan_');
+  const admin = scratch.admin;
+  const db = createDatabase(parseDatabaseUrl(scratch.url), { poolMax: 2, acquireTimeoutMs: 10_000 });
   try {
     const [[version]] = (await admin.raw('SELECT VERSION() AS v')) as [[{ v: string }]];
     log(`RevokeUserKeys locking read, ${new Date().toISOString()}, server ${version.v}; user ${USER} of ${ORG}`);
@@ -133,8 +121,7 @@ async function main(): Promise<void> {
     await plansFor(db, 'big table', now);
   } finally {
     await db.destroy();
-    await admin.raw(`DROP DATABASE IF EXISTS \`${name}\``);
-    await admin.destroy();
+    await scratch.drop();
   }
 }
 

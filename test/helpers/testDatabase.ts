@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import knex from 'knex';
+import knex, { type Knex } from 'knex';
 
 /** Which databases the integration suites run against. */
 export type DatabaseKind = 'sqlite' | 'mysql';
@@ -32,8 +32,23 @@ export async function createTestDatabase(kind: DatabaseKind): Promise<TestDataba
       },
     };
   }
-  const server = new URL(TEST_MYSQL_URL);
-  const name = `apikeys_test_${randomBytes(6).toString('hex')}`;
+  return createMysqlDatabase(TEST_MYSQL_URL, 'apikeys_test_');
+}
+
+/** A new, empty schema on a MySQL/MariaDB server, the connection that made it, and how to remove it. */
+export interface ScratchMysqlDatabase extends TestDatabase {
+  readonly name: string;
+  /** A one-connection pool on the server (no database selected), ended by `drop()`. */
+  readonly admin: Knex;
+}
+
+/**
+ * Creates a schema named `prefix` + random hex on the server of `serverUrl` (any database in it is
+ * ignored), with the binary collation the migrations expect; for tests and benchmarks alike.
+ */
+export async function createMysqlDatabase(serverUrl: string, prefix: string): Promise<ScratchMysqlDatabase> {
+  const server = new URL(serverUrl);
+  const name = `${prefix}${randomBytes(6).toString('hex')}`;
   const admin = knex({
     client: 'mysql2',
     connection: {
@@ -45,10 +60,12 @@ export async function createTestDatabase(kind: DatabaseKind): Promise<TestDataba
     pool: { min: 0, max: 1 },
   });
   await admin.raw(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
-  const url = new URL(TEST_MYSQL_URL);
+  const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
+    name,
+    admin,
     drop: async () => {
       await admin.raw(`DROP DATABASE IF EXISTS \`${name}\``);
       await admin.destroy();
