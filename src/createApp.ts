@@ -7,6 +7,8 @@ import { type Clock, monotonicClock, systemClock } from './domain/Clock.js';
 import { createKeyAdministration } from './domain/admin/createKeyAdministration.js';
 import { KeyCache } from './domain/KeyCache.js';
 import { KeyVerifier } from './domain/KeyVerifier.js';
+import { KnownKeyFilter } from './domain/KnownKeyFilter.js';
+import { UnknownKeyGate } from './domain/UnknownKeyGate.js';
 import { ChangeFeed } from './domain/ChangeFeed.js';
 import { PageTokens } from './domain/pageToken.js';
 import { LastUsedRecorder } from './domain/LastUsedRecorder.js';
@@ -40,6 +42,12 @@ import { TransportLimitEvents } from './transport/TransportLimitEvents.js';
 /** How often a write waiting for acknowledgement reads `feed_replicas` (one indexed query per process). */
 const PROPAGATION_POLL_MS = 15;
 
+/**
+ * Unknown keys waiting for the next feed poll at most (UnknownKeyGate); more are refused UNAVAILABLE.
+ * Each holds its call for one poll; the streams limit bounds them per connection already.
+ */
+const MAX_KEYS_WAITING_FOR_FEED = 10_000;
+
 /** Everything createApp needs besides configuration. */
 export interface AppDependencies {
   readonly logger: Logger;
@@ -60,6 +68,11 @@ export interface App extends Component {
   readonly cache: KeyCache;
   readonly verifier: KeyVerifier;
   readonly feed: ChangeFeed;
+  /** The filter of every stored key, and the gate it serves (random well-formed keys stay off the database). */
+  readonly knownKeys: KnownKeyFilter;
+  readonly unknownKeys: UnknownKeyGate;
+  /** Drops this process's cached copies of these keys (hex secret digests) and records them as existing. */
+  keysChanged(hashes: readonly string[]): void;
   readonly lastUsed: LastUsedRecorder;
   /** This process's id in `feed_replicas` (`host:pid:random`). */
   readonly replicaId: string;
@@ -108,11 +121,18 @@ function createCollaborators(config: Config, dependencies: AppDependencies) {
     repository,
     monotonic: monotonicClock,
     logger,
-    onChanges: (changes) =>
-      cache.applyChanges(
-        changes.map((change) => ({ hexDigest: change.secretHash.toString('hex'), keyVersion: change.keyVersion })),
-      ),
-    onGap: () => cache.clear(),
+    onChanges: (changes) => {
+      const cached = changes.map((change) => ({
+        hexDigest: change.secretHash.toString('hex'),
+        keyVersion: change.keyVersion,
+      }));
+      for (const change of cached) knownKeys.add(change.hexDigest, change.keyVersion === 1);
+      cache.applyChanges(cached);
+    },
+    onGap: () => {
+      knownKeys.invalidate();
+      cache.clear();
+    },
     onStale: () => cache.distrust(),
     onFresh: () => cache.trust(),
     onApplied: () => heartbeat.applied(),
@@ -140,13 +160,32 @@ function createCollaborators(config: Config, dependencies: AppDependencies) {
           readTimeoutMs: config.databaseTimeoutMs,
           monotonic: monotonicClock,
         });
+  const knownKeys = new KnownKeyFilter({
+    repository,
+    logger,
+    minCapacity: config.knownKeyFilterCapacity,
+    pageSize: 10_000,
+  });
+  const unknownKeys = new UnknownKeyGate({
+    filter: knownKeys,
+    feed,
+    lookupsPerSecond: config.unknownKeyLookupsPerSecond,
+    maxWaiting: MAX_KEYS_WAITING_FOR_FEED,
+    monotonic: monotonicClock,
+  });
   const cache = new KeyCache({
     repository,
     maxKeys: config.cacheMaxKeys,
     negativeTtlMs: config.cacheNegativeTtlMs,
     maxAgeMs: config.cacheMaxAgeMs,
     isFresh: () => feed.isFresh(),
+    ...(config.knownKeyFilterCapacity === 0 ? {} : { gate: unknownKeys }),
   });
+  /** Drops this process's copies of keys this process or a sibling worker changed, and learns new ones. */
+  const keysChanged = (hashes: readonly string[]): void => {
+    for (const hash of hashes) knownKeys.add(hash, false);
+    cache.invalidate(hashes);
+  };
   const lastUsed = new LastUsedRecorder({
     repository,
     logger,
@@ -162,7 +201,7 @@ function createCollaborators(config: Config, dependencies: AppDependencies) {
     pageTokens: new PageTokens(() => pageTokenSecret.current()),
     onKeysChanged: async (keys) => {
       const hashes = keys.map((key) => key.secretHash.toString('hex'));
-      cache.invalidate(hashes);
+      keysChanged(hashes);
       await dependencies.broadcastInvalidation?.(hashes);
     },
     ...(propagation === undefined ? {} : { propagation }),
@@ -182,6 +221,9 @@ function createCollaborators(config: Config, dependencies: AppDependencies) {
     heartbeat,
     propagation,
     feed,
+    knownKeys,
+    unknownKeys,
+    keysChanged,
     cache,
     lastUsed,
     pageTokenSecret,
@@ -202,6 +244,9 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
     heartbeat,
     propagation,
     feed,
+    knownKeys,
+    unknownKeys,
+    keysChanged,
     cache,
     lastUsed,
     pageTokenSecret,
@@ -232,6 +277,7 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
           certificates,
           replicas: { registry: replicas, timeoutMs: config.replicaTimeoutMs, waiter: propagation ?? null },
           transportEvents,
+          ...(config.knownKeyFilterCapacity === 0 ? {} : { unknownKeys: { filter: knownKeys, gate: unknownKeys } }),
         });
   const built = createServer({
     keyAdmin: createKeyAdminService(admin, clock, {
@@ -283,6 +329,8 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
     }),
     pageTokenSecret,
     boundedStop(feed),
+    // After the feed: keys created from its start on reach the filter through it, older ones by the scan.
+    config.knownKeyFilterCapacity === 0 ? null : knownKeys,
     heartbeat,
     new LastUsedFlusher(lastUsed, logger),
     new ChangeFeedPruner(repository, clock, logger, config.changeFeedRetentionHours, replicas),
@@ -295,6 +343,9 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
     cache,
     verifier,
     feed,
+    knownKeys,
+    unknownKeys,
+    keysChanged,
     lastUsed,
     replicaId,
     built,

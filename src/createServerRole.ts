@@ -28,7 +28,7 @@ export function createServerRole(config: Config, logger: Logger): ProcessRole {
     AggregatorRegistry.setRegistries([app.registry]);
     new AggregatorRegistry(); // answers the primary's metric requests
     channel = createWorkerChannel({
-      invalidate: (hashes) => app.cache.invalidate(hashes),
+      invalidate: (hashes) => app.keysChanged(hashes),
       stats: () => statsOf(app),
       port: () => app.port,
     });

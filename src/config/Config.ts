@@ -28,6 +28,10 @@ export interface Config {
   readonly scopesFile: string;
   readonly cacheMaxKeys: number;
   readonly cacheNegativeTtlMs: number;
+  /** KNOWN_KEY_FILTER_CAPACITY: keys the filter of known keys is sized for at least; 0: no filter. */
+  readonly knownKeyFilterCapacity: number;
+  /** UNKNOWN_KEY_LOOKUPS_PER_SECOND: queries a second for keys the filter does not know. */
+  readonly unknownKeyLookupsPerSecond: number;
   /** SHUTDOWN_TIMEOUT_MS: the whole graceful stop, the drain period included. */
   readonly shutdownTimeoutMs: number;
   /** SHUTDOWN_DRAIN_MS: the first part of it, NOT_SERVING but still accepting. */

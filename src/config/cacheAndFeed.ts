@@ -11,6 +11,26 @@ export const CACHE_AND_FEED_SETTINGS = {
     intRange(0, 3_600_000)({ default: 5000, desc: 'how long an unknown (well-formed) key is remembered as unknown' }),
     '`5000`',
   ),
+  KNOWN_KEY_FILTER_CAPACITY: documented(
+    intRange(
+      0,
+      1_000_000_000,
+    )({
+      default: 1_000_000,
+      desc: 'keys the in-memory filter of every stored key is sized for at least (2.4 bytes each; it doubles when more exist), so random well-formed keys are answered without a query; 0 turns the filter off',
+    }),
+    '`1000000`',
+  ),
+  UNKNOWN_KEY_LOOKUPS_PER_SECOND: documented(
+    intRange(
+      0,
+      1_000_000,
+    )({
+      default: 20,
+      desc: 'database lookups per second, per process, for keys the filter does not know (a key created on another replica since the last feed poll); beyond it such a key waits for the next poll (≤ `CHANGE_FEED_POLL_MS`)',
+    }),
+    '`20`',
+  ),
   CACHE_MAX_AGE_MS: documented(
     intRange(
       1000,

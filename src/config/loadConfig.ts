@@ -59,6 +59,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     scopesFile: raw.SCOPES_FILE,
     cacheMaxKeys: raw.CACHE_MAX_KEYS,
     cacheNegativeTtlMs: raw.CACHE_NEGATIVE_TTL_MS,
+    knownKeyFilterCapacity: raw.KNOWN_KEY_FILTER_CAPACITY,
+    unknownKeyLookupsPerSecond: raw.UNKNOWN_KEY_LOOKUPS_PER_SECOND,
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
     shutdownDrainMs: raw.SHUTDOWN_DRAIN_MS,
     maxReceiveMessageBytes: raw.MAX_RECEIVE_MESSAGE_BYTES,

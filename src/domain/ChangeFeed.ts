@@ -98,6 +98,8 @@ export class ChangeFeed {
    * positions it hands out next were already passed here, so the feed starts over (see `rewind`).
    */
   private anchor: KeyChange | undefined;
+  /** Callers of `nextCompleteRead` since the last poll was sent: the next poll that reads to the end answers them. */
+  private readers: Waiters | undefined;
 
   constructor(private readonly options: ChangeFeedOptions) {}
 
@@ -119,6 +121,18 @@ export class ChangeFeed {
     clearTimeout(this.timer);
     this.timer = undefined;
     await this.running;
+    this.readers?.resolve();
+    this.readers = undefined;
+  }
+
+  /**
+   * Resolves once a poll sent after this call has read the feed to its end, so every change visible at
+   * the call is applied; or when the feed turns stale (callers check `isFresh`) or stops. One promise per
+   * poll, shared by every caller waiting for it.
+   */
+  nextCompleteRead(): Promise<void> {
+    this.readers ??= new Waiters();
+    return this.readers.promise;
   }
 
   /** True while cached keys may be trusted: a poll sent within the staleness bound read the feed to its end. */
@@ -134,9 +148,14 @@ export class ChangeFeed {
   async pollOnce(): Promise<boolean> {
     this.stats.polls++;
     const sentAt = this.options.monotonic.now();
+    const readers = this.readers;
+    this.readers = undefined;
     const before = this.stats.position;
     let rows = await this.readOrFail();
-    if (rows === undefined) return false;
+    if (rows === undefined) {
+      this.answerOrRequeue(readers, this.stale);
+      return false;
+    }
     let torn = this.apply(rows);
     // A read that skipped a position may have met a torn read view (see apply): a second read, sent
     // after the first answered, shows every committed position below the highest one the first showed.
@@ -149,6 +168,7 @@ export class ChangeFeed {
     // Only a poll that read to the end vouches for the cache: with more rows waiting, changes visible
     // when it was sent are still unapplied.
     if (caughtUp) this.stats.lastSuccessAt = Math.max(this.stats.lastSuccessAt, sentAt);
+    this.answerOrRequeue(readers, caughtUp);
     if (this.stale && this.withinBound()) {
       // Nothing was skipped while this feed was blind (positions are gapless; rows pruned meanwhile
       // show up as a gap and drop everything), so the cache is exact again now that it caught up.
@@ -157,6 +177,14 @@ export class ChangeFeed {
       this.options.onFresh();
     }
     return !caughtUp;
+  }
+
+  /** Answers the callers a poll took when it read to the end (or the feed is stale), else hands them to the next one. */
+  private answerOrRequeue(readers: Waiters | undefined, answer: boolean): void {
+    if (readers === undefined) return;
+    if (answer) readers.resolve();
+    else if (this.readers === undefined) this.readers = readers;
+    else void this.readers.promise.then(readers.resolve);
   }
 
   /** The next rows, or undefined when the read failed (counted and reported). */
@@ -308,5 +336,15 @@ export class ChangeFeed {
         });
     }, delayMs);
     this.timer.unref();
+  }
+}
+
+/** A promise and its resolve function (Promise.withResolvers is Node 22). */
+class Waiters {
+  readonly promise: Promise<void>;
+  resolve!: () => void;
+
+  constructor() {
+    this.promise = new Promise<void>((resolve) => (this.resolve = resolve));
   }
 }

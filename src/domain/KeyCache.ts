@@ -21,6 +21,11 @@ export interface KeyCacheOptions {
   readonly isFresh?: () => boolean;
   /** Ages are measured on it (lru-cache's `perf`); tests pass a clock they move. */
   readonly monotonic?: MonotonicClock;
+  /**
+   * Asked before a key that is not cached costs a query (UnknownKeyGate): true, or a promise of whether
+   * to query (false: no such key). Omitted: every miss queries.
+   */
+  readonly gate?: { admit(hexDigest: string): true | Promise<boolean> };
 }
 
 /** Counters readable by tests, the benchmark and metrics. */
@@ -152,7 +157,9 @@ export class KeyCache {
         .findByHash(hash)
         .then((record) => (record === null ? null : toVerifiableKey(record)));
     }
-    return this.loadShared(hexDigest, hash);
+    const admitted = this.options.gate?.admit(hexDigest) ?? true;
+    if (admitted === true) return this.loadShared(hexDigest, hash);
+    return admitted.then((query) => (query ? this.loadShared(hexDigest, hash) : null));
   }
 
   /** One database read per digest at a time; cached when it settles, unless a newer change arrived. */

@@ -111,6 +111,12 @@ export interface KeyTransaction {
 export interface KeyRepository {
   /** The key with this secret hash, in any organization, or null. */
   findByHash(secretHash: Buffer): Promise<ApiKeyRecord | null>;
+  /**
+   * The secret hashes of every stored key (any state, any organization), ascending byte by byte, after
+   * `after` (exclusive; null: from the first), at most `limit`: one page of a full scan along the unique
+   * index, for the filter of known keys (KnownKeyFilter).
+   */
+  listSecretHashes(after: Buffer | null, limit: number): Promise<Buffer[]>;
   /** The key with this id, or null when there is none in this organization. */
   findById(organizationId: string, keyId: string): Promise<ApiKeyRecord | null>;
   /** Newest first (create time, then id, both descending), at most `limit` rows. */

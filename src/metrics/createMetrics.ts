@@ -6,6 +6,8 @@ import type { ChangeFeed } from '../domain/ChangeFeed.js';
 import { type Clock, monotonicClock } from '../domain/Clock.js';
 import type { KeyCache } from '../domain/KeyCache.js';
 import type { KeyVerifier } from '../domain/KeyVerifier.js';
+import type { KnownKeyFilter } from '../domain/KnownKeyFilter.js';
+import type { UnknownKeyGate } from '../domain/UnknownKeyGate.js';
 import type { LastUsedRecorder } from '../domain/LastUsedRecorder.js';
 import type { Propagation } from '../domain/Propagation.js';
 import type { ReplicaRegistry, ReplicaSnapshot } from '../domain/ReplicaRegistry.js';
@@ -26,6 +28,8 @@ export interface MetricsSources {
   readonly replicas?: ReplicaMetricsSources;
   /** What the transport limits ended, by reason. */
   readonly transportEvents?: TransportLimitEvents;
+  /** The filter of known keys and the gate in front of the database (absent: no such metrics). */
+  readonly unknownKeys?: { readonly filter: KnownKeyFilter; readonly gate: UnknownKeyGate };
 }
 
 /** Where the replica metrics come from. */
@@ -129,6 +133,37 @@ function registerVerifierMetrics(registers: Registers, { verifier, cache }: Metr
   ];
   for (const [name, help, read] of counters) mirroredCounter(registers, name, help, read);
   gauge(registers, 'apikeys_cache_size', 'Keys held in the cache', () => cache.size);
+}
+
+function registerUnknownKeyMetrics(registers: Registers, { unknownKeys }: MetricsSources): void {
+  if (unknownKeys === undefined) return;
+  const { filter, gate } = unknownKeys;
+  new Counter({
+    name: 'apikeys_unknown_keys_total',
+    help: 'Well-formed keys the filter of known keys did not hold, by what happened: filtered (answered not found without a query, after the next feed poll), budgeted (queried within UNKNOWN_KEY_LOOKUPS_PER_SECOND), refused (UNAVAILABLE: too many waiting)',
+    labelNames: ['outcome'],
+    registers,
+    collect() {
+      mirror(this, gate.stats.filtered, { outcome: 'filtered' });
+      mirror(this, gate.stats.budgeted, { outcome: 'budgeted' });
+      mirror(this, gate.stats.refused, { outcome: 'refused' });
+    },
+  });
+  gauge(registers, 'apikeys_known_key_filter_keys', 'Keys in the filter of known keys', () => filter.stats.keys);
+  gauge(registers, 'apikeys_known_key_filter_bytes', 'Memory of the filter of known keys', () => filter.stats.bytes);
+  gauge(
+    registers,
+    'apikeys_known_key_filter_complete',
+    '1 when the filter of known keys is loaded and decides; 0 while unknown keys reach the database',
+    () => (filter.complete ? 1 : 0),
+    'min',
+  );
+  mirroredCounter(
+    registers,
+    'apikeys_known_key_filter_loads_total',
+    'Full scans that (re)built the filter of known keys',
+    () => filter.stats.loads,
+  );
 }
 
 function registerFeedMetrics(registers: Registers, { feed, clock }: MetricsSources): void {
@@ -333,6 +368,7 @@ export function createMetrics(registry: Registry, sources: MetricsSources): RpcO
   collectDefaultMetrics({ register: registry });
   const observe = registerRpcMetrics(registers);
   registerVerifierMetrics(registers, sources);
+  registerUnknownKeyMetrics(registers, sources);
   registerFeedMetrics(registers, sources);
   registerLastUsedMetrics(registers, sources);
   registerPoolMetrics(registers, sources);

@@ -55,6 +55,16 @@ export class KnexKeyRepository implements KeyRepository {
     });
   }
 
+  listSecretHashes(after: Buffer | null, limit: number): Promise<Buffer[]> {
+    return this.run(async () => {
+      // Only the indexed column is read: MySQL answers from the unique index alone.
+      const query = this.db('api_keys').select('secret_hash').orderBy('secret_hash', 'asc').limit(limit);
+      if (after !== null) void query.where('secret_hash', '>', after);
+      const rows = (await query) as { secret_hash: Buffer }[];
+      return rows.map((row) => row.secret_hash);
+    });
+  }
+
   findById(organizationId: string, keyId: string): Promise<ApiKeyRecord | null> {
     return this.run(async () => {
       const row = (await this.db('api_keys').where({ id: keyId, organization_id: organizationId }).first()) as

@@ -62,7 +62,7 @@ export async function startTestServer(kind: DatabaseKind, env: Record<string, st
     app,
     config,
     address,
-    databaseUrl: database.url,
+    databaseUrl: env.DATABASE_URL ?? database.url,
     clock,
     clients,
     logs,

@@ -112,6 +112,16 @@ export class InMemoryKeyRepository implements KeyRepository {
     });
   }
 
+  listSecretHashes(after: Buffer | null, limit: number): Promise<Buffer[]> {
+    return this.read(() =>
+      [...this.committed.keys.values()]
+        .map((key) => Buffer.from(key.secretHash))
+        .filter((hash) => after === null || Buffer.compare(hash, after) > 0)
+        .sort((x, y) => Buffer.compare(x, y))
+        .slice(0, limit),
+    );
+  }
+
   findById(organizationId: string, keyId: string): Promise<ApiKeyRecord | null> {
     return this.read(() => {
       const key = this.committed.keys.get(keyId);

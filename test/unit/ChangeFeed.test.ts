@@ -256,3 +256,56 @@ describe('ChangeFeed fails closed when it cannot read', () => {
     await feed.stop();
   });
 });
+
+describe('ChangeFeed.nextCompleteRead: "every change visible now is applied"', () => {
+  const settled = async (promise: Promise<void>): Promise<boolean> => {
+    let done = false;
+    void promise.then(() => (done = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    return done;
+  };
+
+  it('resolves after the next poll that reads to the end, not after one sent before the call', async () => {
+    const table = new FakeFeedTable();
+    const { feed } = feedOver(table, { batchSize: 2 });
+    await feed.start();
+    table.hangNext = true;
+    const inFlight = feed.pollOnce(); // sent before the call: it cannot vouch for what commits next
+    const read = feed.nextCompleteRead();
+    table.commit(3);
+    table.hanging?.();
+    await inFlight;
+    expect(await settled(read)).toBe(false);
+    expect(await feed.pollOnce()).toBe(true); // a full batch: more rows wait
+    expect(await settled(read)).toBe(false);
+    await feed.pollOnce();
+    expect(await settled(read)).toBe(true);
+    expect(feed.stats.position).toBe(3);
+  });
+
+  it('hands callers on to the next poll when a read fails, and answers them when the feed turns stale', async () => {
+    const table = new FakeFeedTable();
+    const { feed, advance } = feedOver(table, { stalenessBoundMs: 1000 });
+    await feed.start();
+    const read = feed.nextCompleteRead();
+    table.failing = true;
+    await feed.pollOnce();
+    expect(await settled(read)).toBe(false);
+    const later = feed.nextCompleteRead();
+    advance(2000);
+    await feed.pollOnce();
+    expect(await settled(read)).toBe(true);
+    expect(await settled(later)).toBe(true);
+    expect(feed.isFresh()).toBe(false);
+  });
+
+  it('shares one promise among the callers of one poll, and answers them all on stop', async () => {
+    const table = new FakeFeedTable();
+    const { feed } = feedOver(table);
+    await feed.start();
+    const first = feed.nextCompleteRead();
+    expect(feed.nextCompleteRead()).toBe(first);
+    await feed.stop();
+    expect(await settled(first)).toBe(true);
+  });
+});

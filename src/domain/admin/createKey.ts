@@ -32,7 +32,10 @@ export interface CreatedKey {
  * Admins grant only `*:read` scopes and their keys live 72 hours.
  */
 export async function createKey(
-  deps: Pick<KeyAdministrationDependencies, 'repository' | 'scopes' | 'clock' | 'defaultLifetimeHours'>,
+  deps: Pick<
+    KeyAdministrationDependencies,
+    'repository' | 'scopes' | 'clock' | 'defaultLifetimeHours' | 'onKeysChanged'
+  >,
   actor: Actor,
   input: CreateKeyInput,
   context: UseCaseContext = {},
@@ -71,7 +74,8 @@ export async function createKey(
     await tx.insertKey(key);
     await tx.insertAuditEvent(auditEvent(actor, key, 'key_created', now, { changes: describeNewKey(key) }));
   }, context);
-  // A new key is in no cache, so there is nothing to announce.
+  // In no cache yet, but announced so this process's filter of known keys has it before the feed says so.
+  await deps.onKeysChanged?.([key]);
   return { key, secret: generated.secret };
 }
 

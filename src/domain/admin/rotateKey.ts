@@ -87,8 +87,8 @@ export async function rotateKey(
     },
     { ...context, ...committed.options },
   );
-  // Only the old key changed; the new one is in no cache yet.
-  await deps.onKeysChanged?.([oldKey]);
+  // The new key is in no cache yet; it is announced for the filter of known keys (see createKey).
+  await deps.onKeysChanged?.([oldKey, created]);
   return {
     key: created,
     secret: generated.secret,

@@ -54,6 +54,25 @@ export function keyAndTransactionCases(subject: () => ContractSubject): void {
       expect(await repository.findById('org-b', 'k1')).toBeNull();
     });
 
+    it('lists every secret hash once, in ascending byte order, page by page', async () => {
+      const { repository } = subject();
+      const ids = Array.from({ length: 7 }, (_, i) => `k${i}`);
+      await repository.transaction(async (tx) => {
+        for (const id of ids) await tx.insertKey(keyRecord(id, { revokeTime: id === 'k3' ? T0 : null }));
+      });
+      const expected = ids.map((id) => hashOf(id)).sort((x, y) => Buffer.compare(x, y));
+      const seen: Buffer[] = [];
+      let after: Buffer | null = null;
+      for (;;) {
+        const page: Buffer[] = await repository.listSecretHashes(after, 3);
+        seen.push(...page);
+        if (page.length < 3) break;
+        after = page[page.length - 1]!;
+      }
+      expect(seen.map((hash) => hash.toString('hex'))).toEqual(expected.map((hash) => hash.toString('hex')));
+      expect(await repository.listSecretHashes(expected[6]!, 3)).toEqual([]);
+    });
+
     it('locks only the active keys a user created in the organization, oldest first', async () => {
       const { repository } = subject();
       const keys = [
