@@ -204,6 +204,10 @@ function createCollaborators(config: Config, dependencies: AppDependencies) {
       keysChanged(hashes);
       await dependencies.broadcastInvalidation?.(hashes);
     },
+    // Sibling workers learn a new key from their own feed (within a poll), or wait for it: never refused.
+    onKeysCreated: (keys) => {
+      for (const key of keys) knownKeys.add(key.secretHash.toString('hex'), false);
+    },
     ...(propagation === undefined ? {} : { propagation }),
   });
   const verifier = new KeyVerifier({

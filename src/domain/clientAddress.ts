@@ -11,6 +11,19 @@ type Address = ipaddr.IPv4 | ipaddr.IPv6;
 export const MAX_CLIENT_IP_LENGTH = 64;
 
 /**
+ * The only shapes ipaddr.js is asked about. On text it refuses, its validity checks throw and catch an
+ * Error internally: `IPv4.isValidFourPartDecimal('2001:db8::7')` costs about 30 µs of CPU (a stack
+ * trace), against 1.5 µs for the whole IPv4 path, so every IPv6 client paid it on every call. These
+ * patterns admit a superset of what ipaddr.js accepts (it still decides), so nothing changes but the cost.
+ */
+const DOTTED_QUAD = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
+const HEX_AND_COLONS = /^[0-9A-Fa-f:]+$/;
+
+function isFourPartDecimal(text: string): boolean {
+  return DOTTED_QUAD.test(text) && ipaddr.IPv4.isValidFourPartDecimal(text);
+}
+
+/**
  * Parses one IP address the way this service accepts them everywhere: surrounding whitespace trimmed,
  * IPv4 only in four-part decimal (ipaddr.js would also take `127.1` or `0x7f.0.0.1`, which no allowlist
  * should mean), IPv6 zone ids rejected, IPv4-mapped IPv6 (`::ffff:203.0.113.50`) turned into IPv4 so
@@ -19,9 +32,10 @@ export const MAX_CLIENT_IP_LENGTH = 64;
 export function parseAddress(text: string): Address | null {
   const trimmed = text.trim();
   if (trimmed.length === 0 || trimmed.length > MAX_CLIENT_IP_LENGTH) return null;
-  if (ipaddr.IPv4.isValidFourPartDecimal(trimmed)) return ipaddr.IPv4.parse(trimmed);
+  if (isFourPartDecimal(trimmed)) return ipaddr.IPv4.parse(trimmed);
   const hex = withHexTail(trimmed);
-  if (hex === null || hex.includes('%') || !ipaddr.IPv6.isValid(hex)) return null;
+  // A zone id (`%eth0`) or any other character fails the pattern: zones are refused.
+  if (hex === null || !HEX_AND_COLONS.test(hex) || !ipaddr.IPv6.isValid(hex)) return null;
   const v6 = ipaddr.IPv6.parse(hex);
   return v6.isIPv4MappedAddress() ? v6.toIPv4Address() : v6;
 }
@@ -36,7 +50,7 @@ function withHexTail(text: string): string | null {
   if (!text.includes('.')) return text;
   const colon = text.lastIndexOf(':');
   const tail = text.slice(colon + 1);
-  if (colon === -1 || !ipaddr.IPv4.isValidFourPartDecimal(tail)) return null;
+  if (colon === -1 || !isFourPartDecimal(tail)) return null;
   const [a = 0, b = 0, c = 0, d = 0] = ipaddr.IPv4.parse(tail).toByteArray();
   return `${text.slice(0, colon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
 }

@@ -14,11 +14,10 @@ export interface KeyAdministrationDependencies {
   readonly defaultLifetimeHours: number;
   /** Issues and checks the listings' page tokens, under the secret every replica shares. */
   readonly pageTokens: PageTokens;
-  /**
-   * Called after a write commits with the keys it created or changed, so caches drop them (and the filter
-   * of known keys learns the new ones) before the RPC returns.
-   */
+  /** Called after a write commits with the keys it changed, so caches drop them before the RPC returns. */
   readonly onKeysChanged?: (keys: readonly ApiKeyRecord[]) => Promise<void> | void;
+  /** Called after a key is created and committed (the filter of known keys learns it at once); must not block. */
+  readonly onKeysCreated?: (keys: readonly ApiKeyRecord[]) => void;
   /**
    * Waits, after `onKeysChanged`, until the other replicas have applied a revoke, update, rotation or
    * revocation of a user's keys; their results say how far it got. Absent: nobody waits.

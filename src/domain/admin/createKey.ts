@@ -34,7 +34,7 @@ export interface CreatedKey {
 export async function createKey(
   deps: Pick<
     KeyAdministrationDependencies,
-    'repository' | 'scopes' | 'clock' | 'defaultLifetimeHours' | 'onKeysChanged'
+    'repository' | 'scopes' | 'clock' | 'defaultLifetimeHours' | 'onKeysCreated'
   >,
   actor: Actor,
   input: CreateKeyInput,
@@ -74,8 +74,8 @@ export async function createKey(
     await tx.insertKey(key);
     await tx.insertAuditEvent(auditEvent(actor, key, 'key_created', now, { changes: describeNewKey(key) }));
   }, context);
-  // In no cache yet, but announced so this process's filter of known keys has it before the feed says so.
-  await deps.onKeysChanged?.([key]);
+  // In no cache, so nothing to drop; but this process's filter of known keys learns it before the feed says so.
+  deps.onKeysCreated?.([key]);
   return { key, secret: generated.secret };
 }
 

@@ -45,7 +45,7 @@ export interface RotatedKey extends CreatedKey {
 export async function rotateKey(
   deps: Pick<
     KeyAdministrationDependencies,
-    'repository' | 'clock' | 'defaultLifetimeHours' | 'onKeysChanged' | 'propagation'
+    'repository' | 'clock' | 'defaultLifetimeHours' | 'onKeysChanged' | 'onKeysCreated' | 'propagation'
   >,
   actor: Actor,
   input: RotateKeyInput,
@@ -87,8 +87,9 @@ export async function rotateKey(
     },
     { ...context, ...committed.options },
   );
-  // The new key is in no cache yet; it is announced for the filter of known keys (see createKey).
-  await deps.onKeysChanged?.([oldKey, created]);
+  // Only the old key changed; the new one is in no cache yet, but the filter of known keys learns it.
+  deps.onKeysCreated?.([created]);
+  await deps.onKeysChanged?.([oldKey]);
   return {
     key: created,
     secret: generated.secret,
