@@ -30,11 +30,14 @@ import { createDatabase } from './storage/createDatabase.js';
 import { KnexKeyRepository } from './storage/KnexKeyRepository.js';
 import { KnexReplicaRegistry } from './storage/KnexReplicaRegistry.js';
 import { PoolStallWatch } from './storage/PoolStallWatch.js';
+import type { CallerGuard } from './transport/authenticateBeforeReading.js';
 import { CallerAuthenticator } from './transport/CallerAuthenticator.js';
 import { GrpcServer } from './transport/GrpcServer.js';
 import { type ReloadResult, ReloadingCertificates } from './transport/ReloadingCertificates.js';
 import { createKeyAdminService } from './transport/createKeyAdminService.js';
 import { createKeyVerifierService } from './transport/createKeyVerifierService.js';
+import type { ServiceOptions } from './transport/pipeline/createCallPipeline.js';
+import { createRejectionReporter } from './transport/pipeline/createRejectionReporter.js';
 import { TransportLimitEvents } from './transport/TransportLimitEvents.js';
 
 /** How often a write waiting for acknowledgement reads `feed_replicas` (one indexed query per process). */
@@ -233,23 +236,28 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
           replicas: { registry: replicas, timeoutMs: config.replicaTimeoutMs, waiter: propagation ?? null },
           transportEvents,
         });
+  const adminOptions = {
+    logger,
+    authenticate: authenticator.forKeyAdmin(),
+    observe,
+    defaultDeadlineMs: limits.adminDefaultDeadlineMs,
+    onDefaultDeadline: () => transportEvents.record('admin_default_deadline'),
+  };
+  const verifierOptions = {
+    logger,
+    authenticate: authenticator.forKeyVerifier(),
+    observe,
+    defaultDeadlineMs: limits.verifierDefaultDeadlineMs,
+    onDefaultDeadline: () => transportEvents.record('verifier_default_deadline'),
+  };
   const built = createServer({
-    keyAdmin: createKeyAdminService(admin, clock, {
-      logger,
-      authenticate: authenticator.forKeyAdmin(),
-      observe,
-      defaultDeadlineMs: limits.adminDefaultDeadlineMs,
-      onDefaultDeadline: () => transportEvents.record('admin_default_deadline'),
-    }),
-    keyVerifier: createKeyVerifierService(verifier, {
-      logger,
-      authenticate: authenticator.forKeyVerifier(),
-      observe,
-      defaultDeadlineMs: limits.verifierDefaultDeadlineMs,
-      onDefaultDeadline: () => transportEvents.record('verifier_default_deadline'),
-    }),
+    keyAdmin: createKeyAdminService(admin, clock, adminOptions),
+    keyVerifier: createKeyVerifierService(verifier, verifierOptions),
     maxReceiveMessageBytes: config.maxReceiveMessageBytes,
     limits,
+    // The same authentication, decided before a request is read; its refusals logged and counted as the
+    // pipeline's would be.
+    callerGuards: { keyAdmin: callerGuard(adminOptions), keyVerifier: callerGuard(verifierOptions) },
   });
   const grpc = new GrpcServer(built, {
     ...config.listenAddress,
@@ -312,6 +320,12 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
     },
     stop: (timeout) => lifecycle.stop(typeof timeout === 'number' ? StopDeadline.after(timeout) : timeout),
   };
+}
+
+/** The server interceptor's guard of a service that authenticates its callers; undefined for one that does not. */
+function callerGuard(options: ServiceOptions): CallerGuard | undefined {
+  const { authenticate } = options;
+  return authenticate === undefined ? undefined : { authenticate, onRejected: createRejectionReporter(options) };
 }
 
 /**
