@@ -265,6 +265,7 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
     logger,
     handshakeTimeoutMs: limits.handshakeTimeoutMs,
     onHandshakeTimeout: () => transportEvents.record('handshake_timeout'),
+    onSettingsTimeout: () => transportEvents.record('settings_timeout'),
   });
   const isReady = (): boolean => grpc.isServing && feed.isFresh();
   const poolWatch = new PoolStallWatch(db);
