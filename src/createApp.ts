@@ -32,11 +32,14 @@ import { createDatabase } from './storage/createDatabase.js';
 import { KnexKeyRepository } from './storage/KnexKeyRepository.js';
 import { KnexReplicaRegistry } from './storage/KnexReplicaRegistry.js';
 import { PoolStallWatch } from './storage/PoolStallWatch.js';
+import type { CallerGuard } from './transport/authenticateBeforeReading.js';
 import { CallerAuthenticator } from './transport/CallerAuthenticator.js';
 import { GrpcServer } from './transport/GrpcServer.js';
 import { type ReloadResult, ReloadingCertificates } from './transport/ReloadingCertificates.js';
 import { createKeyAdminService } from './transport/createKeyAdminService.js';
 import { createKeyVerifierService } from './transport/createKeyVerifierService.js';
+import type { ServiceOptions } from './transport/pipeline/createCallPipeline.js';
+import { createRejectionReporter } from './transport/pipeline/createRejectionReporter.js';
 import { TransportLimitEvents } from './transport/TransportLimitEvents.js';
 
 /** How often a write waiting for acknowledgement reads `feed_replicas` (one indexed query per process). */
@@ -283,23 +286,28 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
           transportEvents,
           ...(config.knownKeyFilterCapacity === 0 ? {} : { unknownKeys: { filter: knownKeys, gate: unknownKeys } }),
         });
-  const built = createServer({
-    keyAdmin: createKeyAdminService(admin, clock, {
+  const adminOptions = {
       logger,
       authenticate: authenticator.forKeyAdmin(),
       observe,
       defaultDeadlineMs: limits.adminDefaultDeadlineMs,
       onDefaultDeadline: () => transportEvents.record('admin_default_deadline'),
-    }),
-    keyVerifier: createKeyVerifierService(verifier, {
+  };
+  const verifierOptions = {
       logger,
       authenticate: authenticator.forKeyVerifier(),
       observe,
       defaultDeadlineMs: limits.verifierDefaultDeadlineMs,
       onDefaultDeadline: () => transportEvents.record('verifier_default_deadline'),
-    }),
+  };
+  const built = createServer({
+    keyAdmin: createKeyAdminService(admin, clock, adminOptions),
+    keyVerifier: createKeyVerifierService(verifier, verifierOptions),
     maxReceiveMessageBytes: config.maxReceiveMessageBytes,
     limits,
+    // The same authentication, decided before a request is read; its refusals logged and counted as the
+    // pipeline's would be.
+    callerGuards: { keyAdmin: callerGuard(adminOptions), keyVerifier: callerGuard(verifierOptions) },
   });
   const grpc = new GrpcServer(built, {
     ...config.listenAddress,
@@ -307,6 +315,7 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
     logger,
     handshakeTimeoutMs: limits.handshakeTimeoutMs,
     onHandshakeTimeout: () => transportEvents.record('handshake_timeout'),
+    onSettingsTimeout: () => transportEvents.record('settings_timeout'),
   });
   const isReady = (): boolean => grpc.isServing && feed.isFresh();
   const poolWatch = new PoolStallWatch(db);
@@ -367,6 +376,12 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
     },
     stop: (timeout) => lifecycle.stop(typeof timeout === 'number' ? StopDeadline.after(timeout) : timeout),
   };
+}
+
+/** The server interceptor's guard of a service that authenticates its callers; undefined for one that does not. */
+function callerGuard(options: ServiceOptions): CallerGuard | undefined {
+  const { authenticate } = options;
+  return authenticate === undefined ? undefined : { authenticate, onRejected: createRejectionReporter(options) };
 }
 
 /**

@@ -66,7 +66,7 @@ export const TRANSPORT_LIMIT_SETTINGS = {
       120_000,
     )({
       default: D.handshakeTimeoutMs,
-      desc: 'a new connection is closed unless it completes the TLS handshake (with TLS) or sends the HTTP/2 preface (plaintext) within this time; frees the file descriptors of sockets that connect and send nothing (after TLS, a silent connection is closed by `GRPC_MAX_CONNECTION_IDLE_MS`)',
+      desc: 'a new connection is closed unless it completes the TLS handshake (with TLS) or sends the HTTP/2 preface (plaintext) within this time, and an HTTP/2 session (plaintext, or TLS once the handshake completed) unless the client SETTINGS frame arrives within this time of its start; frees the file descriptors of sockets that connect and send nothing',
     }),
     `\`${D.handshakeTimeoutMs}\``,
   ),

@@ -15,8 +15,10 @@ export interface GrpcServerOptions {
   readonly logger: Logger;
   /** HANDSHAKE_TIMEOUT_MS: see HandshakeBoundListener. */
   readonly handshakeTimeoutMs: number;
-  /** Told of each connection closed for not starting HTTP/2 in time (a metric). */
+  /** Told of each connection closed for not sending the HTTP/2 preface in time (a metric). */
   readonly onHandshakeTimeout?: (() => void) | undefined;
+  /** Told of each HTTP/2 session closed for not sending its SETTINGS in time, e.g. after TLS (a metric). */
+  readonly onSettingsTimeout?: (() => void) | undefined;
 }
 
 /**
@@ -50,10 +52,11 @@ export class GrpcServer implements Component {
   }
 
   async start(): Promise<void> {
-    const { host, port, credentials, handshakeTimeoutMs, onHandshakeTimeout } = this.options;
+    const { host, port, credentials, handshakeTimeoutMs, onHandshakeTimeout, onSettingsTimeout } = this.options;
     this.listener = new HandshakeBoundListener(this.built.server, credentials, {
       timeoutMs: handshakeTimeoutMs,
       onTimeout: onHandshakeTimeout,
+      onSettingsTimeout,
       onError: (error) => this.options.logger.warn({ err: error }, 'gRPC listener error; still listening'),
     });
     this.boundPort = await this.listener.listen(host, port);

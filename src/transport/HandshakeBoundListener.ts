@@ -1,15 +1,25 @@
+import type { ServerHttp2Session } from 'node:http2';
 import net from 'node:net';
 
 import type { Server, ServerCredentials } from '@grpc/grpc-js';
+
+import { createSessionWatchingInjector } from './createSessionWatchingInjector.js';
 
 /** Length of the client connection preface every HTTP/2 connection starts with (RFC 9113 §3.4). */
 const PREFACE_BYTES = 24;
 
 /** The listener's bound and who is told when it closes a connection. */
 export interface HandshakeBound {
-  /** A connection that has not sent the HTTP/2 preface (plaintext) within this time is closed. */
+  /**
+   * A connection that has not sent the HTTP/2 preface (plaintext) within this time is closed; so is an
+   * HTTP/2 session (plaintext, or TLS after its handshake) whose peer has not sent its SETTINGS within
+   * this time of the session's start.
+   */
   readonly timeoutMs: number;
+  /** Told of each connection closed for not sending the preface (plaintext bytes). */
   readonly onTimeout?: (() => void) | undefined;
+  /** Told of each HTTP/2 session closed for not sending its SETTINGS (one already closed is not counted). */
+  readonly onSettingsTimeout?: (() => void) | undefined;
   /**
    * An error of the listening socket once it listens, e.g. EMFILE when a connection cannot be accepted
    * because the process is out of file descriptors. Reported, never fatal: Node emits these on the
@@ -21,13 +31,20 @@ export interface HandshakeBound {
 /**
  * The gRPC port, listened on by us and handed to grpc-js through its public `createConnectionInjector`,
  * because grpc-js's own listener has no bound on connections that never start HTTP/2 (the issue 12 probe
- * kept 4,000 such sockets open). Each accepted socket gets a timer: if fewer than the 24 bytes of the
- * HTTP/2 preface arrived by then, it is closed. The preface is the first thing any HTTP/2 client sends, so
- * a real client is never affected; a connection that sent it and then nothing is an idle HTTP/2 session,
- * closed by the idle timeout. With TLS the bytes counted are encrypted ones: there the TLS handshake is
- * bounded by Node's `handshakeTimeout` (see serverCredentials), and a client that completes TLS but never
- * sends the preface is bounded only by the idle timeout (grpc-js exposes neither its TLS sockets nor
- * its HTTP/2 sessions, so the preface inside TLS cannot be watched from outside).
+ * kept 4,000 such sockets open). Two bounds, both HANDSHAKE_TIMEOUT_MS:
+ *
+ * - Each accepted socket gets a timer: if fewer than the 24 bytes of the HTTP/2 preface arrived by then,
+ *   it is closed. With TLS these bytes are encrypted ones; the TLS handshake itself is bounded by Node's
+ *   `handshakeTimeout` (see serverCredentials).
+ * - Each HTTP/2 session (in plaintext from the connection's start, with TLS once the handshake completed)
+ *   gets a timer: if the peer's SETTINGS (Node's 'remoteSettings' event) have not arrived by then, the
+ *   session is destroyed. This closes a client that completes TLS and then sends nothing or only part of
+ *   the preface, which the first bound cannot see inside TLS and which was otherwise held until the idle
+ *   timeout; in plaintext it closes one that sent the preface but no SETTINGS. The session comes from the
+ *   http2 server grpc-js creates for the injector (see createSessionWatchingInjector).
+ *
+ * Every HTTP/2 client sends the preface and its SETTINGS first, at once, so a real client is never
+ * affected; a session that sent them and then nothing is an idle HTTP/2 session, closed by the idle timeout.
  */
 export class HandshakeBoundListener {
   private readonly listener: net.Server;
@@ -37,7 +54,7 @@ export class HandshakeBoundListener {
     credentials: ServerCredentials,
     private readonly bound: HandshakeBound,
   ) {
-    const injector = grpcServer.createConnectionInjector(credentials);
+    const injector = createSessionWatchingInjector(grpcServer, credentials, (session) => this.awaitSettings(session));
     this.listener = net.createServer((socket) => {
       const timer = setTimeout(() => {
         if (socket.destroyed || socket.bytesRead >= PREFACE_BYTES) return;
@@ -63,8 +80,33 @@ export class HandshakeBoundListener {
     });
   }
 
+  /** Destroys `session` unless its peer's SETTINGS arrive within the bound. */
+  private awaitSettings(session: ServerHttp2Session): void {
+    const timer = setTimeout(() => {
+      if (session.destroyed || socketClosed(session)) return; // closed already, e.g. by the preface bound
+      this.bound.onSettingsTimeout?.();
+      session.destroy();
+    }, this.bound.timeoutMs);
+    timer.unref();
+    const settle = (): void => clearTimeout(timer);
+    session.once('remoteSettings', settle);
+    session.once('close', settle);
+  }
+
   /** Stops accepting connections (open ones are grpc-js's to close: tryShutdown, forceShutdown). */
   close(): void {
     this.listener.close();
+  }
+}
+
+/**
+ * Whether the session's socket is destroyed (the session itself notices a moment later). Node's session
+ * socket is a proxy that throws once the socket is unbound from the session: closed too.
+ */
+function socketClosed(session: ServerHttp2Session): boolean {
+  try {
+    return session.socket.destroyed;
+  } catch {
+    return true;
   }
 }

@@ -1,5 +1,11 @@
 /** Why a transport limit ended a call or a connection (the `reason` label of the metric). */
-export type TransportLimitReason = 'verifier_default_deadline' | 'admin_default_deadline' | 'handshake_timeout';
+export type TransportLimitReason =
+  | 'verifier_default_deadline'
+  | 'admin_default_deadline'
+  /** A connection that did not send the HTTP/2 preface in time (plaintext bytes; HandshakeBoundListener). */
+  | 'handshake_timeout'
+  /** An HTTP/2 session (plaintext, or TLS after its handshake) whose peer sent no SETTINGS in time. */
+  | 'settings_timeout';
 
 /**
  * Counts what the transport limits ended, by reason, for apikeys_transport_limit_events_total. Only events

@@ -5,6 +5,7 @@ import { HealthImplementation } from 'grpc-health-check';
 
 import { KeyAdminService, KeyVerifierService } from '../../gen/apikeys/v1/api_keys.js';
 import type { KeyAdminServer, KeyVerifierServer } from '../../gen/apikeys/v1/api_keys.js';
+import { authenticateBeforeReading, type CallerGuard } from './authenticateBeforeReading.js';
 import { HealthWatches } from './HealthWatches.js';
 import { addReflectionService } from './reflection/addReflectionService.js';
 import { DescriptorIndex } from './reflection/DescriptorIndex.js';
@@ -36,6 +37,18 @@ export interface ServerParts {
   readonly maxReceiveMessageBytes: number;
   /** Connection limits; omitted: DEFAULT_TRANSPORT_LIMITS. */
   readonly limits?: TransportLimits | undefined;
+  /**
+   * Caller authentication decided from the metadata, before a request is read (authenticateBeforeReading),
+   * per service; a service without a guard is not checked there (its pipeline still authenticates, if it
+   * was built to). Omitted: no interceptor at all.
+   */
+  readonly callerGuards?: CallerGuards | undefined;
+}
+
+/** The guard of each service that authenticates its callers. */
+export interface CallerGuards {
+  readonly keyAdmin?: CallerGuard | undefined;
+  readonly keyVerifier?: CallerGuard | undefined;
 }
 
 /** A built server and its health service (so shutdown can flip it to NOT_SERVING, then end its Watch streams). */
@@ -63,8 +76,14 @@ export function loadDescriptorIndex(): DescriptorIndex {
  * Idle pings are fine, matching src/client/verifierChannelOptions.ts (every 30 s, without calls too): a
  * pinging connection without calls is still idle and closed after the idle timeout, and clients reconnect.
  */
-export function serverOptions(maxReceiveMessageBytes: number, limits: TransportLimits): ServerOptions {
+export function serverOptions(
+  maxReceiveMessageBytes: number,
+  limits: TransportLimits,
+  guards: CallerGuards = {},
+): ServerOptions {
+  const guarded = guardedMethods(guards);
   return {
+    ...(guarded.size === 0 ? {} : { interceptors: [authenticateBeforeReading(guarded)] }),
     'grpc.max_receive_message_length': maxReceiveMessageBytes,
     'grpc.max_concurrent_streams': limits.maxConcurrentStreams,
     'grpc.max_connection_idle_ms': limits.maxConnectionIdleMs,
@@ -76,12 +95,29 @@ export function serverOptions(maxReceiveMessageBytes: number, limits: TransportL
   };
 }
 
+/** Every method path of the guarded services, with its service's guard; health and reflection have none. */
+function guardedMethods(guards: CallerGuards): Map<string, CallerGuard> {
+  const methods = new Map<string, CallerGuard>();
+  const services: [service: Record<string, { readonly path: string }>, guard: CallerGuard | undefined][] = [
+    [KeyAdminService, guards.keyAdmin],
+    [KeyVerifierService, guards.keyVerifier],
+  ];
+  for (const [service, guard] of services) {
+    if (guard === undefined) continue;
+    for (const definition of Object.values(service)) methods.set(definition.path, guard);
+  }
+  return methods;
+}
+
 /**
- * Builds the grpc-js server: both services, server reflection (v1 and v1alpha, serving buf's exact
+ * Builds the grpc-js server: both services (their callers authenticated before a request is read, where
+ * `callerGuards` says), server reflection (v1 and v1alpha, serving buf's exact
  * descriptors, imported well-known types included) and the standard grpc.health.v1 service.
  */
 export function createServer(parts: ServerParts): BuiltServer {
-  const server = new Server(serverOptions(parts.maxReceiveMessageBytes, parts.limits ?? DEFAULT_TRANSPORT_LIMITS));
+  const server = new Server(
+    serverOptions(parts.maxReceiveMessageBytes, parts.limits ?? DEFAULT_TRANSPORT_LIMITS, parts.callerGuards),
+  );
   server.addService(withTolerantDecoding(KeyAdminService), parts.keyAdmin);
   server.addService(withTolerantDecoding(KeyVerifierService), parts.keyVerifier);
   const health = new HealthImplementation({

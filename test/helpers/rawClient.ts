@@ -80,6 +80,30 @@ export class RawHttp2 {
     headers: Record<string, string> = {},
     timeoutMs = 10_000,
   ): Promise<Http2Outcome> {
+    return this.exchange(path, data, headers, timeoutMs, true);
+  }
+
+  /**
+   * Like `request`, but the stream is never ended: headers, then `data` (e.g. part of a message), then
+   * nothing. Resolves when the server sends a gRPC status (the client then cancels the stream), or with
+   * `reset` after `timeoutMs` (the test's safety margin).
+   */
+  requestWithoutEnd(
+    path: string,
+    data: Uint8Array,
+    headers: Record<string, string> = {},
+    timeoutMs = 10_000,
+  ): Promise<Http2Outcome> {
+    return this.exchange(path, data, headers, timeoutMs, false);
+  }
+
+  private exchange(
+    path: string,
+    data: Uint8Array,
+    headers: Record<string, string>,
+    timeoutMs: number,
+    endStream: boolean,
+  ): Promise<Http2Outcome> {
     return new Promise((resolve) => {
       let httpStatus: number | undefined;
       let grpcStatus: number | undefined;
@@ -106,15 +130,23 @@ export class RawHttp2 {
         stream.close(http2.NGHTTP2_CANCEL);
         finish(true);
       }, timeoutMs);
+      // A stream the client never ends closes only when the client closes it: done at the status.
+      const readStatus = (fields: Record<string, unknown>): void => {
+        read(fields);
+        if (endStream || grpcStatus === undefined) return;
+        finish(false);
+        stream.close(http2.NGHTTP2_CANCEL);
+      };
       stream.on('response', (fields) => {
         httpStatus = Number(fields[http2.HTTP2_HEADER_STATUS]);
-        read(fields);
+        readStatus(fields);
       });
-      stream.on('trailers', read);
+      stream.on('trailers', readStatus);
       stream.on('data', () => undefined);
       stream.on('error', () => finish(true));
       stream.on('close', () => finish(stream.rstCode !== http2.NGHTTP2_NO_ERROR));
-      stream.end(Buffer.from(data));
+      if (endStream) stream.end(Buffer.from(data));
+      else stream.write(Buffer.from(data));
     });
   }
 

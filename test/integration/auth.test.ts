@@ -25,9 +25,10 @@ import {
 } from '../helpers/certificates.js';
 import { grpcError } from '../helpers/grpcClients.js';
 import { checkHealth } from '../helpers/healthClient.js';
-import { RawClient } from '../helpers/rawClient.js';
+import { grpcFrame, RawClient, RawHttp2 } from '../helpers/rawClient.js';
 import { ReflectionClient } from '../helpers/reflectionClient.js';
 import { actorOf, newOrganizationId } from '../helpers/testActors.js';
+import type { TestServer } from '../helpers/startTestServer.js';
 import { useTestServer } from '../helpers/useTestServer.js';
 
 /** Service tokens as an operator makes them (`openssl rand -base64 32`); only their SHA-256 is configured. */
@@ -83,6 +84,15 @@ function rpcLines(logs: readonly string[], method: string): Record<string, unkno
     .filter((line) => line.method === `/apikeys.v1.${method}`);
 }
 
+/** apikeys_rpc_handled_total of `method` (a full path) and `code`, from the server's metrics endpoint (0 if absent). */
+async function rpcHandled(server: TestServer, method: string, code: string): Promise<number> {
+  const metricsAddress = /"metricsAddress":"([^"]+)"/.exec(server.logs.join(''))?.[1];
+  const body = await (await fetch(`http://${metricsAddress ?? 'none'}/metrics`)).text();
+  const series = `apikeys_rpc_handled_total{method="${method}",code="${code}"} `;
+  const line = body.split('\n').find((candidate) => candidate.startsWith(series));
+  return line === undefined ? 0 : Number(line.slice(series.length));
+}
+
 /** Every log line and error text must be free of the tokens, in any form (the Bearer value included). */
 function expectNoToken(texts: string[]): void {
   for (const text of texts) {
@@ -130,6 +140,36 @@ describe('service tokens (plaintext, loopback)', () => {
         raw.close();
       }
     });
+
+    it('a caller refused from its metadata is answered at once: its partly sent message is never waited for', async () => {
+      const raw = new RawHttp2(server.address);
+      const path = '/apikeys.v1.KeyAdmin/CreateKey';
+      const handled = (code: string) => rpcHandled(server, path, code);
+      const counted = { unauthenticated: await handled('UNAUTHENTICATED'), denied: await handled('PERMISSION_DENIED') };
+      const before = server.logs.length;
+      try {
+        // Headers, then 15 bytes of a message announced as 1,000, and the stream left open: a server that
+        // authenticates only once the whole message arrived never answers (the 5 s are the test's margin).
+        const partial = grpcFrame(new Uint8Array(1000)).subarray(0, 15);
+        const unauthenticated = await raw.requestWithoutEnd(path, partial, {}, 5_000);
+        expect(unauthenticated).toMatchObject({ grpcStatus: status.UNAUTHENTICATED, grpcMessage: NO_CREDENTIALS });
+        const denied = await raw.requestWithoutEnd(path, partial, { authorization: `Bearer ${SEARCH_TOKEN}` }, 5_000);
+        expect(denied).toMatchObject({
+          grpcStatus: status.PERMISSION_DENIED,
+          grpcMessage: expect.stringContaining('caller "search-service" may not use KeyAdmin') as unknown,
+        });
+      } finally {
+        raw.close();
+      }
+      // Logged and counted as every refusal is.
+      expect(rpcLines(server.logs.slice(before), 'KeyAdmin/CreateKey')).toEqual([
+        expect.objectContaining({ status: 'UNAUTHENTICATED', caller: null, msg: 'caller rejected', level: 40 }),
+        expect.objectContaining({ status: 'PERMISSION_DENIED', caller: 'search-service', msg: 'caller rejected' }),
+      ]);
+      expect(await handled('UNAUTHENTICATED')).toBe(counted.unauthenticated + 1);
+      expect(await handled('PERMISSION_DENIED')).toBe(counted.denied + 1);
+      expectNoToken(server.logs);
+    }, 20_000);
 
     it('a valid token that is not in ADMIN_CLIENT_IDS: PERMISSION_DENIED on KeyAdmin, nothing written', async () => {
       const organizationActor = actor();
@@ -236,6 +276,17 @@ describe('VERIFIER_REQUIRES_AUTH=true', () => {
     expect(missing.details).toBe(NO_CREDENTIALS);
     const wrong = await grpcError(server.clients.verifier.verifyKey(request, { metadata: bearer('wrong') }));
     expect(wrong.code).toBe(status.UNAUTHENTICATED);
+  });
+
+  it('VerifyKey without credentials is refused at once, before its partly sent message has arrived', async () => {
+    const raw = new RawHttp2(server.address);
+    try {
+      const partial = grpcFrame(new Uint8Array(1000)).subarray(0, 15);
+      const refused = await raw.requestWithoutEnd('/apikeys.v1.KeyVerifier/VerifyKey', partial, {}, 5_000);
+      expect(refused).toMatchObject({ grpcStatus: status.UNAUTHENTICATED, grpcMessage: NO_CREDENTIALS });
+    } finally {
+      raw.close();
+    }
   });
 
   it('VerifyKey from any authenticated caller, admin client or not, logged with its name', async () => {

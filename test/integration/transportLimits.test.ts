@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import net from 'node:net';
+import tls from 'node:tls';
 
 import { status } from '@grpc/grpc-js';
 import { pino } from 'pino';
@@ -11,7 +13,7 @@ import { createKeyVerifierService } from '../../src/transport/createKeyVerifierS
 import { bindServer, createServer } from '../../src/transport/server.js';
 import { describeEachDatabase } from '../helpers/eachDatabase.js';
 import { createClients, grpcError } from '../helpers/grpcClients.js';
-import { createTestCertificates } from '../helpers/certificates.js';
+import { createCredentialedClients, createTestCertificates, tlsCredentials } from '../helpers/certificates.js';
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
 
 /** The SETTINGS the server sent on a fresh HTTP/2 connection. */
@@ -119,6 +121,67 @@ describe('the handshake bound [sqlite]', () => {
       stalled.write(Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x01, 0xf4]), Buffer.alloc(30)])),
     );
     expect(await socketClosedByServer(stalled, 10_000)).toBe('closed');
+  });
+
+  it('closes a TLS connection that completes the handshake (ALPN h2) and then sends nothing, and counts it', async () => {
+    const certificates = createTestCertificates();
+    server = await startTestServer('sqlite', {
+      HANDSHAKE_TIMEOUT_MS: '500',
+      TLS_CERT_FILE: certificates.server.cert,
+      TLS_KEY_FILE: certificates.server.key,
+    });
+    const [host, port] = server.address.split(':');
+    const connect = () =>
+      tls.connect({
+        host,
+        port: Number(port),
+        servername: 'localhost',
+        ca: readFileSync(certificates.ca.cert),
+        ALPNProtocols: ['h2'],
+      });
+    const silent = connect();
+    // The 24-byte preface, then no SETTINGS frame: past the plaintext-byte bound, which cannot see inside TLS.
+    const prefaceOnly = connect();
+    const secured = (socket: tls.TLSSocket) =>
+      new Promise<string | false | null>((resolve) => socket.once('secureConnect', () => resolve(socket.alpnProtocol)));
+    expect(await Promise.all([secured(silent), secured(prefaceOnly)])).toEqual(['h2', 'h2']);
+    prefaceOnly.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+    // A real client on TLS meanwhile, and past the bound: served.
+    const clients = createCredentialedClients(server.address, tlsCredentials(certificates.ca));
+    try {
+      await clients.verifier.verifyKey({ key: 'tt_live_x', clientIp: '', requiredScopes: [] });
+      // Generous safety margins, no speed assertion: without the bound both stay open until the idle timeout.
+      expect(
+        await Promise.all([socketClosedByServer(silent, 10_000), socketClosedByServer(prefaceOnly, 10_000)]),
+      ).toEqual(['closed', 'closed']);
+      expect((await clients.verifier.verifyKey({ key: 'tt_live_x', clientIp: '', requiredScopes: [] })).valid).toBe(
+        false,
+      );
+    } finally {
+      clients.close();
+      silent.destroy();
+      prefaceOnly.destroy();
+      certificates.remove();
+    }
+    const metricsAddress = /"metricsAddress":"([^"]+)"/.exec(server.logs.join(''))?.[1];
+    const metrics = await (await fetch(`http://${metricsAddress ?? 'none'}/metrics`)).text();
+    expect(metrics).toMatch(/apikeys_transport_limit_events_total\{reason="settings_timeout"\} 2/);
+    expect(metrics).not.toMatch(/reason="handshake_timeout"/);
+  });
+
+  it('closes a plaintext connection that sends the preface but no SETTINGS, counted apart from a silent one', async () => {
+    server = await startTestServer('sqlite', { HANDSHAKE_TIMEOUT_MS: '500' });
+    const [host, port] = server.address.split(':');
+    const prefaceOnly = net.connect(Number(port), host, () => prefaceOnly.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'));
+    const silent = net.connect(Number(port), host);
+    expect(
+      await Promise.all([socketClosedByServer(prefaceOnly, 10_000), socketClosedByServer(silent, 10_000)]),
+    ).toEqual(['closed', 'closed']);
+    const metricsAddress = /"metricsAddress":"([^"]+)"/.exec(server.logs.join(''))?.[1];
+    const metrics = await (await fetch(`http://${metricsAddress ?? 'none'}/metrics`)).text();
+    // Each connection counted once, by the bound that closed it.
+    expect(metrics).toMatch(/apikeys_transport_limit_events_total\{reason="settings_timeout"\} 1\n/);
+    expect(metrics).toMatch(/apikeys_transport_limit_events_total\{reason="handshake_timeout"\} 1\n/);
   });
 
   it('keeps serving a client that sent the preface past HANDSHAKE_TIMEOUT_MS', async () => {

@@ -16,3 +16,12 @@ it('reports an error of the listening socket (EMFILE on accept) instead of endin
   expect(errors).toEqual(['accept EMFILE']);
   listener.close();
 });
+
+it('refuses to start when grpc-js no longer keeps its HTTP/2 servers where the SETTINGS bound looks', () => {
+  const server = new Server();
+  // What a grpc-js version that renamed or dropped the private Map looks like to createSessionWatchingInjector.
+  Reflect.deleteProperty(server, 'http2Servers');
+  expect(() => new HandshakeBoundListener(server, ServerCredentials.createInsecure(), { timeoutMs: 1000 })).toThrow(
+    /no longer keeps its HTTP\/2 servers in Server#http2Servers/,
+  );
+});

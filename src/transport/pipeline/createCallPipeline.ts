@@ -5,10 +5,10 @@ import { authenticateCaller } from './authenticateCaller.js';
 import type { Authenticate } from './CallContext.js';
 import { CallPipeline } from './CallPipeline.js';
 import { composePipeline } from './composePipeline.js';
-import { logCalls } from './logCalls.js';
 import { mapErrorsToStatus } from './mapErrorsToStatus.js';
 import type { Middleware } from './Middleware.js';
-import { type RpcObserver, recordMetrics } from './recordMetrics.js';
+import { observingSteps } from './observingSteps.js';
+import type { RpcObserver } from './recordMetrics.js';
 import { refuseExpiredDeadline } from './refuseExpiredDeadline.js';
 import { refuseUndecodable } from './refuseUndecodable.js';
 
@@ -27,14 +27,15 @@ export interface ServiceOptions {
 
 /**
  * The standard pipeline of a service, outermost first: metrics and the log line see every call, refused
- * ones included; an expired call is refused before anyone is asked; a call without a deadline gets the service's default; errors become statuses inside them,
+ * ones included (a caller the server interceptor refused never reaches the pipeline: createRejectionReporter
+ * runs the same observing steps for it); an expired call is refused before anyone is asked; a call without
+ * a deadline gets the service's default; errors become statuses inside them,
  * so they see the status; the caller is authenticated before the request's bytes are looked at. Steps a
  * service does not need (no authentication, no metrics) are left out rather than skipped per call.
  */
 export function createCallPipeline(options: ServiceOptions): CallPipeline {
   const steps: Middleware[] = [
-    ...(options.observe === undefined ? [] : [recordMetrics(options.observe)]),
-    logCalls(options.logger),
+    ...observingSteps(options),
     refuseExpiredDeadline,
     ...(options.defaultDeadlineMs === undefined
       ? []

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import { CallerRejectedError } from '../../../src/transport/CallerRejectedError.js';
 import { authenticateCaller } from '../../../src/transport/pipeline/authenticateCaller.js';
+import { authenticatedCallers } from '../../../src/transport/pipeline/authenticatedCallers.js';
 import { ANONYMOUS } from '../../../src/transport/pipeline/CallContext.js';
 import { fakeCall, fakeNext } from './fakeCall.js';
 
@@ -27,5 +28,18 @@ describe('authenticateCaller', () => {
     expect(() => run(call)).toThrow(rejection);
     expect(next.calls).toHaveLength(0);
     expect(call.context).toBe(ANONYMOUS);
+  });
+
+  it('takes the caller the server interceptor established for this call, without authenticating again', () => {
+    let authentications = 0;
+    const run = authenticateCaller(() => {
+      authentications += 1;
+      return { caller: 'computed twice' };
+    })(fakeNext((call) => call.context.caller));
+    const call = fakeCall();
+    authenticatedCallers.set(call.grpc.metadata, { caller: 'admin-backend' });
+    expect(run(call)).toBe('admin-backend');
+    expect(run(fakeCall())).toBe('computed twice');
+    expect(authentications).toBe(1);
   });
 });
