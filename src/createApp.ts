@@ -287,18 +287,18 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
           ...(config.knownKeyFilterCapacity === 0 ? {} : { unknownKeys: { filter: knownKeys, gate: unknownKeys } }),
         });
   const adminOptions = {
-      logger,
-      authenticate: authenticator.forKeyAdmin(),
-      observe,
-      defaultDeadlineMs: limits.adminDefaultDeadlineMs,
-      onDefaultDeadline: () => transportEvents.record('admin_default_deadline'),
+    logger,
+    authenticate: authenticator.forKeyAdmin(),
+    observe,
+    defaultDeadlineMs: limits.adminDefaultDeadlineMs,
+    onDefaultDeadline: () => transportEvents.record('admin_default_deadline'),
   };
   const verifierOptions = {
-      logger,
-      authenticate: authenticator.forKeyVerifier(),
-      observe,
-      defaultDeadlineMs: limits.verifierDefaultDeadlineMs,
-      onDefaultDeadline: () => transportEvents.record('verifier_default_deadline'),
+    logger,
+    authenticate: authenticator.forKeyVerifier(),
+    observe,
+    defaultDeadlineMs: limits.verifierDefaultDeadlineMs,
+    onDefaultDeadline: () => transportEvents.record('verifier_default_deadline'),
   };
   const built = createServer({
     keyAdmin: createKeyAdminService(admin, clock, adminOptions),
