@@ -40,6 +40,11 @@ export function verifierChannelOptions(extra: ChannelOptions = {}): ChannelOptio
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
     'grpc.keepalive_permit_without_calls': 1,
+    // grpc-js backs reconnects off from 1 s by 1.6× up to 120 s: a replica down for a few seconds in a
+    // rollout would then be tried again only seconds after it is back, and if the next replica drains in
+    // that window this client has none. Replicas restart in seconds; a refused connect costs little.
+    'grpc.initial_reconnect_backoff_ms': 250,
+    'grpc.max_reconnect_backoff_ms': 2000,
     ...extra,
   };
 }

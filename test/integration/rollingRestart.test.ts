@@ -56,23 +56,40 @@ function startLoad(phases: Phases, call: () => Promise<boolean>, concurrency: nu
   const answered = new Map<string, number>();
   const failures: string[] = [];
   let running = true;
+  let paused = false;
+  let inFlight = 0;
   const loop = async (): Promise<void> => {
     while (running) {
+      if (paused) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        continue;
+      }
       const issuedIn = phases.current;
+      inFlight += 1;
       try {
         if (await call()) answered.set(issuedIn, (answered.get(issuedIn) ?? 0) + 1);
         else failures.push(`${issuedIn}: the key was denied`);
       } catch (error) {
         failures.push(`${issuedIn}: ${(error as Error).message}`);
+      } finally {
+        inFlight -= 1;
       }
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   };
   const loops = Array.from({ length: concurrency }, () => loop());
-  return async (): Promise<LoadResult> => {
-    running = false;
-    await Promise.all(loops);
-    return { answered, failures };
+  return {
+    answeredIn: (phase: string): number => answered.get(phase) ?? 0,
+    idle: (): boolean => inFlight === 0,
+    /** Holds (true) or resumes (false) issuing calls; calls in flight still complete. */
+    hold(value: boolean): void {
+      paused = value;
+    },
+    async stop(): Promise<LoadResult> {
+      running = false;
+      await Promise.all(loops);
+      return { answered, failures };
+    },
   };
 }
 
@@ -121,21 +138,19 @@ describeEachDatabase('a rolling restart of two replicas', (kind: DatabaseKind) =
     );
     const balanced = `127.0.0.1:${await balancer.start()}`;
     const phases = new Phases();
-    const stopLoads = [
-      startLoad(phases, async () => (await roundRobin.verify({ key: key.secret })).valid, 3),
-      startLoad(
-        phases,
-        async () => {
-          const fresh = createClients(balanced, { ownConnection: true });
-          try {
-            return (await fresh.verifier.verifyKey(request, { deadlineMs: 5000 })).valid;
-          } finally {
-            fresh.close();
-          }
-        },
-        2,
-      ),
-    ];
+    const roundRobinLoad = startLoad(phases, async () => (await roundRobin.verify({ key: key.secret })).valid, 3);
+    const balancedLoad = startLoad(
+      phases,
+      async () => {
+        const fresh = createClients(balanced, { ownConnection: true });
+        try {
+          return (await fresh.verifier.verifyKey(request, { deadlineMs: 5000 })).valid;
+        } finally {
+          fresh.close();
+        }
+      },
+      2,
+    );
     let results: LoadResult[] = [];
     try {
       for (const replica of replicas) await until(async () => (await verifiesAnswered(replica)) > 0, 'load on both');
@@ -166,11 +181,22 @@ describeEachDatabase('a rolling restart of two replicas', (kind: DatabaseKind) =
         replicas[i] = restarted;
         await until(async () => (await checkHealth(restarted.address)) === 'SERVING', `${name} serving again`);
         phases.enter(`${name} back`);
-        // As a rollout waits for readiness, this waits until the load reaches the new process again.
-        await until(async () => (await verifiesAnswered(restarted)) > 0, `load on the restarted ${name}`);
+        // As a rollout waits for readiness, this waits until the load reaches the new process again: first
+        // the round-robin client's alone (the balanced load is held, so only it can be what the new process
+        // counts), since a client still in reconnect backoff when the other replica drains would have no
+        // replica left; then the balanced load's too.
+        balancedLoad.hold(true);
+        await until(async () => balancedLoad.idle(), 'the balanced load held');
+        const viaBalancer = await verifiesAnswered(restarted);
+        await until(
+          async () => (await verifiesAnswered(restarted)) > viaBalancer,
+          `round robin on the restarted ${name}`,
+        );
+        balancedLoad.hold(false);
+        await until(async () => balancedLoad.answeredIn(`${name} back`) > 0, `balanced load while ${name} back`);
       }
     } finally {
-      results = await Promise.all(stopLoads.map((stop) => stop()));
+      results = await Promise.all([roundRobinLoad.stop(), balancedLoad.stop()]);
       roundRobin.close();
       await balancer.stop();
     }
