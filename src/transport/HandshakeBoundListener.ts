@@ -4,6 +4,7 @@ import net from 'node:net';
 import type { Server, ServerCredentials } from '@grpc/grpc-js';
 
 import { createSessionWatchingInjector } from './createSessionWatchingInjector.js';
+import { resetAnsweredStream } from './resetAnsweredStream.js';
 
 /** Length of the client connection preface every HTTP/2 connection starts with (RFC 9113 §3.4). */
 const PREFACE_BYTES = 24;
@@ -54,7 +55,10 @@ export class HandshakeBoundListener {
     credentials: ServerCredentials,
     private readonly bound: HandshakeBound,
   ) {
-    const injector = createSessionWatchingInjector(grpcServer, credentials, (session) => this.awaitSettings(session));
+    const injector = createSessionWatchingInjector(grpcServer, credentials, (session) => {
+      this.awaitSettings(session);
+      session.on('stream', resetAnsweredStream);
+    });
     this.listener = net.createServer((socket) => {
       const timer = setTimeout(() => {
         if (socket.destroyed || socket.bytesRead >= PREFACE_BYTES) return;

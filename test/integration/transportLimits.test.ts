@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import net from 'node:net';
@@ -190,6 +191,56 @@ describe('the handshake bound [sqlite]', () => {
     await new Promise((resolve) => setTimeout(resolve, 800));
     const answer = await server.clients.verifier.verifyKey({ key: 'tt_live_x', clientIp: '', requiredScopes: [] });
     expect(answer).toBeDefined();
+  });
+});
+
+describe('refused calls [sqlite]', () => {
+  let server: TestServer | undefined;
+  afterEach(async () => {
+    await server?.stop();
+    server = undefined;
+  });
+
+  it('resets the stream of a call refused before reading while its client keeps sending, freeing its place among the concurrent streams', async () => {
+    const token = 'refused-stream-token-0123456789abcdef';
+    server = await startTestServer('sqlite', {
+      AUTH_TOKENS: `gateway=${createHash('sha256').update(token).digest('hex')}`,
+      VERIFIER_REQUIRES_AUTH: 'true',
+      GRPC_MAX_CONCURRENT_STREAMS: '10',
+    });
+    const session = http2.connect(`http://${server.address}`);
+    session.on('error', () => undefined);
+    try {
+      // Three times the stream limit, none ending its side: without the reset the first 10 are answered
+      // UNAUTHENTICATED and then held half-open by the client, and the other 20 never start.
+      const outcomes = await Promise.all(
+        Array.from(
+          { length: 30 },
+          () =>
+            new Promise<string>((resolve) => {
+              const stream = session.request(
+                {
+                  ':method': 'POST',
+                  ':path': '/apikeys.v1.KeyVerifier/VerifyKey',
+                  'content-type': 'application/grpc',
+                  te: 'trailers',
+                },
+                { endStream: false },
+              );
+              stream.write(Buffer.from([0, 0, 0, 0, 20, 10, 3]));
+              let grpcStatus = 'none';
+              stream.on('response', (headers) => (grpcStatus = String(headers['grpc-status'] ?? grpcStatus)));
+              stream.on('error', () => undefined);
+              stream.on('close', () => resolve(`grpc-status ${grpcStatus}, rst ${stream.rstCode}`));
+              // Safety only: without the reset this test fails here instead of timing out.
+              setTimeout(() => resolve('still open'), 10_000).unref();
+            }),
+        ),
+      );
+      expect(outcomes).toEqual(outcomes.map(() => `grpc-status ${status.UNAUTHENTICATED}, rst 0`));
+    } finally {
+      session.destroy();
+    }
   });
 });
 
