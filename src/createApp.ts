@@ -34,6 +34,7 @@ import { KnexReplicaRegistry } from './storage/KnexReplicaRegistry.js';
 import { PoolStallWatch } from './storage/PoolStallWatch.js';
 import type { CallerGuard } from './transport/authenticateBeforeReading.js';
 import { CallerAuthenticator } from './transport/CallerAuthenticator.js';
+import { LogBudget } from './transport/pipeline/LogBudget.js';
 import { GrpcServer } from './transport/GrpcServer.js';
 import { type ReloadResult, ReloadingCertificates } from './transport/ReloadingCertificates.js';
 import { createKeyAdminService } from './transport/createKeyAdminService.js';
@@ -286,8 +287,15 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
           transportEvents,
           ...(config.knownKeyFilterCapacity === 0 ? {} : { unknownKeys: { filter: knownKeys, gate: unknownKeys } }),
         });
+  const rejectionLogBudget = new LogBudget(config.logRejectionsPerSecond, (suppressed) =>
+    logger.warn(
+      { suppressed, perSecond: config.logRejectionsPerSecond },
+      'more callers rejected than LOG_REJECTIONS_PER_SECOND: not logged one by one (apikeys_rpc_handled_total counts them)',
+    ),
+  );
   const adminOptions = {
     logger,
+    rejectionLogBudget,
     authenticate: authenticator.forKeyAdmin(),
     observe,
     defaultDeadlineMs: limits.adminDefaultDeadlineMs,
@@ -295,6 +303,7 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
   };
   const verifierOptions = {
     logger,
+    rejectionLogBudget,
     authenticate: authenticator.forKeyVerifier(),
     observe,
     defaultDeadlineMs: limits.verifierDefaultDeadlineMs,

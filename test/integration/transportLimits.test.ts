@@ -6,7 +6,7 @@ import tls from 'node:tls';
 
 import { status } from '@grpc/grpc-js';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import type { KeyAdminServer } from '../../gen/apikeys/v1/api_keys.js';
 import type { KeyVerifier } from '../../src/domain/KeyVerifier.js';
@@ -241,6 +241,42 @@ describe('refused calls [sqlite]', () => {
     } finally {
       session.destroy();
     }
+  });
+
+  it('logs at most LOG_REJECTIONS_PER_SECOND refused callers a second and sums up the others in one line; metrics count all', async () => {
+    server = await startTestServer('sqlite', {
+      AUTH_TOKENS: `gateway=${createHash('sha256').update('rejection-log-token-0123456789').digest('hex')}`,
+      VERIFIER_REQUIRES_AUTH: 'true',
+      LOG_REJECTIONS_PER_SECOND: '5',
+    });
+    const refused = await Promise.all(
+      Array.from({ length: 200 }, () =>
+        grpcError(server!.clients.verifier.verifyKey({ key: 'tt_live_x', clientIp: '', requiredScopes: [] })),
+      ),
+    );
+    expect(refused.every((error) => error.code === status.UNAUTHENTICATED)).toBe(true);
+    const lines = () =>
+      server!.logs
+        .join('')
+        .split('\n')
+        .filter((line) => line !== '');
+    await vi.waitFor(() => expect(lines().some((line) => line.includes('"suppressed"'))).toBe(true), {
+      timeout: 5000,
+    });
+    const oneByOne = lines().filter((line) => line.includes('"msg":"caller rejected"')).length;
+    const suppressed = lines()
+      .filter((line) => line.includes('"suppressed"'))
+      .map((line) => (JSON.parse(line) as { suppressed: number }).suppressed)
+      .reduce((a, b) => a + b, 0);
+    // The 200 calls may straddle a second: two budgets at most.
+    expect(oneByOne).toBeGreaterThanOrEqual(5);
+    expect(oneByOne).toBeLessThanOrEqual(10);
+    expect(oneByOne + suppressed).toBe(200);
+    const metricsAddress = /"metricsAddress":"([^"]+)"/.exec(server.logs.join(''))?.[1];
+    const metrics = await (await fetch(`http://${metricsAddress ?? 'none'}/metrics`)).text();
+    expect(metrics).toContain(
+      'apikeys_rpc_handled_total{method="/apikeys.v1.KeyVerifier/VerifyKey",code="UNAUTHENTICATED"} 200',
+    );
   });
 });
 
