@@ -317,6 +317,8 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
     // The same authentication, decided before a request is read; its refusals logged and counted as the
     // pipeline's would be.
     callerGuards: { keyAdmin: callerGuard(adminOptions), keyVerifier: callerGuard(verifierOptions) },
+    onDefaultDeadline: (service) =>
+      transportEvents.record(service === 'keyAdmin' ? 'admin_default_deadline' : 'verifier_default_deadline'),
   });
   const grpc = new GrpcServer(built, {
     ...config.listenAddress,
