@@ -327,6 +327,10 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
     handshakeTimeoutMs: limits.handshakeTimeoutMs,
     onHandshakeTimeout: () => transportEvents.record('handshake_timeout'),
     onSettingsTimeout: () => transportEvents.record('settings_timeout'),
+    maxConnections: limits.maxConnections,
+    maxConnectionsPerIp: limits.maxConnectionsPerIp,
+    onConnectionLimit: (limit) =>
+      transportEvents.record(limit === 'connections' ? 'connection_limit' : 'ip_connection_limit'),
   });
   const isReady = (): boolean => grpc.isServing && feed.isFresh();
   const poolWatch = new PoolStallWatch(db);

@@ -169,6 +169,9 @@ describe('resource exhaustion by callers without a credential [sqlite]', () => {
       TLS_KEY_FILE: certificates.server.key,
       HANDSHAKE_TIMEOUT_MS: String(HANDSHAKE_TIMEOUT_MS),
       GRPC_MAX_CONNECTION_IDLE_MS: String(IDLE_MS),
+      // Every attacker here is one address (loopback): without this the per-IP limit (256) would close
+      // most of their connections at once, and the bounds under test would never be reached.
+      GRPC_MAX_CONNECTIONS_PER_IP: '0',
       ...tokenSettings(),
     });
     legit = createCredentialedClients(service.address, tlsCredentials(certificates.ca));

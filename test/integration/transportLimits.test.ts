@@ -15,6 +15,7 @@ import { bindServer, createServer } from '../../src/transport/server.js';
 import { describeEachDatabase } from '../helpers/eachDatabase.js';
 import { createClients, grpcError } from '../helpers/grpcClients.js';
 import { createCredentialedClients, createTestCertificates, tlsCredentials } from '../helpers/certificates.js';
+import { checkHealth } from '../helpers/healthClient.js';
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
 
 /** The SETTINGS the server sent on a fresh HTTP/2 connection. */
@@ -191,6 +192,45 @@ describe('the handshake bound [sqlite]', () => {
     await new Promise((resolve) => setTimeout(resolve, 800));
     const answer = await server.clients.verifier.verifyKey({ key: 'tt_live_x', clientIp: '', requiredScopes: [] });
     expect(answer).toBeDefined();
+  });
+});
+
+describe('connection limits [sqlite]', () => {
+  let server: TestServer | undefined;
+  afterEach(async () => {
+    await server?.stop();
+    server = undefined;
+  });
+
+  it('closes a connection beyond GRPC_MAX_CONNECTIONS_PER_IP or GRPC_MAX_CONNECTIONS at once, counts it, and admits one again once another closed', async () => {
+    server = await startTestServer('sqlite', { GRPC_MAX_CONNECTIONS: '5', GRPC_MAX_CONNECTIONS_PER_IP: '3' });
+    const [host, port] = server.address.split(':');
+    const connect = (localAddress?: string) =>
+      new Promise<net.Socket>((resolve) => {
+        const socket = net.connect(
+          { port: Number(port), host, ...(localAddress === undefined ? {} : { localAddress }) },
+          () => resolve(socket),
+        );
+        socket.on('error', () => undefined);
+      });
+    const held = [await connect(), await connect(), await connect()];
+    const fourth = await connect();
+    expect(await socketClosedByServer(fourth, 10_000)).toBe('closed');
+    // Another peer address (127.0.0.2 is loopback too) has its own three, up to the five of the process.
+    const other = [await connect('127.0.0.2'), await connect('127.0.0.2')];
+    const sixth = await connect('127.0.0.2');
+    expect(await socketClosedByServer(sixth, 10_000)).toBe('closed');
+    held[0]!.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    try {
+      expect(await checkHealth(server.address)).toBe('SERVING');
+    } finally {
+      for (const socket of [...held, ...other]) socket.destroy();
+    }
+    const metricsAddress = /"metricsAddress":"([^"]+)"/.exec(server.logs.join(''))?.[1];
+    const metrics = await (await fetch(`http://${metricsAddress ?? 'none'}/metrics`)).text();
+    expect(metrics).toMatch(/apikeys_transport_limit_events_total\{reason="ip_connection_limit"\} 1\n/);
+    expect(metrics).toMatch(/apikeys_transport_limit_events_total\{reason="connection_limit"\} 1\n/);
   });
 });
 
