@@ -287,15 +287,15 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
           transportEvents,
           ...(config.knownKeyFilterCapacity === 0 ? {} : { unknownKeys: { filter: knownKeys, gate: unknownKeys } }),
         });
-  const rejectionLogBudget = new LogBudget(config.logRejectionsPerSecond, (suppressed) =>
+  const failureLogBudget = new LogBudget(config.logFailedCallsPerSecond, (suppressed) =>
     logger.warn(
-      { suppressed, perSecond: config.logRejectionsPerSecond },
-      'more callers rejected than LOG_REJECTIONS_PER_SECOND: not logged one by one (apikeys_rpc_handled_total counts them)',
+      { suppressed, perSecond: config.logFailedCallsPerSecond },
+      'more failed calls than LOG_FAILED_CALLS_PER_SECOND: not logged one by one (apikeys_rpc_handled_total counts them)',
     ),
   );
   const adminOptions = {
     logger,
-    rejectionLogBudget,
+    failureLogBudget,
     authenticate: authenticator.forKeyAdmin(),
     observe,
     defaultDeadlineMs: limits.adminDefaultDeadlineMs,
@@ -303,7 +303,7 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
   };
   const verifierOptions = {
     logger,
-    rejectionLogBudget,
+    failureLogBudget,
     authenticate: authenticator.forKeyVerifier(),
     observe,
     defaultDeadlineMs: limits.verifierDefaultDeadlineMs,

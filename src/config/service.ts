@@ -13,13 +13,13 @@ export const SERVICE_SETTINGS = {
     }),
     '`info`',
   ),
-  LOG_REJECTIONS_PER_SECOND: documented(
+  LOG_FAILED_CALLS_PER_SECOND: documented(
     intRange(
       0,
       1_000_000,
     )({
       default: 20,
-      desc: 'refused callers (`caller rejected`, UNAUTHENTICATED or PERMISSION_DENIED) logged one by one each second; beyond that one line a second says how many were not (metrics count every one); `0`: log them all',
+      desc: 'failed calls (refused callers, `INVALID_ARGUMENT`, `NOT_FOUND`, `DEADLINE_EXCEEDED`, `UNAVAILABLE`, …) logged one by one each second; beyond that one line a second says how many were not (metrics count every one); `INTERNAL` is always logged; `0`: log them all',
     }),
     '`20`',
   ),

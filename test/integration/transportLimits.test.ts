@@ -283,11 +283,11 @@ describe('refused calls [sqlite]', () => {
     }
   });
 
-  it('logs at most LOG_REJECTIONS_PER_SECOND refused callers a second and sums up the others in one line; metrics count all', async () => {
+  it('logs at most LOG_FAILED_CALLS_PER_SECOND refused callers a second and sums up the others in one line; metrics count all', async () => {
     server = await startTestServer('sqlite', {
       AUTH_TOKENS: `gateway=${createHash('sha256').update('rejection-log-token-0123456789').digest('hex')}`,
       VERIFIER_REQUIRES_AUTH: 'true',
-      LOG_REJECTIONS_PER_SECOND: '5',
+      LOG_FAILED_CALLS_PER_SECOND: '5',
     });
     const refused = await Promise.all(
       Array.from({ length: 200 }, () =>

@@ -25,7 +25,7 @@ export interface ServiceOptions {
   /** Told of each call ended by that default deadline (a metric). */
   readonly onDefaultDeadline?: (() => void) | undefined;
   /** How many refused callers are logged a second (shared by every service); omitted: all of them. */
-  readonly rejectionLogBudget?: LogBudget | undefined;
+  readonly failureLogBudget?: LogBudget | undefined;
 }
 
 /**

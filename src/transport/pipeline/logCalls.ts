@@ -23,16 +23,18 @@ function levelOf(call: RpcCall, code: status, cause: unknown): Level {
 /**
  * Writes one line per call when it ends: method, status, duration, peer, caller and request id — never
  * the request body, which can hold a secret. The fields are only built when the line will be written, so
- * a successful VerifyKey at a disabled debug level costs a level check. Refused callers' lines are written
- * within `rejections` (LOG_REJECTIONS_PER_SECOND): anyone can cause them.
+ * a successful VerifyKey at a disabled debug level costs a level check. Lines of failed calls (refused
+ * callers, INVALID_ARGUMENT, NOT_FOUND, DEADLINE_EXCEEDED, UNAVAILABLE, …) are written within `failures`
+ * (LOG_FAILED_CALLS_PER_SECOND): any caller can cause them; INTERNAL ones always are.
  */
-export function logCalls(logger: Logger, rejections?: LogBudget): Middleware {
+export function logCalls(logger: Logger, failures?: LogBudget): Middleware {
   return observeOutcome((call: RpcCall, failure?: CallFailure) => {
     const code = failure?.code ?? status.OK;
     const cause = failure?.cause;
     const level = levelOf(call, code, cause);
     if (!logger.isLevelEnabled(level)) return;
-    if (cause instanceof CallerRejectedError && rejections?.admit() === false) return;
+    // Failures of ours (error level) are always written; the others any caller can cause at will.
+    if (code !== status.OK && level !== 'error' && failures?.admit() === false) return;
     const durationMs = Number(process.hrtime.bigint() - call.started) / 1e6;
     const fields: Record<string, unknown> = {
       ...requestIdForLog(call.grpc.metadata),

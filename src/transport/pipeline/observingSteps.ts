@@ -11,6 +11,6 @@ import { recordMetrics } from './recordMetrics.js';
 export function observingSteps(options: ServiceOptions): Middleware[] {
   return [
     ...(options.observe === undefined ? [] : [recordMetrics(options.observe)]),
-    logCalls(options.logger, options.rejectionLogBudget),
+    logCalls(options.logger, options.failureLogBudget),
   ];
 }
