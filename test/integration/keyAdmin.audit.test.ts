@@ -289,10 +289,20 @@ describeEachDatabase('audit trail', (kind) => {
       }
     });
 
-    it.each([101, -1])('rejects a page_size of %i', async (pageSize) => {
-      const error = await grpcError(listEvents({ actor: actorOf(newOrganizationId(), 'a'), pageSize }));
+    it('reduces a page_size above 100 to 100 (AIP-158)', async () => {
+      const actor = actorOf(newOrganizationId(), 'alice');
+      await Promise.all(Array.from({ length: 101 }, () => createTestKey(server, actor)));
+      const page = await listEvents({ actor, pageSize: 101 });
+      expect(page.events).toHaveLength(100);
+      const rest = await listEvents({ actor, pageSize: 2 ** 31 - 1, pageToken: page.nextPageToken });
+      expect(rest.events).toHaveLength(1);
+      expect(rest.nextPageToken).toBe('');
+    });
+
+    it('rejects a negative page_size', async () => {
+      const error = await grpcError(listEvents({ actor: actorOf(newOrganizationId(), 'a'), pageSize: -1 }));
       expect(error.code).toBe(status.INVALID_ARGUMENT);
-      expect(error.details).toBe(`page_size must be between 1 and 100 (0 means 50), got ${pageSize}`);
+      expect(error.details).toBe('page_size must not be negative (0 means 50, above 100 means 100), got -1');
     });
 
     it('answers NOT_FOUND for another organization’s key, and shows nothing of it', async () => {

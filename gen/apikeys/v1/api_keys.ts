@@ -440,7 +440,7 @@ export interface ListKeysRequest {
   owner: KeyOwnerFilter;
   /** Only keys in these states (evaluated at request time). Empty = all states. */
   states: KeyState[];
-  /** 1–100; 0 means 50. Larger values are INVALID_ARGUMENT. */
+  /** 0 means 50; 1–100 as asked; larger values are reduced to 100 (AIP-158). Negative: INVALID_ARGUMENT. */
   pageSize: number;
   /**
    * `next_page_token` of a previous response to the same caller with the same filters; opaque and
@@ -709,7 +709,7 @@ export interface ListAuditEventsRequest {
   endTime?:
     | Timestamp
     | undefined;
-  /** 1–100; 0 means 50. */
+  /** As in ListKeysRequest: 0 means 50, larger than 100 means 100, negative is INVALID_ARGUMENT. */
   pageSize: number;
   /**
    * `next_page_token` of a previous response to the same caller with the same filters; opaque and
