@@ -77,6 +77,8 @@ function benchKey(hash: Buffer, now: number): ApiKeyRecord {
     revokeTime: null,
     revokedByUserId: null,
     revokeReason: null,
+    disableTime: null,
+    disabledByUserId: null,
     lastUsedTime: null,
     lastUsedIp: null,
     rotatedFromKeyId: null,

@@ -190,6 +190,8 @@ function keyRecord(hash: Buffer, prefix: string, now: number): ApiKeyRecord {
     revokeTime: null,
     revokedByUserId: null,
     revokeReason: null,
+    disableTime: null,
+    disabledByUserId: null,
     lastUsedTime: null,
     lastUsedIp: null,
     rotatedFromKeyId: null,

@@ -10,6 +10,8 @@ export type PatchableKeyField =
   | 'revokeTime'
   | 'revokedByUserId'
   | 'revokeReason'
+  | 'disableTime'
+  | 'disabledByUserId'
   | 'replacedByKeyId';
 
 /**
@@ -32,6 +34,8 @@ export function keyPatch(updateTime: number): KeyPatch {
     revokeTime: UNCHANGED,
     revokedByUserId: UNCHANGED,
     revokeReason: UNCHANGED,
+    disableTime: UNCHANGED,
+    disabledByUserId: UNCHANGED,
     replacedByKeyId: UNCHANGED,
   };
 }
@@ -49,6 +53,8 @@ export function applyKeyPatch(key: ApiKeyRecord, patch: KeyPatch): ApiKeyRecord 
     revokeTime: valueAfter(patch.revokeTime, key.revokeTime),
     revokedByUserId: valueAfter(patch.revokedByUserId, key.revokedByUserId),
     revokeReason: valueAfter(patch.revokeReason, key.revokeReason),
+    disableTime: valueAfter(patch.disableTime, key.disableTime),
+    disabledByUserId: valueAfter(patch.disabledByUserId, key.disabledByUserId),
     replacedByKeyId: valueAfter(patch.replacedByKeyId, key.replacedByKeyId),
   };
 }

@@ -12,6 +12,9 @@ export interface VerifiableKey {
   readonly allowlist: IpAllowlist;
   readonly expireTime: number;
   readonly revokeTime: number | null;
+  /** Set while the key is suspended. */
+  readonly disableTime: number | null;
+  readonly disabledByUserId: string | null;
   readonly createdByUserId: string;
   /** The stored key's version this copy was made from (ApiKeyRecord.version). */
   readonly version: number;
@@ -29,6 +32,8 @@ export function toVerifiableKey(record: ApiKeyRecord): VerifiableKey {
     allowlist: new IpAllowlist(record.allowedIps),
     expireTime: record.expireTime,
     revokeTime: record.revokeTime,
+    disableTime: record.disableTime,
+    disabledByUserId: record.disabledByUserId,
     createdByUserId: record.createdByUserId,
     version: record.version,
   };

@@ -19,6 +19,8 @@ export interface KeyRow {
   revoke_time: number | string | null;
   revoked_by_user_id: string | null;
   revoke_reason: string | null;
+  disable_time: number | string | null;
+  disabled_by_user_id: string | null;
   last_used_time: number | string | null;
   last_used_ip: string | null;
   rotated_from_key_id: string | null;
@@ -77,6 +79,8 @@ export function fromKeyRow(row: KeyRow): ApiKeyRecord {
     revokeTime: fromBigIntOrNull(row.revoke_time),
     revokedByUserId: row.revoked_by_user_id,
     revokeReason: row.revoke_reason,
+    disableTime: fromBigIntOrNull(row.disable_time),
+    disabledByUserId: row.disabled_by_user_id,
     lastUsedTime: fromBigIntOrNull(row.last_used_time),
     // Rows written before last_used_ip was canonicalised can hold any text a caller sent: not shown.
     lastUsedIp: canonicalIpOrNull(row.last_used_ip),
@@ -104,6 +108,8 @@ export function toKeyRow(key: ApiKeyRecord): KeyRow {
     revoke_time: key.revokeTime,
     revoked_by_user_id: key.revokedByUserId,
     revoke_reason: key.revokeReason,
+    disable_time: key.disableTime,
+    disabled_by_user_id: key.disabledByUserId,
     last_used_time: key.lastUsedTime,
     last_used_ip: key.lastUsedIp,
     rotated_from_key_id: key.rotatedFromKeyId,
@@ -120,6 +126,8 @@ const PATCH_COLUMNS: Record<Exclude<keyof KeyPatch, 'updateTime'>, keyof KeyRow>
   revokeTime: 'revoke_time',
   revokedByUserId: 'revoked_by_user_id',
   revokeReason: 'revoke_reason',
+  disableTime: 'disable_time',
+  disabledByUserId: 'disabled_by_user_id',
   replacedByKeyId: 'replaced_by_key_id',
 };
 

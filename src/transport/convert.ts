@@ -39,6 +39,7 @@ const STATE_TO_PROTO: Readonly<Record<KeyState, ProtoKeyState>> = {
   active: ProtoKeyState.KEY_STATE_ACTIVE,
   expired: ProtoKeyState.KEY_STATE_EXPIRED,
   revoked: ProtoKeyState.KEY_STATE_REVOKED,
+  disabled: ProtoKeyState.KEY_STATE_DISABLED,
 };
 const STATE_FROM_PROTO: ReadonlyMap<number, KeyState> = new Map(
   Object.entries(STATE_TO_PROTO).map(([state, proto]) => [proto, state as KeyState]),
@@ -48,12 +49,15 @@ const ACTION_TO_PROTO: Readonly<Record<AuditAction, ProtoAuditAction>> = {
   key_updated: ProtoAuditAction.AUDIT_ACTION_KEY_UPDATED,
   key_revoked: ProtoAuditAction.AUDIT_ACTION_KEY_REVOKED,
   key_rotated: ProtoAuditAction.AUDIT_ACTION_KEY_ROTATED,
+  key_disabled: ProtoAuditAction.AUDIT_ACTION_KEY_DISABLED,
+  key_enabled: ProtoAuditAction.AUDIT_ACTION_KEY_ENABLED,
 };
 const DENIAL_TO_PROTO = {
   malformed: ProtoDenialReason.DENIAL_REASON_MALFORMED,
   not_found: ProtoDenialReason.DENIAL_REASON_NOT_FOUND,
   revoked: ProtoDenialReason.DENIAL_REASON_REVOKED,
   expired: ProtoDenialReason.DENIAL_REASON_EXPIRED,
+  disabled: ProtoDenialReason.DENIAL_REASON_DISABLED,
   ip_not_allowed: ProtoDenialReason.DENIAL_REASON_IP_NOT_ALLOWED,
   insufficient_scope: ProtoDenialReason.DENIAL_REASON_INSUFFICIENT_SCOPE,
 } as const;
@@ -125,6 +129,8 @@ export function apiKeyToProto(key: ApiKeyRecord, now: number): ApiKey {
     revokeReason: key.revokeReason ?? '',
     rotatedFromKeyId: key.rotatedFromKeyId ?? '',
     replacedByKeyId: key.replacedByKeyId ?? '',
+    disableTime: optionalTime(key.disableTime),
+    disabledByUserId: key.disabledByUserId ?? '',
   });
 }
 

@@ -230,7 +230,9 @@ function judgeIpEntry(): Expected {
 }
 
 function judgeMaskPath(): Expected {
-  return invalid(/^update_mask has unknown path ".*"; updatable: name, scopes, allowed_ips, expires_in_hours$/s);
+  return invalid(
+    /^update_mask has unknown path ".*"; updatable: name, scopes, allowed_ips, expires_in_hours, enabled$/s,
+  );
 }
 
 const MALFORMED: Expected = {
@@ -799,7 +801,7 @@ function fieldCases(rpc: Rpc): Case[] {
           rpc,
           title: 'refuses an empty update_mask with INVALID_ARGUMENT naming the updatable fields',
           expected: invalid(
-            /^update_mask is required: list the fields to change \(name, scopes, allowed_ips, expires_in_hours\)$/,
+            /^update_mask is required: list the fields to change \(name, scopes, allowed_ips, expires_in_hours, enabled\)$/,
           ),
           body: requestBody(rpc, () => ({ updateMask: [] })),
         },

@@ -170,6 +170,7 @@ describeMysql(`RevokeUserKeys on MariaDB [mysql]${skipped}`, () => {
         scopes: UNCHANGED,
         allowedIps: UNCHANGED,
         expiresInHours: UNCHANGED,
+        enabled: UNCHANGED,
       };
       let writes: Record<string, string>;
       let revokeStillOpen: boolean;

@@ -28,6 +28,8 @@ export function keyRecord(id: string, overrides: Partial<ApiKeyRecord> = {}): Ap
     revokeTime: null,
     revokedByUserId: null,
     revokeReason: null,
+    disableTime: null,
+    disabledByUserId: null,
     lastUsedTime: null,
     lastUsedIp: null,
     rotatedFromKeyId: null,

@@ -92,6 +92,11 @@ export enum KeyState {
   KEY_STATE_EXPIRED = 2,
   /** KEY_STATE_REVOKED - Revoked by an admin. Final. */
   KEY_STATE_REVOKED = 3,
+  /**
+   * KEY_STATE_DISABLED - Suspended by an admin (UpdateKey `enabled = false`): denied DENIAL_REASON_DISABLED until resumed. Its
+   * expiry keeps running: past `expire_time` it is KEY_STATE_EXPIRED and can no longer be resumed.
+   */
+  KEY_STATE_DISABLED = 4,
   UNRECOGNIZED = -1,
 }
 
@@ -109,6 +114,9 @@ export function keyStateFromJSON(object: any): KeyState {
     case 3:
     case "KEY_STATE_REVOKED":
       return KeyState.KEY_STATE_REVOKED;
+    case 4:
+    case "KEY_STATE_DISABLED":
+      return KeyState.KEY_STATE_DISABLED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -126,6 +134,8 @@ export function keyStateToJSON(object: KeyState): string {
       return "KEY_STATE_EXPIRED";
     case KeyState.KEY_STATE_REVOKED:
       return "KEY_STATE_REVOKED";
+    case KeyState.KEY_STATE_DISABLED:
+      return "KEY_STATE_DISABLED";
     case KeyState.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -187,6 +197,10 @@ export enum AuditAction {
   AUDIT_ACTION_KEY_REVOKED = 3,
   /** AUDIT_ACTION_KEY_ROTATED - A key was replaced by RotateKey (`related_key_id` = the new key). */
   AUDIT_ACTION_KEY_ROTATED = 4,
+  /** AUDIT_ACTION_KEY_DISABLED - A key was suspended (UpdateKey `enabled = false`); other fields changed by the same call are listed too. */
+  AUDIT_ACTION_KEY_DISABLED = 5,
+  /** AUDIT_ACTION_KEY_ENABLED - A suspended key was resumed (UpdateKey `enabled = true`). */
+  AUDIT_ACTION_KEY_ENABLED = 6,
   UNRECOGNIZED = -1,
 }
 
@@ -207,6 +221,12 @@ export function auditActionFromJSON(object: any): AuditAction {
     case 4:
     case "AUDIT_ACTION_KEY_ROTATED":
       return AuditAction.AUDIT_ACTION_KEY_ROTATED;
+    case 5:
+    case "AUDIT_ACTION_KEY_DISABLED":
+      return AuditAction.AUDIT_ACTION_KEY_DISABLED;
+    case 6:
+    case "AUDIT_ACTION_KEY_ENABLED":
+      return AuditAction.AUDIT_ACTION_KEY_ENABLED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -226,6 +246,10 @@ export function auditActionToJSON(object: AuditAction): string {
       return "AUDIT_ACTION_KEY_REVOKED";
     case AuditAction.AUDIT_ACTION_KEY_ROTATED:
       return "AUDIT_ACTION_KEY_ROTATED";
+    case AuditAction.AUDIT_ACTION_KEY_DISABLED:
+      return "AUDIT_ACTION_KEY_DISABLED";
+    case AuditAction.AUDIT_ACTION_KEY_ENABLED:
+      return "AUDIT_ACTION_KEY_ENABLED";
     case AuditAction.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -248,6 +272,11 @@ export enum DenialReason {
   DENIAL_REASON_IP_NOT_ALLOWED = 5,
   /** DENIAL_REASON_INSUFFICIENT_SCOPE - The key lacks at least one of `required_scopes` (403). */
   DENIAL_REASON_INSUFFICIENT_SCOPE = 6,
+  /**
+   * DENIAL_REASON_DISABLED - The key is suspended by an Admin of its organization (401); the message names who suspended it. Checked
+   * after revocation and expiry, before the IP allowlist and scopes.
+   */
+  DENIAL_REASON_DISABLED = 7,
   UNRECOGNIZED = -1,
 }
 
@@ -274,6 +303,9 @@ export function denialReasonFromJSON(object: any): DenialReason {
     case 6:
     case "DENIAL_REASON_INSUFFICIENT_SCOPE":
       return DenialReason.DENIAL_REASON_INSUFFICIENT_SCOPE;
+    case 7:
+    case "DENIAL_REASON_DISABLED":
+      return DenialReason.DENIAL_REASON_DISABLED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -297,6 +329,8 @@ export function denialReasonToJSON(object: DenialReason): string {
       return "DENIAL_REASON_IP_NOT_ALLOWED";
     case DenialReason.DENIAL_REASON_INSUFFICIENT_SCOPE:
       return "DENIAL_REASON_INSUFFICIENT_SCOPE";
+    case DenialReason.DENIAL_REASON_DISABLED:
+      return "DENIAL_REASON_DISABLED";
     case DenialReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -372,6 +406,12 @@ export interface ApiKey {
   rotatedFromKeyId: string;
   /** For a key replaced by RotateKey: the id of its replacement. */
   replacedByKeyId: string;
+  /** When the key was suspended (UpdateKey `enabled = false`); unset while it is enabled. */
+  disableTime?:
+    | Timestamp
+    | undefined;
+  /** The Admin who suspended it, the person to ask about it; empty while it is enabled. */
+  disabledByUserId: string;
 }
 
 /** Request of KeyAdmin.CreateKey. */
@@ -475,10 +515,18 @@ export interface UpdateKeyRequest {
   /** New lifetime counted from now, 1–8760 hours, when `expires_in_hours` is in the mask. */
   expiresInHours: number;
   /**
-   * Which of `name`, `scopes`, `allowed_ips`, `expires_in_hours` to change. Required and non-empty;
-   * an unknown path is INVALID_ARGUMENT.
+   * Which of `name`, `scopes`, `allowed_ips`, `expires_in_hours`, `enabled` to change. Required and
+   * non-empty; an unknown path is INVALID_ARGUMENT.
    */
-  updateMask?: string[] | undefined;
+  updateMask?:
+    | string[]
+    | undefined;
+  /**
+   * When `enabled` is in the mask: false suspends the key (it is denied DENIAL_REASON_DISABLED, keeps its
+   * fields and its expiry), true resumes it. Suspending a suspended key or resuming an enabled one changes
+   * nothing. A revoked or expired key can be neither (FAILED_PRECONDITION).
+   */
+  enabled?: boolean | undefined;
 }
 
 /** Response of KeyAdmin.UpdateKey. */
@@ -747,14 +795,17 @@ export interface VerifyKeyRequest {
 
 /**
  * Response of KeyVerifier.VerifyKey. The key fields are set for valid keys and for denials after the
- * key was identified (revoked, expired, IP, scope); never for malformed or unknown keys.
+ * key was identified (revoked, expired, disabled, IP, scope); never for malformed or unknown keys.
  */
 export interface VerifyKeyResponse {
   /** True when the request may proceed. */
   valid: boolean;
   /** Why not, when `valid` is false. */
   denialReason: DenialReason;
-  /** What a gateway should answer: 200, 401 (malformed, not found, revoked, expired) or 403 (IP, scope). */
+  /**
+   * What a gateway should answer: 200, 401 (malformed, not found, revoked, expired, disabled) or 403 (IP,
+   * scope).
+   */
   httpStatus: number;
   /** A sentence a person can act on, e.g. "API key expired at 2025-01-12T10:29:19Z; create a new key". */
   message: string;
@@ -910,6 +961,8 @@ function createBaseApiKey(): ApiKey {
     revokeReason: "",
     rotatedFromKeyId: "",
     replacedByKeyId: "",
+    disableTime: undefined,
+    disabledByUserId: "",
   };
 }
 
@@ -971,6 +1024,12 @@ export const ApiKey: MessageFns<ApiKey> = {
     }
     if (message.replacedByKeyId !== "") {
       writer.uint32(154).string(message.replacedByKeyId);
+    }
+    if (message.disableTime !== undefined) {
+      Timestamp.encode(message.disableTime, writer.uint32(162).fork()).join();
+    }
+    if (message.disabledByUserId !== "") {
+      writer.uint32(170).string(message.disabledByUserId);
     }
     return writer;
   },
@@ -1140,6 +1199,22 @@ export const ApiKey: MessageFns<ApiKey> = {
             message.replacedByKeyId = reader.string();
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.disableTime = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.disabledByUserId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1229,6 +1304,16 @@ export const ApiKey: MessageFns<ApiKey> = {
         : isSet(object.replaced_by_key_id)
         ? globalThis.String(object.replaced_by_key_id)
         : "",
+      disableTime: isSet(object.disableTime)
+        ? fromJsonTimestamp(object.disableTime)
+        : isSet(object.disable_time)
+        ? fromJsonTimestamp(object.disable_time)
+        : undefined,
+      disabledByUserId: isSet(object.disabledByUserId)
+        ? globalThis.String(object.disabledByUserId)
+        : isSet(object.disabled_by_user_id)
+        ? globalThis.String(object.disabled_by_user_id)
+        : "",
     };
   },
 
@@ -1291,6 +1376,12 @@ export const ApiKey: MessageFns<ApiKey> = {
     if (message.replacedByKeyId !== "") {
       obj.replacedByKeyId = message.replacedByKeyId;
     }
+    if (message.disableTime !== undefined) {
+      obj.disableTime = fromTimestamp(message.disableTime).toISOString();
+    }
+    if (message.disabledByUserId !== "") {
+      obj.disabledByUserId = message.disabledByUserId;
+    }
     return obj;
   },
 
@@ -1328,6 +1419,10 @@ export const ApiKey: MessageFns<ApiKey> = {
     message.revokeReason = object.revokeReason ?? "";
     message.rotatedFromKeyId = object.rotatedFromKeyId ?? "";
     message.replacedByKeyId = object.replacedByKeyId ?? "";
+    message.disableTime = (object.disableTime !== undefined && object.disableTime !== null)
+      ? Timestamp.fromPartial(object.disableTime)
+      : undefined;
+    message.disabledByUserId = object.disabledByUserId ?? "";
     return message;
   },
 };
@@ -1967,6 +2062,7 @@ function createBaseUpdateKeyRequest(): UpdateKeyRequest {
     allowedIps: [],
     expiresInHours: 0,
     updateMask: undefined,
+    enabled: undefined,
   };
 }
 
@@ -1992,6 +2088,9 @@ export const UpdateKeyRequest: MessageFns<UpdateKeyRequest> = {
     }
     if (message.updateMask !== undefined) {
       FieldMask.encode(FieldMask.wrap(message.updateMask), writer.uint32(58).fork()).join();
+    }
+    if (message.enabled !== undefined) {
+      writer.uint32(64).bool(message.enabled);
     }
     return writer;
   },
@@ -2065,6 +2164,14 @@ export const UpdateKeyRequest: MessageFns<UpdateKeyRequest> = {
             message.updateMask = FieldMask.unwrap(FieldMask.decode(reader, reader.uint32()));
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.enabled = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2102,6 +2209,7 @@ export const UpdateKeyRequest: MessageFns<UpdateKeyRequest> = {
         : isSet(object.update_mask)
         ? FieldMask.unwrap(FieldMask.fromJSON(object.update_mask))
         : undefined,
+      enabled: isSet(object.enabled) ? globalThis.Boolean(object.enabled) : undefined,
     };
   },
 
@@ -2128,6 +2236,9 @@ export const UpdateKeyRequest: MessageFns<UpdateKeyRequest> = {
     if (message.updateMask !== undefined) {
       obj.updateMask = FieldMask.toJSON(FieldMask.wrap(message.updateMask));
     }
+    if (message.enabled !== undefined) {
+      obj.enabled = message.enabled;
+    }
     return obj;
   },
 
@@ -2143,6 +2254,7 @@ export const UpdateKeyRequest: MessageFns<UpdateKeyRequest> = {
     message.allowedIps = object.allowedIps?.map((e) => e) || [];
     message.expiresInHours = object.expiresInHours ?? 0;
     message.updateMask = object.updateMask ?? undefined;
+    message.enabled = object.enabled ?? undefined;
     return message;
   },
 };
@@ -4381,7 +4493,7 @@ export const VerifyKeyResponse: MessageFns<VerifyKeyResponse> = {
  * |--------------------------------|------------|---------------------------------|----------------|
  * | create keys                    | any scopes | `*:read` scopes only, fixed 72 h | no             |
  * | view own / all keys of the org | yes / yes  | yes / yes                       | no             |
- * | update keys                    | yes        | no                              | no             |
+ * | update keys (suspend, resume)  | yes        | no                              | no             |
  * | revoke own / any key of the org| yes / yes  | no / no                         | no             |
  * | rotate keys, revoke a user's   | yes        | no                              | no             |
  * | list scopes, audit events      | yes        | yes                             | no             |
@@ -4433,8 +4545,10 @@ export const KeyAdminService = {
     responseDeserialize: (value: Buffer): ListKeysResponse => ListKeysResponse.decode(value),
   },
   /**
-   * Changes name, scopes, allowed IPs and/or expiry, as selected by `update_mask`. Admin only.
-   * FAILED_PRECONDITION when the key is revoked or expired (expired keys cannot be renewed).
+   * Changes name, scopes, allowed IPs, expiry and/or `enabled` (suspend or resume), as selected by
+   * `update_mask`. Admin only. FAILED_PRECONDITION when the key is revoked or expired (expired keys cannot
+   * be renewed, revoked and expired keys cannot be resumed). A suspension or resumption is effective on
+   * every replica as a revocation is (the change feed, acknowledged in `propagation`).
    */
   updateKey: {
     path: "/apikeys.v1.KeyAdmin/UpdateKey" as const,
@@ -4523,8 +4637,10 @@ export interface KeyAdminServer extends UntypedServiceImplementation {
   /** Lists keys of the actor's organization, newest first, paginated. */
   listKeys: handleUnaryCall<ListKeysRequest, ListKeysResponse>;
   /**
-   * Changes name, scopes, allowed IPs and/or expiry, as selected by `update_mask`. Admin only.
-   * FAILED_PRECONDITION when the key is revoked or expired (expired keys cannot be renewed).
+   * Changes name, scopes, allowed IPs, expiry and/or `enabled` (suspend or resume), as selected by
+   * `update_mask`. Admin only. FAILED_PRECONDITION when the key is revoked or expired (expired keys cannot
+   * be renewed, revoked and expired keys cannot be resumed). A suspension or resumption is effective on
+   * every replica as a revocation is (the change feed, acknowledged in `propagation`).
    */
   updateKey: handleUnaryCall<UpdateKeyRequest, UpdateKeyResponse>;
   /**
@@ -4603,8 +4719,10 @@ export interface KeyAdminClient extends Client {
     callback: (error: ServiceError | null, response: ListKeysResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Changes name, scopes, allowed IPs and/or expiry, as selected by `update_mask`. Admin only.
-   * FAILED_PRECONDITION when the key is revoked or expired (expired keys cannot be renewed).
+   * Changes name, scopes, allowed IPs, expiry and/or `enabled` (suspend or resume), as selected by
+   * `update_mask`. Admin only. FAILED_PRECONDITION when the key is revoked or expired (expired keys cannot
+   * be renewed, revoked and expired keys cannot be resumed). A suspension or resumption is effective on
+   * every replica as a revocation is (the change feed, acknowledged in `propagation`).
    */
   updateKey(
     request: UpdateKeyRequest,

@@ -7,6 +7,7 @@ import { revoke } from './revoke.js';
 import { revokeUser } from './revokeUser.js';
 import { rotate } from './rotate.js';
 import { scopes } from './scopes.js';
+import { resume, suspend } from './setEnabled.js';
 import { update } from './update.js';
 import { verify } from './verify.js';
 
@@ -16,6 +17,8 @@ export const COMMANDS: readonly Command[] = [
   list,
   get,
   update,
+  suspend,
+  resume,
   revoke,
   rotate,
   revokeUser,

@@ -8,6 +8,7 @@ const AUDITED_FIELDS = [
   ['allowedIps', 'allowed_ips'],
   ['expireTime', 'expire_time'],
   ['revokeTime', 'revoke_time'],
+  ['disableTime', 'disable_time'],
   ['replacedByKeyId', 'replaced_by_key_id'],
 ] as const;
 

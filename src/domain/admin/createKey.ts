@@ -65,6 +65,8 @@ export async function createKey(
     revokeTime: null,
     revokedByUserId: null,
     revokeReason: null,
+    disableTime: null,
+    disabledByUserId: null,
     lastUsedTime: null,
     lastUsedIp: null,
     rotatedFromKeyId: null,
