@@ -69,6 +69,7 @@ function benchKey(hash: Buffer, now: number): ApiKeyRecord {
     secretHash: hash,
     scopes: ['tickets:read'],
     allowedIps: [],
+    metadata: {},
     createdByUserId: 'bench',
     createdByRole: 'admin',
     createTime: now,

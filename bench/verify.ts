@@ -182,6 +182,7 @@ function keyRecord(hash: Buffer, prefix: string, now: number): ApiKeyRecord {
     secretHash: hash,
     scopes: ['comments:read', 'tickets:read'],
     allowedIps: ['198.51.100.0/24', '2001:db8::/32'],
+    metadata: {},
     createdByUserId: 'bench',
     createdByRole: 'admin',
     createTime: now,

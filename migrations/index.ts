@@ -5,6 +5,7 @@ import * as orderedChangeFeed from './20261202_001_ordered_change_feed.js';
 import * as feedReplicas from './20261202_002_feed_replicas.js';
 import * as serviceSecrets from './20261202_003_service_secrets.js';
 import * as keySuspension from './20261203_101_key_suspension.js';
+import * as keyMetadata from './20261203_102_key_metadata.js';
 
 /**
  * Every migration, in order. Listed statically (instead of knex reading a directory) so the same code
@@ -16,6 +17,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Knex.Migration]> = [
   ['20261202_002_feed_replicas', feedReplicas],
   ['20261202_003_service_secrets', serviceSecrets],
   ['20261203_101_key_suspension', keySuspension],
+  ['20261203_102_key_metadata', keyMetadata],
 ];
 
 /** A knex migration source over MIGRATIONS. */

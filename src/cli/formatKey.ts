@@ -40,6 +40,7 @@ export function formatKey(key: ApiKey): string {
     ['state', stateName(key.state)],
     ['scopes', key.scopes.join(', ')],
     ['allowed ips', key.allowedIps.length === 0 ? 'any' : key.allowedIps.join(', ')],
+    ...Object.entries(key.metadata).map(([name, value]): [string, string] => [`meta ${name}`, value]),
     ['created', `${formatTime(key.createTime)} by ${key.createdByUserId} (${roleName(key.createdByRole)})`],
     ['expires', formatTime(key.expireTime)],
     ['updated', formatTime(key.updateTime)],

@@ -24,6 +24,8 @@ export interface VerifiedKey {
   /** The tenant the request acts in. */
   readonly organizationId: string;
   readonly createdByUserId: string;
+  /** The key's metadata (names → values, set by its admins), to route or tag the request by. */
+  readonly metadata: Readonly<Record<string, string>>;
 }
 
 /** The answer of VerifyKey: a denial is data, not an error. */
@@ -75,6 +77,7 @@ export function fromVerifyKeyResponse(response: VerifyKeyResponse): VerifyResult
           expiresAt: toDate(response.expireTime),
           organizationId: response.organizationId,
           createdByUserId: response.createdByUserId,
+          metadata: response.metadata,
         };
   const authenticatedAt = toDate(response.authenticateTime);
   if (response.valid && key !== undefined) {

@@ -6,6 +6,7 @@ export type PatchableKeyField =
   | 'name'
   | 'scopes'
   | 'allowedIps'
+  | 'metadata'
   | 'expireTime'
   | 'revokeTime'
   | 'revokedByUserId'
@@ -30,6 +31,7 @@ export function keyPatch(updateTime: number): KeyPatch {
     name: UNCHANGED,
     scopes: UNCHANGED,
     allowedIps: UNCHANGED,
+    metadata: UNCHANGED,
     expireTime: UNCHANGED,
     revokeTime: UNCHANGED,
     revokedByUserId: UNCHANGED,
@@ -49,6 +51,7 @@ export function applyKeyPatch(key: ApiKeyRecord, patch: KeyPatch): ApiKeyRecord 
     name: valueAfter(patch.name, key.name),
     scopes: valueAfter(patch.scopes, key.scopes),
     allowedIps: valueAfter(patch.allowedIps, key.allowedIps),
+    metadata: valueAfter(patch.metadata, key.metadata),
     expireTime: valueAfter(patch.expireTime, key.expireTime),
     revokeTime: valueAfter(patch.revokeTime, key.revokeTime),
     revokedByUserId: valueAfter(patch.revokedByUserId, key.revokedByUserId),

@@ -9,6 +9,7 @@ export interface VerifiableKey {
   readonly prefix: string;
   readonly scopes: readonly string[];
   readonly scopeSet: ReadonlySet<string>;
+  readonly metadata: Readonly<Record<string, string>>;
   readonly allowlist: IpAllowlist;
   readonly expireTime: number;
   readonly revokeTime: number | null;
@@ -29,6 +30,7 @@ export function toVerifiableKey(record: ApiKeyRecord): VerifiableKey {
     prefix: record.prefix,
     scopes: record.scopes,
     scopeSet: new Set(record.scopes),
+    metadata: record.metadata,
     allowlist: new IpAllowlist(record.allowedIps),
     expireTime: record.expireTime,
     revokeTime: record.revokeTime,

@@ -28,6 +28,8 @@ export interface ApiKeyRecord {
   readonly scopes: readonly string[];
   /** Canonical entries; empty = any IP. */
   readonly allowedIps: readonly string[];
+  /** Names → values, sorted by name (normalizeMetadata's limits); empty when none. */
+  readonly metadata: Readonly<Record<string, string>>;
   readonly createdByUserId: string;
   readonly createdByRole: Role;
   readonly createTime: number;

@@ -11,6 +11,8 @@ export interface KeyRow {
   secret_hash: Buffer;
   scopes: string;
   allowed_ips: string;
+  /** JSON object; null for keys created before metadata existed. */
+  metadata: string | null;
   created_by_user_id: string;
   created_by_role: string;
   create_time: number | string;
@@ -71,6 +73,7 @@ export function fromKeyRow(row: KeyRow): ApiKeyRecord {
     secretHash: Buffer.from(row.secret_hash),
     scopes: JSON.parse(row.scopes) as string[],
     allowedIps: JSON.parse(row.allowed_ips) as string[],
+    metadata: row.metadata === null ? {} : (JSON.parse(row.metadata) as Record<string, string>),
     createdByUserId: row.created_by_user_id,
     createdByRole: row.created_by_role as Role,
     createTime: fromBigInt(row.create_time),
@@ -100,6 +103,7 @@ export function toKeyRow(key: ApiKeyRecord): KeyRow {
     secret_hash: key.secretHash,
     scopes: JSON.stringify(key.scopes),
     allowed_ips: JSON.stringify(key.allowedIps),
+    metadata: JSON.stringify(key.metadata),
     created_by_user_id: key.createdByUserId,
     created_by_role: key.createdByRole,
     create_time: key.createTime,
@@ -122,6 +126,7 @@ const PATCH_COLUMNS: Record<Exclude<keyof KeyPatch, 'updateTime'>, keyof KeyRow>
   name: 'name',
   scopes: 'scopes',
   allowedIps: 'allowed_ips',
+  metadata: 'metadata',
   expireTime: 'expire_time',
   revokeTime: 'revoke_time',
   revokedByUserId: 'revoked_by_user_id',
@@ -133,13 +138,15 @@ const PATCH_COLUMNS: Record<Exclude<keyof KeyPatch, 'updateTime'>, keyof KeyRow>
 
 /**
  * The columns a patch writes: the update time and every field it sets (`setTo(null)` writes NULL), lists
- * as JSON; fields it leaves unchanged are not in the UPDATE.
+ * and metadata as JSON; fields it leaves unchanged are not in the UPDATE.
  */
 export function toPatchRow(patch: KeyPatch): Partial<Record<keyof KeyRow, unknown>> {
   const row: Partial<Record<keyof KeyRow, unknown>> = { update_time: patch.updateTime };
   for (const [property, column] of Object.entries(PATCH_COLUMNS) as [keyof typeof PATCH_COLUMNS, keyof KeyRow][]) {
     const update = patch[property];
-    if (update.kind === 'set') row[column] = Array.isArray(update.value) ? JSON.stringify(update.value) : update.value;
+    if (update.kind !== 'set') continue;
+    const value: unknown = update.value;
+    row[column] = value !== null && typeof value === 'object' ? JSON.stringify(value) : value;
   }
   return row;
 }

@@ -116,6 +116,7 @@ export function apiKeyToProto(key: ApiKeyRecord, now: number): ApiKey {
     prefix: key.prefix,
     scopes: [...key.scopes],
     allowedIps: [...key.allowedIps],
+    metadata: { ...key.metadata },
     state: STATE_TO_PROTO[keyStateAt(key, now)],
     createTime: timestampFromMs(key.createTime),
     expireTime: timestampFromMs(key.expireTime),
@@ -171,7 +172,7 @@ export function scopeToProto(scope: ScopeDefinition): Scope {
 /** The parts of a VerifyKey response that depend only on the key, built once per cached key. */
 type KeyFields = Pick<
   VerifyKeyResponse,
-  'keyId' | 'keyName' | 'keyPrefix' | 'scopes' | 'expireTime' | 'organizationId' | 'createdByUserId'
+  'keyId' | 'keyName' | 'keyPrefix' | 'scopes' | 'expireTime' | 'organizationId' | 'createdByUserId' | 'metadata'
 >;
 const keyFieldsCache = new WeakMap<VerifiableKey, KeyFields>();
 const NO_KEY: KeyFields = {
@@ -182,6 +183,7 @@ const NO_KEY: KeyFields = {
   expireTime: undefined,
   organizationId: '',
   createdByUserId: '',
+  metadata: {},
 };
 
 function keyFields(key: VerifiableKey | undefined): KeyFields {
@@ -196,6 +198,7 @@ function keyFields(key: VerifiableKey | undefined): KeyFields {
       expireTime: timestampFromMs(key.expireTime),
       organizationId: key.organizationId,
       createdByUserId: key.createdByUserId,
+      metadata: key.metadata,
     };
     keyFieldsCache.set(key, fields);
   }

@@ -19,6 +19,7 @@ export function createKeyAdminService(admin: KeyAdministration, clock: Clock, op
         name: request.name,
         scopes: request.scopes,
         allowedIps: request.allowedIps,
+        metadata: request.metadata,
         ...(request.expiresInHours !== undefined ? { expiresInHours: request.expiresInHours } : {}),
       };
       const created = await admin.createKey(actor, input, contextOf(call));

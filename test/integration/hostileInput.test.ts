@@ -231,7 +231,7 @@ function judgeIpEntry(): Expected {
 
 function judgeMaskPath(): Expected {
   return invalid(
-    /^update_mask has unknown path ".*"; updatable: name, scopes, allowed_ips, expires_in_hours, enabled$/s,
+    /^update_mask has unknown path ".*"; updatable: name, scopes, allowed_ips, expires_in_hours, enabled, metadata$/s,
   );
 }
 
@@ -705,10 +705,55 @@ function scopesOverLimitCases(rpc: Rpc, field: 'scopes' | 'requiredScopes', mess
   ];
 }
 
+/** Metadata too large in every dimension, refused with INVALID_ARGUMENT in a bounded message. */
+function metadataCases(rpc: Rpc, mask: Fields): Case[] {
+  const cases: [string, Record<string, string>, RegExp][] = [
+    [
+      '10,000 metadata entries',
+      Object.fromEntries(many((i) => [`k${i}`, 'v'])),
+      /^metadata: at most 20 entries allowed, got 10000$/,
+    ],
+    [
+      'a 60,000-character metadata name',
+      { ['a'.repeat(60_000)]: 'v' },
+      /^metadata: name "a{64}" must be 1–64 characters of a-z/,
+    ],
+    [
+      'a metadata name with SQL metacharacters',
+      { "x'; DROP TABLE api_keys; --": 'v' },
+      /^metadata: name "x'; DROP TABLE api_keys; --" must be/,
+    ],
+    [
+      'a 60,000-character metadata value',
+      { team: 'x'.repeat(60_000) },
+      /^metadata\.team: value must be at most 512 characters, got 60000$/,
+    ],
+    [
+      'a metadata value with a NUL byte',
+      { team: 'a\u0000b' },
+      /^metadata\.team: value must not contain control characters/,
+    ],
+    [
+      'metadata of 4,500 bytes in all',
+      Object.fromEntries(many((i) => [`k${i}`, 'x'.repeat(500)], 9)),
+      /^metadata: at most 4096 bytes of names and values in all, got 4518$/,
+    ],
+  ];
+  return cases.map(([label, metadata, message]) => ({
+    rpc,
+    title: `refuses ${label} with INVALID_ARGUMENT naming the limit`,
+    expected: invalid(message),
+    body: requestBody(rpc, () => ({ ...mask, metadata })),
+    // 10,000 entries are larger than the default message limit, which would refuse them first.
+    ...(Object.keys(metadata).length > 1000 ? { raisedLimit: true } : {}),
+  }));
+}
+
 function fieldCases(rpc: Rpc): Case[] {
   switch (rpc.name) {
     case 'CreateKey':
       return [
+        ...metadataCases(rpc, {}),
         ...numberCases(rpc, 'expires_in_hours', LIFETIMES, (v) => ({ expiresInHours: v }), lifetimeMessage),
         ...scopesOverLimitCases(rpc, 'scopes', SCOPES_OVER_LIMIT),
         {
@@ -790,6 +835,7 @@ function fieldCases(rpc: Rpc): Case[] {
       ];
     case 'UpdateKey':
       return [
+        ...metadataCases(rpc, { updateMask: ['metadata'] }),
         ...numberCases(
           rpc,
           'expires_in_hours',
@@ -801,7 +847,7 @@ function fieldCases(rpc: Rpc): Case[] {
           rpc,
           title: 'refuses an empty update_mask with INVALID_ARGUMENT naming the updatable fields',
           expected: invalid(
-            /^update_mask is required: list the fields to change \(name, scopes, allowed_ips, expires_in_hours, enabled\)$/,
+            /^update_mask is required: list the fields to change \(name, scopes, allowed_ips, expires_in_hours, enabled, metadata\)$/,
           ),
           body: requestBody(rpc, () => ({ updateMask: [] })),
         },

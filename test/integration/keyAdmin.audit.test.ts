@@ -82,6 +82,7 @@ describeEachDatabase('audit trail', (kind) => {
       const c = await createTestKey(server, actorOf(organizationId, 'bob'));
       expect(await rowsOf(organizationId)).toHaveLength(3);
       await server.clients.admin.updateKey({
+        metadata: {},
         actor,
         keyId: a.key.id,
         name: 'renamed',
@@ -121,6 +122,7 @@ describeEachDatabase('audit trail', (kind) => {
       const created = await createTestKey(server, actor, { allowedIps: ['10.0.0.0/8'] });
       const rotated = await server.clients.admin.rotateKey({ actor, keyId: created.key.id, gracePeriodHours: 1 });
       await server.clients.admin.updateKey({
+        metadata: {},
         actor,
         keyId: rotated.newKey!.id,
         name: 'x',
@@ -201,6 +203,7 @@ describeEachDatabase('audit trail', (kind) => {
       const { key } = await createTestKey(server, actor);
       server.clock.advance(HOUR);
       await server.clients.admin.updateKey({
+        metadata: {},
         actor,
         keyId: key.id,
         name: 'later',
@@ -377,7 +380,13 @@ describeEachDatabase('a write and its audit record commit together or not at all
 
   it('CreateKey fails and leaves no key behind', async () => {
     await expectFailedWithoutChange(() =>
-      server.clients.admin.createKey({ actor, name: 'never stored', scopes: ['tickets:read'], allowedIps: [] }),
+      server.clients.admin.createKey({
+        metadata: {},
+        actor,
+        name: 'never stored',
+        scopes: ['tickets:read'],
+        allowedIps: [],
+      }),
     );
     expect(await server.app.db('api_keys').where('name', 'never stored')).toEqual([]);
   });
@@ -403,6 +412,7 @@ describeEachDatabase('a write and its audit record commit together or not at all
   it('UpdateKey fails and the key keeps its name', async () => {
     await expectFailedWithoutChange(() =>
       server.clients.admin.updateKey({
+        metadata: {},
         actor,
         keyId: toUpdate.key.id,
         name: 'changed',

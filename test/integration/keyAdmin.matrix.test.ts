@@ -77,7 +77,7 @@ async function auditActionsOf(server: TestServer, keyId: string): Promise<string
 }
 
 /** An UpdateKey request that changes nothing by itself: spread it and set the mask and the field. */
-const NO_UPDATE = { name: '', scopes: [] as string[], allowedIps: [] as string[], expiresInHours: 0 };
+const NO_UPDATE = { name: '', scopes: [] as string[], allowedIps: [] as string[], expiresInHours: 0, metadata: {} };
 
 const KEYED_RPCS: readonly MatrixRpc[] = [
   {
@@ -96,6 +96,7 @@ const KEYED_RPCS: readonly MatrixRpc[] = [
     writes: () => true,
     call: ({ server, actor, key }) =>
       server.clients.admin.updateKey({
+        metadata: {},
         actor,
         keyId: key.key.id,
         name: 'renamed by the matrix',
@@ -137,7 +138,12 @@ const KEYED_RPCS: readonly MatrixRpc[] = [
     writes: () => true,
     prepare: async (server, key) => {
       const admin = actorOf(key.key.organizationId, 'carol', Role.ROLE_ADMIN);
-      await server.clients.admin.updateKey({ ...NO_UPDATE, actor: admin, keyId: key.key.id, updateMask: ['enabled'] });
+      await server.clients.admin.updateKey({
+        ...NO_UPDATE,
+        actor: admin,
+        keyId: key.key.id,
+        updateMask: ['enabled'],
+      });
     },
     call: ({ server, actor, key }) =>
       server.clients.admin.updateKey({
@@ -387,6 +393,7 @@ describeEachDatabase('KeyAdmin role × action × ownership × organization matri
               scopes:
                 c.scopes === 'read-only scopes' ? ['tickets:read', 'users:read'] : ['tickets:read', 'tickets:write'],
               allowedIps: [],
+              metadata: {},
             };
             const before = await databaseSnapshot(server.app.db, [organization]);
             if (c.expected === 'OK') {
@@ -450,6 +457,7 @@ describeEachDatabase('KeyAdmin role × action × ownership × organization matri
       expect(row.created_by_role).toBe(creatorRole === 'ROLE_ADMIN' ? 'admin' : 'read_only_admin');
 
       const widen = server.clients.admin.updateKey({
+        metadata: {},
         actor: admin,
         keyId: replacement?.id ?? '',
         name: '',

@@ -98,6 +98,7 @@ describeMysql(
       const key = await createTestKey(b.clients, admin);
       await cacheEverywhere([a, b], key);
       const response = await b.clients.admin.updateKey({
+        metadata: {},
         actor: admin,
         keyId: key.key.id,
         name: '',
@@ -115,6 +116,7 @@ describeMysql(
       await cacheEverywhere([a, b], key);
       const toggle = (enabled: boolean) =>
         a.clients.admin.updateKey({
+          metadata: {},
           actor: admin,
           keyId: key.key.id,
           name: '',

@@ -171,6 +171,7 @@ describeMysql(`RevokeUserKeys on MariaDB [mysql]${skipped}`, () => {
         allowedIps: UNCHANGED,
         expiresInHours: UNCHANGED,
         enabled: UNCHANGED,
+        metadata: UNCHANGED,
       };
       let writes: Record<string, string>;
       let revokeStillOpen: boolean;

@@ -20,6 +20,7 @@ export function keyRecord(id: string, overrides: Partial<ApiKeyRecord> = {}): Ap
     secretHash: hashOf(id),
     scopes: ['tickets:read'],
     allowedIps: [],
+    metadata: {},
     createdByUserId: 'alice',
     createdByRole: 'admin',
     createTime: T0,

@@ -24,6 +24,7 @@ describe('keyEditsFromUpdateRequest', () => {
         allowedIps: UNCHANGED,
         expiresInHours: UNCHANGED,
         enabled: UNCHANGED,
+        metadata: UNCHANGED,
       });
     });
 
@@ -50,6 +51,7 @@ describe('keyEditsFromUpdateRequest', () => {
         allowedIps: setTo([]),
         expiresInHours: setTo(5),
         enabled: UNCHANGED,
+        metadata: UNCHANGED,
       });
     });
   });
@@ -58,16 +60,19 @@ describe('keyEditsFromUpdateRequest', () => {
     it.each([
       [
         undefined,
-        'update_mask is required: list the fields to change (name, scopes, allowed_ips, expires_in_hours, enabled)',
+        'update_mask is required: list the fields to change (name, scopes, allowed_ips, expires_in_hours, enabled, metadata)',
       ],
-      [[], 'update_mask is required: list the fields to change (name, scopes, allowed_ips, expires_in_hours, enabled)'],
+      [
+        [],
+        'update_mask is required: list the fields to change (name, scopes, allowed_ips, expires_in_hours, enabled, metadata)',
+      ],
       [
         ['name', 'secret', 'secret'],
-        'update_mask has unknown path "secret"; updatable: name, scopes, allowed_ips, expires_in_hours, enabled',
+        'update_mask has unknown path "secret"; updatable: name, scopes, allowed_ips, expires_in_hours, enabled, metadata',
       ],
       [
         ['a', 'b', 'c', 'd', 'e', 'f', 'g'],
-        'update_mask has unknown paths "a", "b", "c", "d", "e" and 2 more; updatable: name, scopes, allowed_ips, expires_in_hours, enabled',
+        'update_mask has unknown paths "a", "b", "c", "d", "e" and 2 more; updatable: name, scopes, allowed_ips, expires_in_hours, enabled, metadata',
       ],
     ])('a mask of %j', (updateMask, message) => {
       expect(() => keyEditsFromUpdateRequest(request({ updateMask }))).toThrow(

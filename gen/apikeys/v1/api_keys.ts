@@ -412,6 +412,16 @@ export interface ApiKey {
     | undefined;
   /** The Admin who suspended it, the person to ask about it; empty while it is enabled. */
   disabledByUserId: string;
+  /**
+   * Free-form labels set by admins (owning team, environment, ticket…), also returned by VerifyKey so a
+   * gateway can route or tag by them. Never a secret: a value holding an API key is refused.
+   */
+  metadata: { [key: string]: string };
+}
+
+export interface ApiKey_MetadataEntry {
+  key: string;
+  value: string;
 }
 
 /** Request of KeyAdmin.CreateKey. */
@@ -438,7 +448,21 @@ export interface CreateKeyRequest {
    * Lifetime in hours, 1–8760. Omitted: the configured default (8760 unless lowered). Read-only admins'
    * keys always live exactly 72 hours: any other value is INVALID_ARGUMENT.
    */
-  expiresInHours?: number | undefined;
+  expiresInHours?:
+    | number
+    | undefined;
+  /**
+   * Labels kept with the key. At most 20 entries; names 1–64 characters of `a-z`, `0-9`, `_`, `.`, `-`
+   * starting with a letter; values at most 512 characters, no control characters; at most 4096 bytes of
+   * names and values in all; a value containing something shaped like an API key is refused. Every
+   * violation is INVALID_ARGUMENT naming the entry and the limit.
+   */
+  metadata: { [key: string]: string };
+}
+
+export interface CreateKeyRequest_MetadataEntry {
+  key: string;
+  value: string;
 }
 
 /** Response of KeyAdmin.CreateKey. */
@@ -515,8 +539,8 @@ export interface UpdateKeyRequest {
   /** New lifetime counted from now, 1–8760 hours, when `expires_in_hours` is in the mask. */
   expiresInHours: number;
   /**
-   * Which of `name`, `scopes`, `allowed_ips`, `expires_in_hours`, `enabled` to change. Required and
-   * non-empty; an unknown path is INVALID_ARGUMENT.
+   * Which of `name`, `scopes`, `allowed_ips`, `expires_in_hours`, `enabled`, `metadata` to change.
+   * Required and non-empty; an unknown path is INVALID_ARGUMENT.
    */
   updateMask?:
     | string[]
@@ -526,7 +550,19 @@ export interface UpdateKeyRequest {
    * fields and its expiry), true resumes it. Suspending a suspended key or resuming an enabled one changes
    * nothing. A revoked or expired key can be neither (FAILED_PRECONDITION).
    */
-  enabled?: boolean | undefined;
+  enabled?:
+    | boolean
+    | undefined;
+  /**
+   * The new metadata (same rules as CreateKey), replacing all of it, when `metadata` is in the mask; empty
+   * clears it.
+   */
+  metadata: { [key: string]: string };
+}
+
+export interface UpdateKeyRequest_MetadataEntry {
+  key: string;
+  value: string;
 }
 
 /** Response of KeyAdmin.UpdateKey. */
@@ -829,6 +865,13 @@ export interface VerifyKeyResponse {
     | undefined;
   /** The user who created the key. */
   createdByUserId: string;
+  /** The key's metadata (ApiKey.metadata), for routing or tagging the request. */
+  metadata: { [key: string]: string };
+}
+
+export interface VerifyKeyResponse_MetadataEntry {
+  key: string;
+  value: string;
 }
 
 function createBaseActor(): Actor {
@@ -963,6 +1006,7 @@ function createBaseApiKey(): ApiKey {
     replacedByKeyId: "",
     disableTime: undefined,
     disabledByUserId: "",
+    metadata: {},
   };
 }
 
@@ -1031,6 +1075,9 @@ export const ApiKey: MessageFns<ApiKey> = {
     if (message.disabledByUserId !== "") {
       writer.uint32(170).string(message.disabledByUserId);
     }
+    globalThis.Object.entries(message.metadata).forEach(([key, value]: [string, string]) => {
+      ApiKey_MetadataEntry.encode({ key: key as any, value }, writer.uint32(178).fork()).join();
+    });
     return writer;
   },
 
@@ -1215,6 +1262,17 @@ export const ApiKey: MessageFns<ApiKey> = {
             message.disabledByUserId = reader.string();
             continue;
           }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            const entry22 = ApiKey_MetadataEntry.decode(reader, reader.uint32());
+            if (entry22.value !== undefined) {
+              message.metadata[entry22.key] = entry22.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1314,6 +1372,20 @@ export const ApiKey: MessageFns<ApiKey> = {
         : isSet(object.disabled_by_user_id)
         ? globalThis.String(object.disabled_by_user_id)
         : "",
+      metadata: isObject(object.metadata)
+        ? (globalThis.Object.entries(object.metadata) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -1382,6 +1454,15 @@ export const ApiKey: MessageFns<ApiKey> = {
     if (message.disabledByUserId !== "") {
       obj.disabledByUserId = message.disabledByUserId;
     }
+    if (message.metadata) {
+      const entries = globalThis.Object.entries(message.metadata) as [string, string][];
+      if (entries.length > 0) {
+        obj.metadata = {};
+        entries.forEach(([k, v]) => {
+          obj.metadata[k] = v;
+        });
+      }
+    }
     return obj;
   },
 
@@ -1423,12 +1504,106 @@ export const ApiKey: MessageFns<ApiKey> = {
       ? Timestamp.fromPartial(object.disableTime)
       : undefined;
     message.disabledByUserId = object.disabledByUserId ?? "";
+    message.metadata = (globalThis.Object.entries(object.metadata ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseApiKey_MetadataEntry(): ApiKey_MetadataEntry {
+  return { key: "", value: "" };
+}
+
+export const ApiKey_MetadataEntry: MessageFns<ApiKey_MetadataEntry> = {
+  encode(message: ApiKey_MetadataEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApiKey_MetadataEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApiKey_MetadataEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApiKey_MetadataEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: ApiKey_MetadataEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ApiKey_MetadataEntry>, I>>(base?: I): ApiKey_MetadataEntry {
+    return ApiKey_MetadataEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ApiKey_MetadataEntry>, I>>(object: I): ApiKey_MetadataEntry {
+    const message = createBaseApiKey_MetadataEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
     return message;
   },
 };
 
 function createBaseCreateKeyRequest(): CreateKeyRequest {
-  return { actor: undefined, name: "", scopes: [], allowedIps: [], expiresInHours: undefined };
+  return { actor: undefined, name: "", scopes: [], allowedIps: [], expiresInHours: undefined, metadata: {} };
 }
 
 export const CreateKeyRequest: MessageFns<CreateKeyRequest> = {
@@ -1448,6 +1623,9 @@ export const CreateKeyRequest: MessageFns<CreateKeyRequest> = {
     if (message.expiresInHours !== undefined) {
       writer.uint32(40).int32(message.expiresInHours);
     }
+    globalThis.Object.entries(message.metadata).forEach(([key, value]: [string, string]) => {
+      CreateKeyRequest_MetadataEntry.encode({ key: key as any, value }, writer.uint32(50).fork()).join();
+    });
     return writer;
   },
 
@@ -1504,6 +1682,17 @@ export const CreateKeyRequest: MessageFns<CreateKeyRequest> = {
             message.expiresInHours = reader.int32();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            const entry6 = CreateKeyRequest_MetadataEntry.decode(reader, reader.uint32());
+            if (entry6.value !== undefined) {
+              message.metadata[entry6.key] = entry6.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1531,6 +1720,20 @@ export const CreateKeyRequest: MessageFns<CreateKeyRequest> = {
         : isSet(object.expires_in_hours)
         ? globalThis.Number(object.expires_in_hours)
         : undefined,
+      metadata: isObject(object.metadata)
+        ? (globalThis.Object.entries(object.metadata) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -1551,6 +1754,15 @@ export const CreateKeyRequest: MessageFns<CreateKeyRequest> = {
     if (message.expiresInHours !== undefined) {
       obj.expiresInHours = Math.round(message.expiresInHours);
     }
+    if (message.metadata) {
+      const entries = globalThis.Object.entries(message.metadata) as [string, string][];
+      if (entries.length > 0) {
+        obj.metadata = {};
+        entries.forEach(([k, v]) => {
+          obj.metadata[k] = v;
+        });
+      }
+    }
     return obj;
   },
 
@@ -1564,6 +1776,102 @@ export const CreateKeyRequest: MessageFns<CreateKeyRequest> = {
     message.scopes = object.scopes?.map((e) => e) || [];
     message.allowedIps = object.allowedIps?.map((e) => e) || [];
     message.expiresInHours = object.expiresInHours ?? undefined;
+    message.metadata = (globalThis.Object.entries(object.metadata ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseCreateKeyRequest_MetadataEntry(): CreateKeyRequest_MetadataEntry {
+  return { key: "", value: "" };
+}
+
+export const CreateKeyRequest_MetadataEntry: MessageFns<CreateKeyRequest_MetadataEntry> = {
+  encode(message: CreateKeyRequest_MetadataEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateKeyRequest_MetadataEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateKeyRequest_MetadataEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateKeyRequest_MetadataEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: CreateKeyRequest_MetadataEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateKeyRequest_MetadataEntry>, I>>(base?: I): CreateKeyRequest_MetadataEntry {
+    return CreateKeyRequest_MetadataEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateKeyRequest_MetadataEntry>, I>>(
+    object: I,
+  ): CreateKeyRequest_MetadataEntry {
+    const message = createBaseCreateKeyRequest_MetadataEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
     return message;
   },
 };
@@ -2063,6 +2371,7 @@ function createBaseUpdateKeyRequest(): UpdateKeyRequest {
     expiresInHours: 0,
     updateMask: undefined,
     enabled: undefined,
+    metadata: {},
   };
 }
 
@@ -2092,6 +2401,9 @@ export const UpdateKeyRequest: MessageFns<UpdateKeyRequest> = {
     if (message.enabled !== undefined) {
       writer.uint32(64).bool(message.enabled);
     }
+    globalThis.Object.entries(message.metadata).forEach(([key, value]: [string, string]) => {
+      UpdateKeyRequest_MetadataEntry.encode({ key: key as any, value }, writer.uint32(74).fork()).join();
+    });
     return writer;
   },
 
@@ -2172,6 +2484,17 @@ export const UpdateKeyRequest: MessageFns<UpdateKeyRequest> = {
             message.enabled = reader.bool();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            const entry9 = UpdateKeyRequest_MetadataEntry.decode(reader, reader.uint32());
+            if (entry9.value !== undefined) {
+              message.metadata[entry9.key] = entry9.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2210,6 +2533,20 @@ export const UpdateKeyRequest: MessageFns<UpdateKeyRequest> = {
         ? FieldMask.unwrap(FieldMask.fromJSON(object.update_mask))
         : undefined,
       enabled: isSet(object.enabled) ? globalThis.Boolean(object.enabled) : undefined,
+      metadata: isObject(object.metadata)
+        ? (globalThis.Object.entries(object.metadata) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -2239,6 +2576,15 @@ export const UpdateKeyRequest: MessageFns<UpdateKeyRequest> = {
     if (message.enabled !== undefined) {
       obj.enabled = message.enabled;
     }
+    if (message.metadata) {
+      const entries = globalThis.Object.entries(message.metadata) as [string, string][];
+      if (entries.length > 0) {
+        obj.metadata = {};
+        entries.forEach(([k, v]) => {
+          obj.metadata[k] = v;
+        });
+      }
+    }
     return obj;
   },
 
@@ -2255,6 +2601,102 @@ export const UpdateKeyRequest: MessageFns<UpdateKeyRequest> = {
     message.expiresInHours = object.expiresInHours ?? 0;
     message.updateMask = object.updateMask ?? undefined;
     message.enabled = object.enabled ?? undefined;
+    message.metadata = (globalThis.Object.entries(object.metadata ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseUpdateKeyRequest_MetadataEntry(): UpdateKeyRequest_MetadataEntry {
+  return { key: "", value: "" };
+}
+
+export const UpdateKeyRequest_MetadataEntry: MessageFns<UpdateKeyRequest_MetadataEntry> = {
+  encode(message: UpdateKeyRequest_MetadataEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateKeyRequest_MetadataEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateKeyRequest_MetadataEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateKeyRequest_MetadataEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: UpdateKeyRequest_MetadataEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateKeyRequest_MetadataEntry>, I>>(base?: I): UpdateKeyRequest_MetadataEntry {
+    return UpdateKeyRequest_MetadataEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateKeyRequest_MetadataEntry>, I>>(
+    object: I,
+  ): UpdateKeyRequest_MetadataEntry {
+    const message = createBaseUpdateKeyRequest_MetadataEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
     return message;
   },
 };
@@ -4197,6 +4639,7 @@ function createBaseVerifyKeyResponse(): VerifyKeyResponse {
     organizationId: "",
     authenticateTime: undefined,
     createdByUserId: "",
+    metadata: {},
   };
 }
 
@@ -4238,6 +4681,9 @@ export const VerifyKeyResponse: MessageFns<VerifyKeyResponse> = {
     if (message.createdByUserId !== "") {
       writer.uint32(98).string(message.createdByUserId);
     }
+    globalThis.Object.entries(message.metadata).forEach(([key, value]: [string, string]) => {
+      VerifyKeyResponse_MetadataEntry.encode({ key: key as any, value }, writer.uint32(106).fork()).join();
+    });
     return writer;
   },
 
@@ -4350,6 +4796,17 @@ export const VerifyKeyResponse: MessageFns<VerifyKeyResponse> = {
             message.createdByUserId = reader.string();
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            const entry13 = VerifyKeyResponse_MetadataEntry.decode(reader, reader.uint32());
+            if (entry13.value !== undefined) {
+              message.metadata[entry13.key] = entry13.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4414,6 +4871,20 @@ export const VerifyKeyResponse: MessageFns<VerifyKeyResponse> = {
         : isSet(object.created_by_user_id)
         ? globalThis.String(object.created_by_user_id)
         : "",
+      metadata: isObject(object.metadata)
+        ? (globalThis.Object.entries(object.metadata) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -4455,6 +4926,15 @@ export const VerifyKeyResponse: MessageFns<VerifyKeyResponse> = {
     if (message.createdByUserId !== "") {
       obj.createdByUserId = message.createdByUserId;
     }
+    if (message.metadata) {
+      const entries = globalThis.Object.entries(message.metadata) as [string, string][];
+      if (entries.length > 0) {
+        obj.metadata = {};
+        entries.forEach(([k, v]) => {
+          obj.metadata[k] = v;
+        });
+      }
+    }
     return obj;
   },
 
@@ -4479,6 +4959,102 @@ export const VerifyKeyResponse: MessageFns<VerifyKeyResponse> = {
       ? Timestamp.fromPartial(object.authenticateTime)
       : undefined;
     message.createdByUserId = object.createdByUserId ?? "";
+    message.metadata = (globalThis.Object.entries(object.metadata ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseVerifyKeyResponse_MetadataEntry(): VerifyKeyResponse_MetadataEntry {
+  return { key: "", value: "" };
+}
+
+export const VerifyKeyResponse_MetadataEntry: MessageFns<VerifyKeyResponse_MetadataEntry> = {
+  encode(message: VerifyKeyResponse_MetadataEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifyKeyResponse_MetadataEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifyKeyResponse_MetadataEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifyKeyResponse_MetadataEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: VerifyKeyResponse_MetadataEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<VerifyKeyResponse_MetadataEntry>, I>>(base?: I): VerifyKeyResponse_MetadataEntry {
+    return VerifyKeyResponse_MetadataEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VerifyKeyResponse_MetadataEntry>, I>>(
+    object: I,
+  ): VerifyKeyResponse_MetadataEntry {
+    const message = createBaseVerifyKeyResponse_MetadataEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
     return message;
   },
 };
@@ -4941,6 +5517,10 @@ function fromJsonTimestamp(o: any): Timestamp {
   } else {
     return Timestamp.fromJSON(o);
   }
+}
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
 }
 
 function isSet(value: any): boolean {

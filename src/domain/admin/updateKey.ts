@@ -1,6 +1,7 @@
 import { failedPrecondition } from '../AppError.js';
 import { mapFieldUpdate, setTo, UNCHANGED, type FieldUpdate } from '../FieldUpdate.js';
 import { normalizeAllowedIps } from '../IpAllowlist.js';
+import { normalizeMetadata } from '../metadata.js';
 import { applyKeyPatch, keyPatch, type KeyPatch } from '../KeyPatch.js';
 import type { ScopeCatalog } from '../ScopeCatalog.js';
 import type { Actor, ApiKeyRecord, AuditAction, FieldChange } from '../types.js';
@@ -25,6 +26,8 @@ export interface KeyEdits {
   readonly expiresInHours: FieldUpdate<number>;
   /** `setTo(false)` suspends the key, `setTo(true)` resumes it. */
   readonly enabled: FieldUpdate<boolean>;
+  /** Replaces all of the key's metadata; `setTo({})` clears it. */
+  readonly metadata: FieldUpdate<Readonly<Record<string, string>>>;
 }
 
 /** Which key to change, and how. */
@@ -63,6 +66,7 @@ export async function updateKey(
         name: edits.name,
         scopes: edits.scopes,
         allowedIps: edits.allowedIps,
+        metadata: edits.metadata,
         expireTime: mapFieldUpdate(edits.expiresInHours, (hours) => now + hours * HOUR_MS),
         ...suspension(key, actor, edits.enabled, now),
       };
@@ -86,6 +90,7 @@ function normalizeEdits(catalog: ScopeCatalog, edits: KeyEdits): KeyEdits {
     allowedIps: mapFieldUpdate(edits.allowedIps, normalizeAllowedIps),
     expiresInHours: mapFieldUpdate(edits.expiresInHours, requireLifetimeHours),
     enabled: edits.enabled,
+    metadata: mapFieldUpdate(edits.metadata, (metadata) => normalizeMetadata(metadata)),
   };
 }
 

@@ -32,6 +32,7 @@ const USE_CASES: Readonly<Record<string, (f: AdminFixture, who: Actor, keyId: st
         allowedIps: UNCHANGED,
         expiresInHours: UNCHANGED,
         enabled: UNCHANGED,
+        metadata: UNCHANGED,
       }),
     }),
   revokeKey: (f, who, keyId) => revokeKey(f.deps, who, keyId, ''),

@@ -14,6 +14,7 @@ const NO_EDITS: KeyEdits = {
   allowedIps: UNCHANGED,
   expiresInHours: UNCHANGED,
   enabled: UNCHANGED,
+  metadata: UNCHANGED,
 };
 
 async function keyWithAllowlist(fixture: AdminFixture, creator: Actor = ADMIN) {
