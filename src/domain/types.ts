@@ -71,7 +71,8 @@ export interface AuditEventRecord {
   readonly keyId: string;
   readonly action: AuditAction;
   readonly actorUserId: string;
-  readonly actorRole: Role;
+  /** `none` for a write no user made (ReportLeakedKeys: the reporting caller is in `caller`). */
+  readonly actorRole: Role | 'none';
   readonly caller: string;
   readonly createTime: number;
   readonly relatedKeyId: string | null;

@@ -8,6 +8,8 @@ import {
   type AuditEvent,
   DenialReason as ProtoDenialReason,
   KeyState as ProtoKeyState,
+  LeakOutcome,
+  type LeakedKeyResult,
   type Propagation as ProtoPropagation,
   Role as ProtoRole,
   type Actor as ProtoActor,
@@ -16,6 +18,7 @@ import {
 } from '../../gen/apikeys/v1/api_keys.js';
 import type { Timestamp } from '../../gen/google/protobuf/timestamp.js';
 import { invalidArgument } from '../domain/AppError.js';
+import type { LeakResult } from '../domain/admin/reportLeakedKeys.js';
 import type { Verification } from '../domain/KeyVerifier.js';
 import type { Propagation } from '../domain/Propagation.js';
 import { DENIAL_HTTP_STATUS } from '../domain/KeyVerifier.js';
@@ -143,7 +146,7 @@ export function auditEventToProto(event: AuditEventRecord): AuditEvent {
     keyId: event.keyId,
     action: ACTION_TO_PROTO[event.action],
     actorUserId: event.actorUserId,
-    actorRole: ROLE_TO_PROTO[event.actorRole],
+    actorRole: event.actorRole === 'none' ? ProtoRole.ROLE_UNSPECIFIED : ROLE_TO_PROTO[event.actorRole],
     caller: event.caller,
     createTime: timestampFromMs(event.createTime),
     relatedKeyId: event.relatedKeyId ?? '',
@@ -162,6 +165,20 @@ export function propagationToProto(propagation: Propagation | null): ProtoPropag
     waitMs: propagation.waitedMs,
     complete: propagation.complete,
   };
+}
+
+const LEAK_OUTCOME_TO_PROTO: Readonly<Record<LeakResult['outcome'], LeakOutcome>> = {
+  not_a_key: LeakOutcome.LEAK_OUTCOME_NOT_A_KEY,
+  unknown: LeakOutcome.LEAK_OUTCOME_UNKNOWN,
+  already_inactive: LeakOutcome.LEAK_OUTCOME_ALREADY_INACTIVE,
+  revoked: LeakOutcome.LEAK_OUTCOME_REVOKED,
+};
+
+/** One candidate's outcome of ReportLeakedKeys: the key's id, organization and prefix once identified. */
+export function leakResultToProto(result: LeakResult): LeakedKeyResult {
+  const outcome = LEAK_OUTCOME_TO_PROTO[result.outcome];
+  if (!('key' in result)) return { outcome, keyId: '', organizationId: '', keyPrefix: '' };
+  return { outcome, keyId: result.key.id, organizationId: result.key.organizationId, keyPrefix: result.key.prefix };
 }
 
 /** A catalog entry. */

@@ -798,6 +798,10 @@ function fieldCases(rpc: Rpc): Case[] {
       ];
     case 'ListKeys':
       return [
+        ...timestampCases(rpc, [
+          ['unused_since', 6],
+          ['expire_before', 7],
+        ]),
         ...numberCases(rpc, 'page_size', PAGE_SIZES, (v) => ({ pageSize: v }), pageSizeMessage),
         ...[3, 99, -1, INT32_MAX].map((owner): Case => ({
           rpc,
@@ -958,12 +962,15 @@ function tokenCases(
   ];
 }
 
-function timestampCases(rpc: Rpc): Case[] {
-  const cases: Case[] = [];
-  for (const [field, number] of [
+function timestampCases(
+  rpc: Rpc,
+  fields: readonly (readonly [string, number])[] = [
     ['start_time', 3],
     ['end_time', 4],
-  ] as const) {
+  ],
+): Case[] {
+  const cases: Case[] = [];
+  for (const [field, number] of fields) {
     const bad: readonly [string, RawField[]][] = [
       ['negative nanos', [[2, -1]]],
       ['nanos of a whole second', [[2, 1_000_000_000]]],
@@ -984,6 +991,7 @@ function timestampCases(rpc: Rpc): Case[] {
       body: requestBody(rpc, undefined, () => [[number, [[1, 2n ** 62n]]]]),
     });
   }
+  if (fields[0]?.[0] !== 'start_time') return cases;
   for (const [label, end] of [
     ['equal to', 1_700_000_000],
     ['before', 1_600_000_000],

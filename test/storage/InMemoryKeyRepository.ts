@@ -133,6 +133,8 @@ export class InMemoryKeyRepository implements KeyRepository {
             key.organizationId === query.organizationId &&
             (query.createdByUserId === undefined || key.createdByUserId === query.createdByUserId) &&
             matchesStates(key, query.states, query.now) &&
+            (query.unusedSince === undefined || key.lastUsedTime === null || key.lastUsedTime < query.unusedSince) &&
+            (query.expireBefore === undefined || key.expireTime < query.expireBefore) &&
             isAfterCursor(key, query.after),
         )
         .sort(newestFirst)

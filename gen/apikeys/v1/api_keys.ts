@@ -256,6 +256,63 @@ export function auditActionToJSON(object: AuditAction): string {
   }
 }
 
+/** What ReportLeakedKeys did with one candidate. */
+export enum LeakOutcome {
+  /** LEAK_OUTCOME_UNSPECIFIED - Never returned. */
+  LEAK_OUTCOME_UNSPECIFIED = 0,
+  /** LEAK_OUTCOME_NOT_A_KEY - Not one of our keys: wrong shape or checksum. Nothing was looked up. */
+  LEAK_OUTCOME_NOT_A_KEY = 1,
+  /** LEAK_OUTCOME_UNKNOWN - Well-formed, but no such key exists (never issued, or a false positive). */
+  LEAK_OUTCOME_UNKNOWN = 2,
+  /** LEAK_OUTCOME_ALREADY_INACTIVE - The key exists but was already revoked or expired: nothing to do. */
+  LEAK_OUTCOME_ALREADY_INACTIVE = 3,
+  /** LEAK_OUTCOME_REVOKED - The key was active (or suspended) and is now revoked, reason `leaked: <location>`. */
+  LEAK_OUTCOME_REVOKED = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function leakOutcomeFromJSON(object: any): LeakOutcome {
+  switch (object) {
+    case 0:
+    case "LEAK_OUTCOME_UNSPECIFIED":
+      return LeakOutcome.LEAK_OUTCOME_UNSPECIFIED;
+    case 1:
+    case "LEAK_OUTCOME_NOT_A_KEY":
+      return LeakOutcome.LEAK_OUTCOME_NOT_A_KEY;
+    case 2:
+    case "LEAK_OUTCOME_UNKNOWN":
+      return LeakOutcome.LEAK_OUTCOME_UNKNOWN;
+    case 3:
+    case "LEAK_OUTCOME_ALREADY_INACTIVE":
+      return LeakOutcome.LEAK_OUTCOME_ALREADY_INACTIVE;
+    case 4:
+    case "LEAK_OUTCOME_REVOKED":
+      return LeakOutcome.LEAK_OUTCOME_REVOKED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return LeakOutcome.UNRECOGNIZED;
+  }
+}
+
+export function leakOutcomeToJSON(object: LeakOutcome): string {
+  switch (object) {
+    case LeakOutcome.LEAK_OUTCOME_UNSPECIFIED:
+      return "LEAK_OUTCOME_UNSPECIFIED";
+    case LeakOutcome.LEAK_OUTCOME_NOT_A_KEY:
+      return "LEAK_OUTCOME_NOT_A_KEY";
+    case LeakOutcome.LEAK_OUTCOME_UNKNOWN:
+      return "LEAK_OUTCOME_UNKNOWN";
+    case LeakOutcome.LEAK_OUTCOME_ALREADY_INACTIVE:
+      return "LEAK_OUTCOME_ALREADY_INACTIVE";
+    case LeakOutcome.LEAK_OUTCOME_REVOKED:
+      return "LEAK_OUTCOME_REVOKED";
+    case LeakOutcome.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Why a key was refused. The HTTP status a gateway should answer is in VerifyKeyResponse.http_status. */
 export enum DenialReason {
   /** DENIAL_REASON_UNSPECIFIED - The key was accepted (`valid = true`). */
@@ -512,6 +569,19 @@ export interface ListKeysRequest {
    * organization or with other filters: restart the listing without it).
    */
   pageToken: string;
+  /**
+   * Idle keys: only keys not used since this time, i.e. last used (`last_used_time`) before it or never
+   * used. Unset: no filter. Last use is recorded in batches, a few seconds behind. Combine with
+   * `states = [KEY_STATE_ACTIVE]` to find keys nobody uses any more that still work.
+   */
+  unusedSince?:
+    | Timestamp
+    | undefined;
+  /**
+   * Only keys whose `expire_time` is before this time (already expired ones included: add
+   * `states = [KEY_STATE_ACTIVE]` for the keys about to expire). Unset: no filter.
+   */
+  expireBefore?: Timestamp | undefined;
 }
 
 /** Response of KeyAdmin.ListKeys. */
@@ -808,6 +878,52 @@ export interface ListAuditEventsResponse {
   events: AuditEvent[];
   /** Pass as `page_token` for the next page; empty on the last page. */
   nextPageToken: string;
+}
+
+/** One string a secret scanner found, and where. */
+export interface LeakedKeyCandidate {
+  /**
+   * The string that matched, as found. At most 256 bytes are examined; anything not shaped like a key
+   * (pattern and checksum) is LEAK_OUTCOME_NOT_A_KEY, decided without a database lookup.
+   */
+  key: string;
+  /**
+   * Where it was found (e.g. a URL of a commit or a paste), kept in the revocation reason and the audit
+   * trail: at most 400 characters, no control characters; may be empty.
+   */
+  location: string;
+}
+
+/** Request of KeyAdmin.ReportLeakedKeys. */
+export interface ReportLeakedKeysRequest {
+  /** 1–100 candidates (INVALID_ARGUMENT otherwise). The same key twice is revoked once. */
+  candidates: LeakedKeyCandidate[];
+}
+
+/** The outcome for one candidate, in the order of the request. Never echoes the candidate. */
+export interface LeakedKeyResult {
+  /** What was done. */
+  outcome: LeakOutcome;
+  /**
+   * For ALREADY_INACTIVE and REVOKED: the key's id, organization and display prefix, so the reporter can
+   * tell the organization; empty otherwise.
+   */
+  keyId: string;
+  /** The organization owning the key. */
+  organizationId: string;
+  /** The key's display prefix, e.g. `tt_admin_P6jVGAam`. */
+  keyPrefix: string;
+}
+
+/** Response of KeyAdmin.ReportLeakedKeys. */
+export interface ReportLeakedKeysResponse {
+  /** One result per candidate, in request order. */
+  results: LeakedKeyResult[];
+  /**
+   * How far the revocations had reached the service's replicas; unset when nothing was revoked or the
+   * service does not wait (PROPAGATION_WAIT_MS=0).
+   */
+  propagation?: Propagation | undefined;
 }
 
 /** Request of KeyVerifier.VerifyKey. */
@@ -2118,7 +2234,15 @@ export const GetKeyResponse: MessageFns<GetKeyResponse> = {
 };
 
 function createBaseListKeysRequest(): ListKeysRequest {
-  return { actor: undefined, owner: 0, states: [], pageSize: 0, pageToken: "" };
+  return {
+    actor: undefined,
+    owner: 0,
+    states: [],
+    pageSize: 0,
+    pageToken: "",
+    unusedSince: undefined,
+    expireBefore: undefined,
+  };
 }
 
 export const ListKeysRequest: MessageFns<ListKeysRequest> = {
@@ -2141,6 +2265,12 @@ export const ListKeysRequest: MessageFns<ListKeysRequest> = {
     }
     if (message.pageToken !== "") {
       writer.uint32(42).string(message.pageToken);
+    }
+    if (message.unusedSince !== undefined) {
+      Timestamp.encode(message.unusedSince, writer.uint32(50).fork()).join();
+    }
+    if (message.expireBefore !== undefined) {
+      Timestamp.encode(message.expireBefore, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -2208,6 +2338,22 @@ export const ListKeysRequest: MessageFns<ListKeysRequest> = {
             message.pageToken = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.unusedSince = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.expireBefore = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2235,6 +2381,16 @@ export const ListKeysRequest: MessageFns<ListKeysRequest> = {
         : isSet(object.page_token)
         ? globalThis.String(object.page_token)
         : "",
+      unusedSince: isSet(object.unusedSince)
+        ? fromJsonTimestamp(object.unusedSince)
+        : isSet(object.unused_since)
+        ? fromJsonTimestamp(object.unused_since)
+        : undefined,
+      expireBefore: isSet(object.expireBefore)
+        ? fromJsonTimestamp(object.expireBefore)
+        : isSet(object.expire_before)
+        ? fromJsonTimestamp(object.expire_before)
+        : undefined,
     };
   },
 
@@ -2255,6 +2411,12 @@ export const ListKeysRequest: MessageFns<ListKeysRequest> = {
     if (message.pageToken !== "") {
       obj.pageToken = message.pageToken;
     }
+    if (message.unusedSince !== undefined) {
+      obj.unusedSince = fromTimestamp(message.unusedSince).toISOString();
+    }
+    if (message.expireBefore !== undefined) {
+      obj.expireBefore = fromTimestamp(message.expireBefore).toISOString();
+    }
     return obj;
   },
 
@@ -2268,6 +2430,12 @@ export const ListKeysRequest: MessageFns<ListKeysRequest> = {
     message.states = object.states?.map((e) => e) || [];
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
+    message.unusedSince = (object.unusedSince !== undefined && object.unusedSince !== null)
+      ? Timestamp.fromPartial(object.unusedSince)
+      : undefined;
+    message.expireBefore = (object.expireBefore !== undefined && object.expireBefore !== null)
+      ? Timestamp.fromPartial(object.expireBefore)
+      : undefined;
     return message;
   },
 };
@@ -4516,6 +4684,380 @@ export const ListAuditEventsResponse: MessageFns<ListAuditEventsResponse> = {
   },
 };
 
+function createBaseLeakedKeyCandidate(): LeakedKeyCandidate {
+  return { key: "", location: "" };
+}
+
+export const LeakedKeyCandidate: MessageFns<LeakedKeyCandidate> = {
+  encode(message: LeakedKeyCandidate, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.location !== "") {
+      writer.uint32(18).string(message.location);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeakedKeyCandidate {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeakedKeyCandidate();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.location = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LeakedKeyCandidate {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      location: isSet(object.location) ? globalThis.String(object.location) : "",
+    };
+  },
+
+  toJSON(message: LeakedKeyCandidate): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.location !== "") {
+      obj.location = message.location;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LeakedKeyCandidate>, I>>(base?: I): LeakedKeyCandidate {
+    return LeakedKeyCandidate.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LeakedKeyCandidate>, I>>(object: I): LeakedKeyCandidate {
+    const message = createBaseLeakedKeyCandidate();
+    message.key = object.key ?? "";
+    message.location = object.location ?? "";
+    return message;
+  },
+};
+
+function createBaseReportLeakedKeysRequest(): ReportLeakedKeysRequest {
+  return { candidates: [] };
+}
+
+export const ReportLeakedKeysRequest: MessageFns<ReportLeakedKeysRequest> = {
+  encode(message: ReportLeakedKeysRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.candidates) {
+      LeakedKeyCandidate.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReportLeakedKeysRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReportLeakedKeysRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.candidates.push(LeakedKeyCandidate.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReportLeakedKeysRequest {
+    return {
+      candidates: globalThis.Array.isArray(object?.candidates)
+        ? object.candidates.map((e: any) => LeakedKeyCandidate.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ReportLeakedKeysRequest): unknown {
+    const obj: any = {};
+    if (message.candidates?.length) {
+      obj.candidates = message.candidates.map((e) => LeakedKeyCandidate.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReportLeakedKeysRequest>, I>>(base?: I): ReportLeakedKeysRequest {
+    return ReportLeakedKeysRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReportLeakedKeysRequest>, I>>(object: I): ReportLeakedKeysRequest {
+    const message = createBaseReportLeakedKeysRequest();
+    message.candidates = object.candidates?.map((e) => LeakedKeyCandidate.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseLeakedKeyResult(): LeakedKeyResult {
+  return { outcome: 0, keyId: "", organizationId: "", keyPrefix: "" };
+}
+
+export const LeakedKeyResult: MessageFns<LeakedKeyResult> = {
+  encode(message: LeakedKeyResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.outcome !== 0) {
+      writer.uint32(8).int32(message.outcome);
+    }
+    if (message.keyId !== "") {
+      writer.uint32(18).string(message.keyId);
+    }
+    if (message.organizationId !== "") {
+      writer.uint32(26).string(message.organizationId);
+    }
+    if (message.keyPrefix !== "") {
+      writer.uint32(34).string(message.keyPrefix);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeakedKeyResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeakedKeyResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.outcome = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.organizationId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.keyPrefix = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LeakedKeyResult {
+    return {
+      outcome: isSet(object.outcome) ? leakOutcomeFromJSON(object.outcome) : 0,
+      keyId: isSet(object.keyId)
+        ? globalThis.String(object.keyId)
+        : isSet(object.key_id)
+        ? globalThis.String(object.key_id)
+        : "",
+      organizationId: isSet(object.organizationId)
+        ? globalThis.String(object.organizationId)
+        : isSet(object.organization_id)
+        ? globalThis.String(object.organization_id)
+        : "",
+      keyPrefix: isSet(object.keyPrefix)
+        ? globalThis.String(object.keyPrefix)
+        : isSet(object.key_prefix)
+        ? globalThis.String(object.key_prefix)
+        : "",
+    };
+  },
+
+  toJSON(message: LeakedKeyResult): unknown {
+    const obj: any = {};
+    if (message.outcome !== 0) {
+      obj.outcome = leakOutcomeToJSON(message.outcome);
+    }
+    if (message.keyId !== "") {
+      obj.keyId = message.keyId;
+    }
+    if (message.organizationId !== "") {
+      obj.organizationId = message.organizationId;
+    }
+    if (message.keyPrefix !== "") {
+      obj.keyPrefix = message.keyPrefix;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LeakedKeyResult>, I>>(base?: I): LeakedKeyResult {
+    return LeakedKeyResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LeakedKeyResult>, I>>(object: I): LeakedKeyResult {
+    const message = createBaseLeakedKeyResult();
+    message.outcome = object.outcome ?? 0;
+    message.keyId = object.keyId ?? "";
+    message.organizationId = object.organizationId ?? "";
+    message.keyPrefix = object.keyPrefix ?? "";
+    return message;
+  },
+};
+
+function createBaseReportLeakedKeysResponse(): ReportLeakedKeysResponse {
+  return { results: [], propagation: undefined };
+}
+
+export const ReportLeakedKeysResponse: MessageFns<ReportLeakedKeysResponse> = {
+  encode(message: ReportLeakedKeysResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      LeakedKeyResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.propagation !== undefined) {
+      Propagation.encode(message.propagation, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReportLeakedKeysResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReportLeakedKeysResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(LeakedKeyResult.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.propagation = Propagation.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReportLeakedKeysResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => LeakedKeyResult.fromJSON(e))
+        : [],
+      propagation: isSet(object.propagation) ? Propagation.fromJSON(object.propagation) : undefined,
+    };
+  },
+
+  toJSON(message: ReportLeakedKeysResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => LeakedKeyResult.toJSON(e));
+    }
+    if (message.propagation !== undefined) {
+      obj.propagation = Propagation.toJSON(message.propagation);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReportLeakedKeysResponse>, I>>(base?: I): ReportLeakedKeysResponse {
+    return ReportLeakedKeysResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReportLeakedKeysResponse>, I>>(object: I): ReportLeakedKeysResponse {
+    const message = createBaseReportLeakedKeysResponse();
+    message.results = object.results?.map((e) => LeakedKeyResult.fromPartial(e)) || [];
+    message.propagation = (object.propagation !== undefined && object.propagation !== null)
+      ? Propagation.fromPartial(object.propagation)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseVerifyKeyRequest(): VerifyKeyRequest {
   return { key: "", clientIp: "", requiredScopes: [] };
 }
@@ -5199,6 +5741,25 @@ export const KeyAdminService = {
       Buffer.from(ListAuditEventsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListAuditEventsResponse => ListAuditEventsResponse.decode(value),
   },
+  /**
+   * Responds to keys found leaked by a secret scanner (e.g. the receiver of GitHub's secret-scanning
+   * partner program, matching the README's regular expression): every active or suspended key among the
+   * candidates is revoked at once, on every replica, with the reason "leaked" and where it was found.
+   * Takes no actor (the key names its organization) and is not governed by the role table: only callers
+   * in LEAK_REPORTER_CLIENT_IDS may call it (PERMISSION_DENIED otherwise; ADMIN_CLIENT_IDS does not
+   * suffice). See docs/leaks.md.
+   */
+  reportLeakedKeys: {
+    path: "/apikeys.v1.KeyAdmin/ReportLeakedKeys" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReportLeakedKeysRequest): Buffer =>
+      Buffer.from(ReportLeakedKeysRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReportLeakedKeysRequest => ReportLeakedKeysRequest.decode(value),
+    responseSerialize: (value: ReportLeakedKeysResponse): Buffer =>
+      Buffer.from(ReportLeakedKeysResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReportLeakedKeysResponse => ReportLeakedKeysResponse.decode(value),
+  },
 } as const;
 
 export interface KeyAdminServer extends UntypedServiceImplementation {
@@ -5239,6 +5800,15 @@ export interface KeyAdminServer extends UntypedServiceImplementation {
   listScopes: handleUnaryCall<ListScopesRequest, ListScopesResponse>;
   /** Lists the audit trail of the actor's organization, newest first, paginated. */
   listAuditEvents: handleUnaryCall<ListAuditEventsRequest, ListAuditEventsResponse>;
+  /**
+   * Responds to keys found leaked by a secret scanner (e.g. the receiver of GitHub's secret-scanning
+   * partner program, matching the README's regular expression): every active or suspended key among the
+   * candidates is revoked at once, on every replica, with the reason "leaked" and where it was found.
+   * Takes no actor (the key names its organization) and is not governed by the role table: only callers
+   * in LEAK_REPORTER_CLIENT_IDS may call it (PERMISSION_DENIED otherwise; ADMIN_CLIENT_IDS does not
+   * suffice). See docs/leaks.md.
+   */
+  reportLeakedKeys: handleUnaryCall<ReportLeakedKeysRequest, ReportLeakedKeysResponse>;
 }
 
 export interface KeyAdminClient extends Client {
@@ -5404,6 +5974,29 @@ export interface KeyAdminClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListAuditEventsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Responds to keys found leaked by a secret scanner (e.g. the receiver of GitHub's secret-scanning
+   * partner program, matching the README's regular expression): every active or suspended key among the
+   * candidates is revoked at once, on every replica, with the reason "leaked" and where it was found.
+   * Takes no actor (the key names its organization) and is not governed by the role table: only callers
+   * in LEAK_REPORTER_CLIENT_IDS may call it (PERMISSION_DENIED otherwise; ADMIN_CLIENT_IDS does not
+   * suffice). See docs/leaks.md.
+   */
+  reportLeakedKeys(
+    request: ReportLeakedKeysRequest,
+    callback: (error: ServiceError | null, response: ReportLeakedKeysResponse) => void,
+  ): ClientUnaryCall;
+  reportLeakedKeys(
+    request: ReportLeakedKeysRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReportLeakedKeysResponse) => void,
+  ): ClientUnaryCall;
+  reportLeakedKeys(
+    request: ReportLeakedKeysRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReportLeakedKeysResponse) => void,
   ): ClientUnaryCall;
 }
 
