@@ -202,6 +202,21 @@ describe('apikeys CLI (the real binary against a real server) [sqlite]', () => {
       expect(audit.stdout).toMatch(/suspended/);
     });
 
+    it('report-leaked revokes a leaked key read from standard input, naming it', async () => {
+      const env = adminEnv();
+      const created = await createKey(env);
+      const run = await apikeys(['report-leaked', '--location', 'https://example.com/paste/1'], {
+        env: { APIKEYS_ADDRESS: server.address },
+        stdin: created.secret,
+      });
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(/result\s+REVOKED now/);
+      expect(run.stdout).toContain(created.key.id);
+      expect(run.stdout).not.toContain(created.secret);
+      const again = await apikeys(['report-leaked'], { env: { APIKEYS_ADDRESS: server.address }, stdin: 'nope' });
+      expect(again.stdout).toMatch(/result\s+not a key/);
+    });
+
     it('revoke revokes at once: the next verification is refused', async () => {
       const env = adminEnv();
       const created = await createKey(env);
@@ -307,6 +322,7 @@ describe('apikeys CLI (the real binary against a real server) [sqlite]', () => {
         'revoke',
         'rotate',
         'revoke-user',
+        'report-leaked',
         'scopes',
         'audit',
         'verify',

@@ -3,6 +3,7 @@ import { audit } from './audit.js';
 import { create } from './create.js';
 import { get } from './get.js';
 import { list } from './list.js';
+import { reportLeaked } from './reportLeaked.js';
 import { revoke } from './revoke.js';
 import { revokeUser } from './revokeUser.js';
 import { rotate } from './rotate.js';
@@ -22,6 +23,7 @@ export const COMMANDS: readonly Command[] = [
   revoke,
   rotate,
   revokeUser,
+  reportLeaked,
   scopes,
   audit,
   verify,
