@@ -32,6 +32,7 @@ import {
   ListAuditEventsRequest,
   ListKeysRequest,
   ListScopesRequest,
+  ReportLeakedKeysRequest,
   RevokeKeyRequest,
   RevokeUserKeysRequest,
   Role,
@@ -68,6 +69,7 @@ type RpcName =
   | 'RevokeUserKeys'
   | 'ListScopes'
   | 'ListAuditEvents'
+  | 'ReportLeakedKeys'
   | 'VerifyKey';
 
 /** What a case must end with. */
@@ -213,6 +215,17 @@ function judgeReason(bad: BadText): Expected | undefined {
   const length = codePointLength(new TextDecoder().decode(bytesOf(bad)).trim());
   if (length > 500) return invalid(new RegExp(`^reason must be at most 500 characters, got ${length}$`));
   if (hasControl(bad)) return invalid(/^reason must not contain control characters or invalid UTF-8$/);
+  return undefined;
+}
+
+/** A leak location in the second candidate (the valid request's own comes first). */
+function judgeLeakLocation(bad: BadText): Expected | undefined {
+  if (isBlank(bad)) return undefined;
+  const length = codePointLength(new TextDecoder().decode(bytesOf(bad)).trim());
+  if (length > 400)
+    return invalid(new RegExp(`^candidates\\[1\\]\\.location must be at most 400 characters, got ${length}$`));
+  if (hasControl(bad))
+    return invalid(/^candidates\[1\]\.location must not contain control characters or invalid UTF-8$/);
   return undefined;
 }
 
@@ -409,6 +422,32 @@ const LIST_AUDIT_EVENTS = adminRpc(
     { field: 'page_token', place: at(6), judge: judgePageToken },
   ],
 );
+/** No actor: its callers are LEAK_REPORTER_CLIENT_IDS. The valid request would revoke the target key. */
+const REPORT_LEAKED_KEYS: Rpc = {
+  name: 'ReportLeakedKeys',
+  path: '/apikeys.v1.KeyAdmin/ReportLeakedKeys',
+  writes: true,
+  request: (_context, { secret }) => ({ candidates: [{ key: secret, location: 'https://example.com/leak' }] }),
+  encode: (fields) =>
+    ReportLeakedKeysRequest.encode(
+      ReportLeakedKeysRequest.fromPartial(fields as unknown as ReportLeakedKeysRequest),
+    ).finish(),
+  texts: [
+    {
+      field: 'candidates[].location',
+      place: (bytes) => [
+        [
+          1,
+          [
+            [1, Buffer.from('not a key')],
+            [2, bytes],
+          ],
+        ],
+      ],
+      judge: judgeLeakLocation,
+    },
+  ],
+};
 const VERIFY_KEY: Rpc = {
   name: 'VerifyKey',
   path: '/apikeys.v1.KeyVerifier/VerifyKey',
@@ -433,9 +472,10 @@ const RPCS: readonly Rpc[] = [
   REVOKE_USER_KEYS,
   LIST_SCOPES,
   LIST_AUDIT_EVENTS,
+  REPORT_LEAKED_KEYS,
   VERIFY_KEY,
 ];
-const ADMIN_RPCS = RPCS.filter((rpc) => rpc !== VERIFY_KEY);
+const ADMIN_RPCS = RPCS.filter((rpc) => rpc !== VERIFY_KEY && rpc !== REPORT_LEAKED_KEYS);
 
 // ---------------------------------------------------------------------------------------------- cases
 
@@ -926,6 +966,13 @@ function fieldCases(rpc: Rpc): Case[] {
         },
         ...scopesOverLimitCases(rpc, 'requiredScopes', REQUIRED_SCOPES_OVER_LIMIT),
       ];
+    case 'ReportLeakedKeys':
+      return [101, TEN_THOUSAND].map((count): Case => ({
+        rpc,
+        title: `refuses ${count} candidates with INVALID_ARGUMENT naming the limit of 100`,
+        expected: invalid(new RegExp(`^candidates: 1–100 entries required, got ${count}$`)),
+        body: requestBody(rpc, () => ({ candidates: many(() => ({ key: 'x', location: '' }), count) })),
+      }));
     default:
       return [];
   }
