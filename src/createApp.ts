@@ -34,6 +34,7 @@ import { KnexReplicaRegistry } from './storage/KnexReplicaRegistry.js';
 import { PoolStallWatch } from './storage/PoolStallWatch.js';
 import type { CallerGuard } from './transport/authenticateBeforeReading.js';
 import { CallerAuthenticator } from './transport/CallerAuthenticator.js';
+import { LogBudget } from './transport/pipeline/LogBudget.js';
 import { GrpcServer } from './transport/GrpcServer.js';
 import { type ReloadResult, ReloadingCertificates } from './transport/ReloadingCertificates.js';
 import { createKeyAdminService } from './transport/createKeyAdminService.js';
@@ -287,8 +288,15 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
           transportEvents,
           ...(config.knownKeyFilterCapacity === 0 ? {} : { unknownKeys: { filter: knownKeys, gate: unknownKeys } }),
         });
+  const rejectionLogBudget = new LogBudget(config.logRejectionsPerSecond, (suppressed) =>
+    logger.warn(
+      { suppressed, perSecond: config.logRejectionsPerSecond },
+      'more callers rejected than LOG_REJECTIONS_PER_SECOND: not logged one by one (apikeys_rpc_handled_total counts them)',
+    ),
+  );
   const adminOptions = {
     logger,
+    rejectionLogBudget,
     authenticate: authenticator.forKeyAdmin(),
     observe,
     defaultDeadlineMs: limits.adminDefaultDeadlineMs,
@@ -297,6 +305,7 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
   const leakReporterOptions = { ...adminOptions, authenticate: authenticator.forLeakReporter() };
   const verifierOptions = {
     logger,
+    rejectionLogBudget,
     authenticate: authenticator.forKeyVerifier(),
     observe,
     defaultDeadlineMs: limits.verifierDefaultDeadlineMs,
@@ -314,6 +323,8 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
       leakReporter: callerGuard(leakReporterOptions),
       keyVerifier: callerGuard(verifierOptions),
     },
+    onDefaultDeadline: (service) =>
+      transportEvents.record(service === 'keyAdmin' ? 'admin_default_deadline' : 'verifier_default_deadline'),
   });
   const grpc = new GrpcServer(built, {
     ...config.listenAddress,
@@ -322,6 +333,10 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
     handshakeTimeoutMs: limits.handshakeTimeoutMs,
     onHandshakeTimeout: () => transportEvents.record('handshake_timeout'),
     onSettingsTimeout: () => transportEvents.record('settings_timeout'),
+    maxConnections: limits.maxConnections,
+    maxConnectionsPerIp: limits.maxConnectionsPerIp,
+    onConnectionLimit: (limit) =>
+      transportEvents.record(limit === 'connections' ? 'connection_limit' : 'ip_connection_limit'),
   });
   const isReady = (): boolean => grpc.isServing && feed.isFresh();
   const poolWatch = new PoolStallWatch(db);

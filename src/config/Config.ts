@@ -21,6 +21,8 @@ export interface Config {
   /** MIGRATE_ON_START resolved: `auto` is true for the embedded SQLite database only. */
   readonly migrateOnStart: boolean;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Refused callers logged one by one each second (0: all); the rest are summed in one line. */
+  readonly logRejectionsPerSecond: number;
   readonly defaultKeyLifetimeHours: number;
   /** PAGE_TOKEN_SECRET as bytes; null = the secret created once in the database. */
   readonly pageTokenSecret: Buffer | null;

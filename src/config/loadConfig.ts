@@ -54,6 +54,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseQueryTimeoutMs: raw.DATABASE_QUERY_TIMEOUT_MS,
     migrateOnStart: migratesOnStart(raw.MIGRATE_ON_START, raw.DATABASE_URL),
     logLevel: raw.LOG_LEVEL,
+    logRejectionsPerSecond: raw.LOG_REJECTIONS_PER_SECOND,
     defaultKeyLifetimeHours: raw.DEFAULT_KEY_LIFETIME_HOURS,
     pageTokenSecret: raw.PAGE_TOKEN_SECRET ?? null,
     scopesFile: raw.SCOPES_FILE,

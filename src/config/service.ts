@@ -13,6 +13,16 @@ export const SERVICE_SETTINGS = {
     }),
     '`info`',
   ),
+  LOG_REJECTIONS_PER_SECOND: documented(
+    intRange(
+      0,
+      1_000_000,
+    )({
+      default: 20,
+      desc: 'refused callers (`caller rejected`, UNAUTHENTICATED or PERMISSION_DENIED) logged one by one each second; beyond that one line a second says how many were not (metrics count every one); `0`: log them all',
+    }),
+    '`20`',
+  ),
   DEFAULT_KEY_LIFETIME_HOURS: documented(
     intRange(1, 8760)({ default: 8760, desc: 'lifetime of keys created without `expires_in_hours` (1–8760)' }),
     '`8760`',

@@ -60,6 +60,26 @@ export const TRANSPORT_LIMIT_SETTINGS = {
     }),
     `\`${D.maxSessionMemoryMb}\``,
   ),
+  GRPC_MAX_CONNECTIONS: documented(
+    intRange(
+      0,
+      10_000_000,
+    )({
+      default: D.maxConnections,
+      desc: 'open connections the process accepts at most (per worker with `WORKERS`); one more is closed at once (`0`: no limit). Keep it below the file-descriptor limit (`ulimit -n`) so that the database and the metrics port always get one',
+    }),
+    `\`${D.maxConnections}\``,
+  ),
+  GRPC_MAX_CONNECTIONS_PER_IP: documented(
+    intRange(
+      0,
+      10_000_000,
+    )({
+      default: D.maxConnectionsPerIp,
+      desc: 'open connections one peer IP address may have at most; one more is closed at once (`0`: no limit). Behind a proxy or sidecar every connection comes from its address: raise it, or set `0`, if that proxy keeps more',
+    }),
+    `\`${D.maxConnectionsPerIp}\``,
+  ),
   HANDSHAKE_TIMEOUT_MS: documented(
     intRange(
       100,
@@ -102,6 +122,8 @@ export function transportLimits(raw: {
   HANDSHAKE_TIMEOUT_MS: number;
   VERIFIER_DEFAULT_DEADLINE_MS: number;
   ADMIN_DEFAULT_DEADLINE_MS: number;
+  GRPC_MAX_CONNECTIONS: number;
+  GRPC_MAX_CONNECTIONS_PER_IP: number;
 }): TransportLimits {
   return Object.freeze({
     maxConcurrentStreams: raw.GRPC_MAX_CONCURRENT_STREAMS,
@@ -112,5 +134,7 @@ export function transportLimits(raw: {
     handshakeTimeoutMs: raw.HANDSHAKE_TIMEOUT_MS,
     verifierDefaultDeadlineMs: raw.VERIFIER_DEFAULT_DEADLINE_MS,
     adminDefaultDeadlineMs: raw.ADMIN_DEFAULT_DEADLINE_MS,
+    maxConnections: raw.GRPC_MAX_CONNECTIONS,
+    maxConnectionsPerIp: raw.GRPC_MAX_CONNECTIONS_PER_IP,
   });
 }

@@ -19,6 +19,11 @@ export interface GrpcServerOptions {
   readonly onHandshakeTimeout?: (() => void) | undefined;
   /** Told of each HTTP/2 session closed for not sending its SETTINGS in time, e.g. after TLS (a metric). */
   readonly onSettingsTimeout?: (() => void) | undefined;
+  /** GRPC_MAX_CONNECTIONS, GRPC_MAX_CONNECTIONS_PER_IP (0: none): see HandshakeBoundListener. */
+  readonly maxConnections?: number | undefined;
+  readonly maxConnectionsPerIp?: number | undefined;
+  /** Told of each connection closed at once by one of them (a metric). */
+  readonly onConnectionLimit?: ((limit: 'connections' | 'connections_per_ip') => void) | undefined;
 }
 
 /**
@@ -57,6 +62,9 @@ export class GrpcServer implements Component {
       timeoutMs: handshakeTimeoutMs,
       onTimeout: onHandshakeTimeout,
       onSettingsTimeout,
+      maxConnections: this.options.maxConnections,
+      maxConnectionsPerIp: this.options.maxConnectionsPerIp,
+      onConnectionLimit: this.options.onConnectionLimit,
       onError: (error) => this.options.logger.warn({ err: error }, 'gRPC listener error; still listening'),
     });
     this.boundPort = await this.listener.listen(host, port);

@@ -4,6 +4,7 @@ import net from 'node:net';
 import type { Server, ServerCredentials } from '@grpc/grpc-js';
 
 import { createSessionWatchingInjector } from './createSessionWatchingInjector.js';
+import { resetAnsweredStream } from './resetAnsweredStream.js';
 
 /** Length of the client connection preface every HTTP/2 connection starts with (RFC 9113 §3.4). */
 const PREFACE_BYTES = 24;
@@ -20,6 +21,12 @@ export interface HandshakeBound {
   readonly onTimeout?: (() => void) | undefined;
   /** Told of each HTTP/2 session closed for not sending its SETTINGS (one already closed is not counted). */
   readonly onSettingsTimeout?: (() => void) | undefined;
+  /** Open connections this process accepts at most (0: no limit); one more is closed at once. */
+  readonly maxConnections?: number | undefined;
+  /** Open connections one peer IP address may have at most (0: no limit); one more is closed at once. */
+  readonly maxConnectionsPerIp?: number | undefined;
+  /** Told of each connection closed at once by one of the two limits above. */
+  readonly onConnectionLimit?: ((limit: 'connections' | 'connections_per_ip') => void) | undefined;
   /**
    * An error of the listening socket once it listens, e.g. EMFILE when a connection cannot be accepted
    * because the process is out of file descriptors. Reported, never fatal: Node emits these on the
@@ -48,14 +55,21 @@ export interface HandshakeBound {
  */
 export class HandshakeBoundListener {
   private readonly listener: net.Server;
+  private open = 0;
+  /** Open connections by peer address; only kept when there is a per-IP limit. */
+  private readonly openByPeer = new Map<string, number>();
 
   constructor(
     grpcServer: Server,
     credentials: ServerCredentials,
     private readonly bound: HandshakeBound,
   ) {
-    const injector = createSessionWatchingInjector(grpcServer, credentials, (session) => this.awaitSettings(session));
+    const injector = createSessionWatchingInjector(grpcServer, credentials, (session) => {
+      this.awaitSettings(session);
+      session.on('stream', resetAnsweredStream);
+    });
     this.listener = net.createServer((socket) => {
+      if (!this.admit(socket)) return;
       const timer = setTimeout(() => {
         if (socket.destroyed || socket.bytesRead >= PREFACE_BYTES) return;
         bound.onTimeout?.();
@@ -78,6 +92,36 @@ export class HandshakeBoundListener {
         resolve((this.listener.address() as net.AddressInfo).port);
       });
     });
+  }
+
+  /**
+   * Counts `socket` among the open connections, or closes it at once when it is one too many, for the
+   * process or for its peer address. Without these limits the other bounds still let a client hold one
+   * connection per file descriptor: an idle connection lasts GRPC_MAX_CONNECTION_IDLE_MS, and one that
+   * opens a refused call now and then is never idle (the issue 12 attack review).
+   */
+  private admit(socket: net.Socket): boolean {
+    const perIp = this.bound.maxConnectionsPerIp ?? 0;
+    const total = this.bound.maxConnections ?? 0;
+    const peer = socket.remoteAddress ?? '';
+    const ofPeer = perIp === 0 ? 0 : (this.openByPeer.get(peer) ?? 0);
+    const refused =
+      total !== 0 && this.open >= total ? 'connections' : perIp !== 0 && ofPeer >= perIp ? 'connections_per_ip' : null;
+    if (refused !== null) {
+      this.bound.onConnectionLimit?.(refused);
+      socket.destroy();
+      return false;
+    }
+    this.open += 1;
+    if (perIp !== 0) this.openByPeer.set(peer, ofPeer + 1);
+    socket.once('close', () => {
+      this.open -= 1;
+      if (perIp === 0) return;
+      const left = (this.openByPeer.get(peer) ?? 1) - 1;
+      if (left === 0) this.openByPeer.delete(peer);
+      else this.openByPeer.set(peer, left);
+    });
+    return true;
   }
 
   /** Destroys `session` unless its peer's SETTINGS arrive within the bound. */

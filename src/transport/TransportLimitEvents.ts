@@ -5,7 +5,11 @@ export type TransportLimitReason =
   /** A connection that did not send the HTTP/2 preface in time (plaintext bytes; HandshakeBoundListener). */
   | 'handshake_timeout'
   /** An HTTP/2 session (plaintext, or TLS after its handshake) whose peer sent no SETTINGS in time. */
-  | 'settings_timeout';
+  | 'settings_timeout'
+  /** A connection closed at once: the process had GRPC_MAX_CONNECTIONS open. */
+  | 'connection_limit'
+  /** A connection closed at once: its peer address had GRPC_MAX_CONNECTIONS_PER_IP open. */
+  | 'ip_connection_limit';
 
 /**
  * Counts what the transport limits ended, by reason, for apikeys_transport_limit_events_total. Only events

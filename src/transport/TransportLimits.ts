@@ -20,6 +20,10 @@ export interface TransportLimits {
   readonly verifierDefaultDeadlineMs: number;
   /** Server-side deadline of a KeyAdmin call that carries none. */
   readonly adminDefaultDeadlineMs: number;
+  /** Open connections the process accepts at most (0: no limit). */
+  readonly maxConnections: number;
+  /** Open connections of one peer IP address at most (0: no limit). */
+  readonly maxConnectionsPerIp: number;
 }
 
 /** The defaults, mirrored by the configuration's. */
@@ -32,4 +36,6 @@ export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
   handshakeTimeoutMs: 5000,
   verifierDefaultDeadlineMs: 5000,
   adminDefaultDeadlineMs: 30_000,
+  maxConnections: 10_000,
+  maxConnectionsPerIp: 256,
 };

@@ -6,6 +6,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import { KeyAdminService, KeyVerifierService } from '../../gen/apikeys/v1/api_keys.js';
 import type { KeyAdminServer, KeyVerifierServer } from '../../gen/apikeys/v1/api_keys.js';
 import { authenticateBeforeReading, type CallerGuard } from './authenticateBeforeReading.js';
+import { type ArrivalBound, deadlineFromArrival } from './deadlineFromArrival.js';
 import { HealthWatches } from './HealthWatches.js';
 import { addReflectionService } from './reflection/addReflectionService.js';
 import { DescriptorIndex } from './reflection/DescriptorIndex.js';
@@ -43,6 +44,8 @@ export interface ServerParts {
    * was built to). Omitted: no interceptor at all.
    */
   readonly callerGuards?: CallerGuards | undefined;
+  /** Told of each call that the default deadline of its service ended before its request arrived (a metric). */
+  readonly onDefaultDeadline?: ((service: 'keyAdmin' | 'keyVerifier') => void) | undefined;
 }
 
 /** The guard of each service that authenticates its callers. */
@@ -82,10 +85,15 @@ export function serverOptions(
   maxReceiveMessageBytes: number,
   limits: TransportLimits,
   guards: CallerGuards = {},
+  onDefaultDeadline?: (service: 'keyAdmin' | 'keyVerifier') => void,
 ): ServerOptions {
   const guarded = guardedMethods(guards);
+  const interceptors = [
+    deadlineFromArrival(arrivalBounds(limits, onDefaultDeadline)),
+    ...(guarded.size === 0 ? [] : [authenticateBeforeReading(guarded)]),
+  ];
   return {
-    ...(guarded.size === 0 ? {} : { interceptors: [authenticateBeforeReading(guarded)] }),
+    interceptors,
     'grpc.max_receive_message_length': maxReceiveMessageBytes,
     'grpc.max_concurrent_streams': limits.maxConcurrentStreams,
     'grpc.max_connection_idle_ms': limits.maxConnectionIdleMs,
@@ -95,6 +103,23 @@ export function serverOptions(
     'grpc.keepalive_time_ms': 60_000,
     'grpc.keepalive_timeout_ms': 20_000,
   };
+}
+
+/** Every method path of our services with its service's default deadline; health and reflection have none. */
+function arrivalBounds(
+  limits: TransportLimits,
+  onExceeded?: (service: 'keyAdmin' | 'keyVerifier') => void,
+): Map<string, ArrivalBound> {
+  const bounds = new Map<string, ArrivalBound>();
+  const services: [Record<string, { readonly path: string }>, 'keyAdmin' | 'keyVerifier', number][] = [
+    [KeyAdminService, 'keyAdmin', limits.adminDefaultDeadlineMs],
+    [KeyVerifierService, 'keyVerifier', limits.verifierDefaultDeadlineMs],
+  ];
+  for (const [service, name, ms] of services) {
+    const bound = { ms, onExceeded: onExceeded === undefined ? undefined : () => onExceeded(name) };
+    for (const definition of Object.values(service)) bounds.set(definition.path, bound);
+  }
+  return bounds;
 }
 
 /** Every method path of the guarded services, with its service's guard; health and reflection have none. */
@@ -121,7 +146,12 @@ function guardedMethods(guards: CallerGuards): Map<string, CallerGuard> {
  */
 export function createServer(parts: ServerParts): BuiltServer {
   const server = new Server(
-    serverOptions(parts.maxReceiveMessageBytes, parts.limits ?? DEFAULT_TRANSPORT_LIMITS, parts.callerGuards),
+    serverOptions(
+      parts.maxReceiveMessageBytes,
+      parts.limits ?? DEFAULT_TRANSPORT_LIMITS,
+      parts.callerGuards,
+      parts.onDefaultDeadline,
+    ),
   );
   server.addService(withTolerantDecoding(KeyAdminService), parts.keyAdmin);
   server.addService(withTolerantDecoding(KeyVerifierService), parts.keyVerifier);

@@ -40,10 +40,10 @@ import { describeEachDatabase } from '../helpers/eachDatabase.js';
 import { createClients } from '../helpers/grpcClients.js';
 import { checkHealth } from '../helpers/healthClient.js';
 import { grpcFrame, RawClient, type RawOutcome, RawHttp2 } from '../helpers/rawClient.js';
-import { type ServiceProcess, startServiceProcess } from '../helpers/startProcess.js';
 import { actorOf, newOrganizationId } from '../helpers/testActors.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/testDatabase.js';
 import { FrameFuzzer } from './FrameFuzzer.js';
+import { type ProbedService, startProbedService } from './probedService.js';
 
 const FRAMES_PER_METHOD = Number(process.env.FUZZ_FRAMES_PER_METHOD ?? 1000);
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
@@ -71,50 +71,8 @@ const LEAK = [/\n\s+at |SQLITE_[A-Z]|\bER_[A-Z]/, /knex|\bselect\b.*\bfrom\b|\bi
 
 type MemoryUsage = NodeJS.MemoryUsage;
 
-/** The service as a child process, with an IPC channel for memory readings. */
-interface FuzzedService extends ServiceProcess {
-  /** Log lines at warn level and above (and anything not a log line), as written. */
-  problems(): string[];
-  memory(): Promise<MemoryUsage>;
-}
-
-async function startService(databaseUrl: string): Promise<FuzzedService> {
-  const service = await startServiceProcess(
-    {
-      LISTEN_ADDRESS: '127.0.0.1:0',
-      DATABASE_URL: databaseUrl,
-      MIGRATE_ON_START: 'true',
-      LOG_LEVEL: 'info',
-      METRICS_ADDRESS: '127.0.0.1:0',
-    },
-    { nodeArgs: ['--expose-gc', '--import', './test/chaos/memoryProbe.ts'], ipc: true },
-  );
-  const { child } = service;
-  let requests = 0;
-  return {
-    ...service,
-    problems: () =>
-      service
-        .output()
-        .split('\n')
-        .filter((line) => line.trim() !== '')
-        .filter((line) => {
-          const level = /"level":(\d+)/.exec(line)?.[1];
-          return level === undefined || Number(level) >= 40;
-        }),
-    memory: () =>
-      new Promise((answer) => {
-        const id = ++requests;
-        const onMessage = (message: { type?: string; id?: number; usage?: MemoryUsage }): void => {
-          if (message.type !== 'memory' || message.id !== id || message.usage === undefined) return;
-          child.off('message', onMessage);
-          answer(message.usage);
-        };
-        child.on('message', onMessage);
-        child.send({ type: 'memory', id });
-      }),
-  };
-}
+const startService = (databaseUrl: string): Promise<ProbedService> =>
+  startProbedService({ DATABASE_URL: databaseUrl, MIGRATE_ON_START: 'true' });
 
 /** Valid encodings of each method's request: the material the fuzzer mutates. */
 function seedsFor(actor: Actor, keyId: string, secret: string, pageToken: string): Map<string, Uint8Array[]> {
@@ -313,7 +271,7 @@ async function seedMessages(address: string): Promise<Map<string, Uint8Array[]>>
 
 describeEachDatabase('wire fuzzing of a server process', (kind) => {
   let database: TestDatabase;
-  let service: FuzzedService;
+  let service: ProbedService;
   let raw: RawClient;
 
   beforeAll(async () => {

@@ -103,7 +103,12 @@ function expectNoToken(texts: string[]): void {
 }
 
 describe('service tokens (plaintext, loopback)', () => {
-  const server = useTestServer('sqlite', { AUTH_TOKENS, ADMIN_CLIENT_IDS: 'admin-backend' });
+  // Every refusal logged, however many this file's tests make within a second (the budget has its own test).
+  const server = useTestServer('sqlite', {
+    AUTH_TOKENS,
+    ADMIN_CLIENT_IDS: 'admin-backend',
+    LOG_REJECTIONS_PER_SECOND: '0',
+  });
   const adminCall = (method: KeyAdminMethod, request: object, metadata?: Metadata) =>
     (server.clients.admin[method] as (r: object, o: { metadata?: Metadata }) => Promise<unknown>)(request, {
       ...(metadata === undefined ? {} : { metadata }),

@@ -17,9 +17,13 @@ const DRAIN_MS = 2000;
 /** The balancer's readiness probe period: well inside the drain, as docs/deployment.md asks. */
 const PROBE_MS = 250;
 
-async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+async function until(condition: () => Promise<boolean> | boolean, what: string, timeoutMs = 30_000): Promise<void> {
   const started = Date.now();
-  while (!(await condition().catch(() => false))) {
+  while (
+    !(await Promise.resolve()
+      .then(condition)
+      .catch(() => false))
+  ) {
     if (Date.now() - started > timeoutMs) throw new Error(`not within ${timeoutMs} ms: ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -186,14 +190,14 @@ describeEachDatabase('a rolling restart of two replicas', (kind: DatabaseKind) =
         // counts), since a client still in reconnect backoff when the other replica drains would have no
         // replica left; then the balanced load's too.
         balancedLoad.hold(true);
-        await until(async () => balancedLoad.idle(), 'the balanced load held');
+        await until(() => balancedLoad.idle(), 'the balanced load held');
         const viaBalancer = await verifiesAnswered(restarted);
         await until(
           async () => (await verifiesAnswered(restarted)) > viaBalancer,
           `round robin on the restarted ${name}`,
         );
         balancedLoad.hold(false);
-        await until(async () => balancedLoad.answeredIn(`${name} back`) > 0, `balanced load while ${name} back`);
+        await until(() => balancedLoad.answeredIn(`${name} back`) > 0, `balanced load while ${name} back`);
       }
     } finally {
       results = await Promise.all([roundRobinLoad.stop(), balancedLoad.stop()]);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import net from 'node:net';
@@ -5,7 +6,7 @@ import tls from 'node:tls';
 
 import { status } from '@grpc/grpc-js';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import type { KeyAdminServer } from '../../gen/apikeys/v1/api_keys.js';
 import type { KeyVerifier } from '../../src/domain/KeyVerifier.js';
@@ -14,6 +15,7 @@ import { bindServer, createServer } from '../../src/transport/server.js';
 import { describeEachDatabase } from '../helpers/eachDatabase.js';
 import { createClients, grpcError } from '../helpers/grpcClients.js';
 import { createCredentialedClients, createTestCertificates, tlsCredentials } from '../helpers/certificates.js';
+import { checkHealth } from '../helpers/healthClient.js';
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
 
 /** The SETTINGS the server sent on a fresh HTTP/2 connection. */
@@ -193,7 +195,169 @@ describe('the handshake bound [sqlite]', () => {
   });
 });
 
+describe('connection limits [sqlite]', () => {
+  let server: TestServer | undefined;
+  afterEach(async () => {
+    await server?.stop();
+    server = undefined;
+  });
+
+  it('closes a connection beyond GRPC_MAX_CONNECTIONS_PER_IP or GRPC_MAX_CONNECTIONS at once, counts it, and admits one again once another closed', async () => {
+    server = await startTestServer('sqlite', { GRPC_MAX_CONNECTIONS: '5', GRPC_MAX_CONNECTIONS_PER_IP: '3' });
+    const [host, port] = server.address.split(':');
+    const connect = (localAddress?: string) =>
+      new Promise<net.Socket>((resolve) => {
+        const socket = net.connect(
+          { port: Number(port), host, ...(localAddress === undefined ? {} : { localAddress }) },
+          () => resolve(socket),
+        );
+        socket.on('error', () => undefined);
+      });
+    const held = [await connect(), await connect(), await connect()];
+    const fourth = await connect();
+    expect(await socketClosedByServer(fourth, 10_000)).toBe('closed');
+    // Another peer address (127.0.0.2 is loopback too) has its own three, up to the five of the process.
+    const other = [await connect('127.0.0.2'), await connect('127.0.0.2')];
+    const sixth = await connect('127.0.0.2');
+    expect(await socketClosedByServer(sixth, 10_000)).toBe('closed');
+    held[0]!.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    try {
+      expect(await checkHealth(server.address)).toBe('SERVING');
+    } finally {
+      for (const socket of [...held, ...other]) socket.destroy();
+    }
+    const metricsAddress = /"metricsAddress":"([^"]+)"/.exec(server.logs.join(''))?.[1];
+    const metrics = await (await fetch(`http://${metricsAddress ?? 'none'}/metrics`)).text();
+    expect(metrics).toMatch(/apikeys_transport_limit_events_total\{reason="ip_connection_limit"\} 1\n/);
+    expect(metrics).toMatch(/apikeys_transport_limit_events_total\{reason="connection_limit"\} 1\n/);
+  });
+});
+
+describe('refused calls [sqlite]', () => {
+  let server: TestServer | undefined;
+  afterEach(async () => {
+    await server?.stop();
+    server = undefined;
+  });
+
+  it('resets the stream of a call refused before reading while its client keeps sending, freeing its place among the concurrent streams', async () => {
+    const token = 'refused-stream-token-0123456789abcdef';
+    server = await startTestServer('sqlite', {
+      AUTH_TOKENS: `gateway=${createHash('sha256').update(token).digest('hex')}`,
+      VERIFIER_REQUIRES_AUTH: 'true',
+      GRPC_MAX_CONCURRENT_STREAMS: '10',
+    });
+    const session = http2.connect(`http://${server.address}`);
+    session.on('error', () => undefined);
+    try {
+      // Three times the stream limit, none ending its side: without the reset the first 10 are answered
+      // UNAUTHENTICATED and then held half-open by the client, and the other 20 never start.
+      const outcomes = await Promise.all(
+        Array.from(
+          { length: 30 },
+          () =>
+            new Promise<string>((resolve) => {
+              const stream = session.request(
+                {
+                  ':method': 'POST',
+                  ':path': '/apikeys.v1.KeyVerifier/VerifyKey',
+                  'content-type': 'application/grpc',
+                  te: 'trailers',
+                },
+                { endStream: false },
+              );
+              stream.write(Buffer.from([0, 0, 0, 0, 20, 10, 3]));
+              let grpcStatus = 'none';
+              stream.on('response', (headers) => (grpcStatus = String(headers['grpc-status'] ?? grpcStatus)));
+              stream.on('error', () => undefined);
+              stream.on('close', () => resolve(`grpc-status ${grpcStatus}, rst ${stream.rstCode}`));
+              // Safety only: without the reset this test fails here instead of timing out.
+              setTimeout(() => resolve('still open'), 10_000).unref();
+            }),
+        ),
+      );
+      expect(outcomes).toEqual(outcomes.map(() => `grpc-status ${status.UNAUTHENTICATED}, rst 0`));
+    } finally {
+      session.destroy();
+    }
+  });
+
+  it('logs at most LOG_REJECTIONS_PER_SECOND refused callers a second and sums up the others in one line; metrics count all', async () => {
+    server = await startTestServer('sqlite', {
+      AUTH_TOKENS: `gateway=${createHash('sha256').update('rejection-log-token-0123456789').digest('hex')}`,
+      VERIFIER_REQUIRES_AUTH: 'true',
+      LOG_REJECTIONS_PER_SECOND: '5',
+    });
+    const refused = await Promise.all(
+      Array.from({ length: 200 }, () =>
+        grpcError(server!.clients.verifier.verifyKey({ key: 'tt_live_x', clientIp: '', requiredScopes: [] })),
+      ),
+    );
+    expect(refused.every((error) => error.code === status.UNAUTHENTICATED)).toBe(true);
+    const lines = () =>
+      server!.logs
+        .join('')
+        .split('\n')
+        .filter((line) => line !== '');
+    await vi.waitFor(() => expect(lines().some((line) => line.includes('"suppressed"'))).toBe(true), {
+      timeout: 5000,
+    });
+    const oneByOne = lines().filter((line) => line.includes('"msg":"caller rejected"')).length;
+    const suppressed = lines()
+      .filter((line) => line.includes('"suppressed"'))
+      .map((line) => (JSON.parse(line) as { suppressed: number }).suppressed)
+      .reduce((a, b) => a + b, 0);
+    // The 200 calls may straddle a second: two budgets at most.
+    expect(oneByOne).toBeGreaterThanOrEqual(5);
+    expect(oneByOne).toBeLessThanOrEqual(10);
+    expect(oneByOne + suppressed).toBe(200);
+    const metricsAddress = /"metricsAddress":"([^"]+)"/.exec(server.logs.join(''))?.[1];
+    const metrics = await (await fetch(`http://${metricsAddress ?? 'none'}/metrics`)).text();
+    expect(metrics).toContain(
+      'apikeys_rpc_handled_total{method="/apikeys.v1.KeyVerifier/VerifyKey",code="UNAUTHENTICATED"} 200',
+    );
+  });
+});
+
 describe('the server-side default deadline', () => {
+  it('ends a call whose request never fully arrives at the default deadline, counted from its headers, and resets its stream', async () => {
+    const server = await startTestServer('sqlite', { VERIFIER_DEFAULT_DEADLINE_MS: '500' });
+    const session = http2.connect(`http://${server.address}`);
+    session.on('error', () => undefined);
+    try {
+      // A length prefix announcing 60,000 bytes, then 16 KB of them, and never the rest nor the end.
+      const outcome = await new Promise<string>((resolve) => {
+        const stream = session.request(
+          {
+            ':method': 'POST',
+            ':path': '/apikeys.v1.KeyVerifier/VerifyKey',
+            'content-type': 'application/grpc',
+            te: 'trailers',
+          },
+          { endStream: false },
+        );
+        stream.write(Buffer.concat([Buffer.from([0, 0, 0, 0xea, 0x60]), Buffer.alloc(16_384)]));
+        let grpcStatus = 'none';
+        stream.on('response', (headers) => (grpcStatus = String(headers['grpc-status'] ?? grpcStatus)));
+        stream.on('trailers', (headers: http2.IncomingHttpHeaders) => {
+          grpcStatus = String(headers['grpc-status'] ?? grpcStatus);
+        });
+        stream.on('error', () => undefined);
+        stream.on('close', () => resolve(`grpc-status ${grpcStatus}`));
+        // Safety only: without the bound the stream is held until the connection's maximum age.
+        setTimeout(() => resolve('still open'), 10_000).unref();
+      });
+      expect(outcome).toBe(`grpc-status ${status.DEADLINE_EXCEEDED}`);
+      const metricsAddress = /"metricsAddress":"([^"]+)"/.exec(server.logs.join(''))?.[1];
+      const metrics = await (await fetch(`http://${metricsAddress ?? 'none'}/metrics`)).text();
+      expect(metrics).toMatch(/apikeys_transport_limit_events_total\{reason="verifier_default_deadline"\} 1\n/);
+    } finally {
+      session.destroy();
+      await server.stop();
+    }
+  });
+
   it('ends a KeyVerifier call that carries no deadline with DEADLINE_EXCEEDED at the default', async () => {
     let calls = 0;
     const never = { verify: () => new Promise(() => (calls += 1)) } as unknown as KeyVerifier;

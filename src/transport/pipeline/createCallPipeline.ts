@@ -6,6 +6,7 @@ import type { Authenticate } from './CallContext.js';
 import { CallPipeline } from './CallPipeline.js';
 import { composePipeline } from './composePipeline.js';
 import { mapErrorsToStatus } from './mapErrorsToStatus.js';
+import type { LogBudget } from './LogBudget.js';
 import type { Middleware } from './Middleware.js';
 import { observingSteps } from './observingSteps.js';
 import type { RpcObserver } from './recordMetrics.js';
@@ -23,6 +24,8 @@ export interface ServiceOptions {
   readonly defaultDeadlineMs?: number | undefined;
   /** Told of each call ended by that default deadline (a metric). */
   readonly onDefaultDeadline?: (() => void) | undefined;
+  /** How many refused callers are logged a second (shared by every service); omitted: all of them. */
+  readonly rejectionLogBudget?: LogBudget | undefined;
 }
 
 /**

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { AppError } from '../../domain/AppError.js';
 import { CallerRejectedError } from '../CallerRejectedError.js';
 import type { CallFailure } from './CallFailure.js';
+import type { LogBudget } from './LogBudget.js';
 import type { Middleware } from './Middleware.js';
 import { observeOutcome } from './observeOutcome.js';
 import { requestIdForLog } from './requestIdForLog.js';
@@ -22,14 +23,16 @@ function levelOf(call: RpcCall, code: status, cause: unknown): Level {
 /**
  * Writes one line per call when it ends: method, status, duration, peer, caller and request id — never
  * the request body, which can hold a secret. The fields are only built when the line will be written, so
- * a successful VerifyKey at a disabled debug level costs a level check.
+ * a successful VerifyKey at a disabled debug level costs a level check. Refused callers' lines are written
+ * within `rejections` (LOG_REJECTIONS_PER_SECOND): anyone can cause them.
  */
-export function logCalls(logger: Logger): Middleware {
+export function logCalls(logger: Logger, rejections?: LogBudget): Middleware {
   return observeOutcome((call: RpcCall, failure?: CallFailure) => {
     const code = failure?.code ?? status.OK;
     const cause = failure?.cause;
     const level = levelOf(call, code, cause);
     if (!logger.isLevelEnabled(level)) return;
+    if (cause instanceof CallerRejectedError && rejections?.admit() === false) return;
     const durationMs = Number(process.hrtime.bigint() - call.started) / 1e6;
     const fields: Record<string, unknown> = {
       ...requestIdForLog(call.grpc.metadata),

@@ -9,5 +9,8 @@ import { recordMetrics } from './recordMetrics.js';
  * are logged and counted alike.
  */
 export function observingSteps(options: ServiceOptions): Middleware[] {
-  return [...(options.observe === undefined ? [] : [recordMetrics(options.observe)]), logCalls(options.logger)];
+  return [
+    ...(options.observe === undefined ? [] : [recordMetrics(options.observe)]),
+    logCalls(options.logger, options.rejectionLogBudget),
+  ];
 }
