@@ -119,6 +119,7 @@ async function run(label: string, replicaCount: number, waitMs: number, database
   const delays = others.map(() => ({ ms: [] as number[], firstCall: 0 }));
   for (let i = 0; i < REVOCATIONS; i++) {
     const created = await writer.admin.createKey({
+      metadata: {},
       actor: ACTOR,
       name: `p${i}`,
       scopes: ['tickets:read'],

@@ -265,6 +265,7 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
     tokens: config.authTokens,
     clientCertificates: config.clientCertificates,
     adminClientIds: config.adminClientIds,
+    leakReporterClientIds: config.leakReporterClientIds,
     verifierRequiresAuth: config.verifierRequiresAuth,
   });
   const certificates =
@@ -301,6 +302,7 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
     defaultDeadlineMs: limits.adminDefaultDeadlineMs,
     onDefaultDeadline: () => transportEvents.record('admin_default_deadline'),
   };
+  const leakReporterOptions = { ...adminOptions, authenticate: authenticator.forLeakReporter() };
   const verifierOptions = {
     logger,
     failureLogBudget,
@@ -310,13 +312,17 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
     onDefaultDeadline: () => transportEvents.record('verifier_default_deadline'),
   };
   const built = createServer({
-    keyAdmin: createKeyAdminService(admin, clock, adminOptions),
+    keyAdmin: createKeyAdminService(admin, clock, adminOptions, leakReporterOptions),
     keyVerifier: createKeyVerifierService(verifier, verifierOptions),
     maxReceiveMessageBytes: config.maxReceiveMessageBytes,
     limits,
     // The same authentication, decided before a request is read; its refusals logged and counted as the
     // pipeline's would be.
-    callerGuards: { keyAdmin: callerGuard(adminOptions), keyVerifier: callerGuard(verifierOptions) },
+    callerGuards: {
+      keyAdmin: callerGuard(adminOptions),
+      leakReporter: callerGuard(leakReporterOptions),
+      keyVerifier: callerGuard(verifierOptions),
+    },
     onDefaultDeadline: (service) =>
       transportEvents.record(service === 'keyAdmin' ? 'admin_default_deadline' : 'verifier_default_deadline'),
   });

@@ -6,6 +6,7 @@ const STATE_NAMES: Readonly<Record<number, string>> = {
   [KeyState.KEY_STATE_ACTIVE]: 'active',
   [KeyState.KEY_STATE_EXPIRED]: 'expired',
   [KeyState.KEY_STATE_REVOKED]: 'revoked',
+  [KeyState.KEY_STATE_DISABLED]: 'disabled',
 };
 
 const ROLE_NAMES: Readonly<Record<number, string>> = {
@@ -39,6 +40,7 @@ export function formatKey(key: ApiKey): string {
     ['state', stateName(key.state)],
     ['scopes', key.scopes.join(', ')],
     ['allowed ips', key.allowedIps.length === 0 ? 'any' : key.allowedIps.join(', ')],
+    ...Object.entries(key.metadata).map(([name, value]): [string, string] => [`meta ${name}`, value]),
     ['created', `${formatTime(key.createTime)} by ${key.createdByUserId} (${roleName(key.createdByRole)})`],
     ['expires', formatTime(key.expireTime)],
     ['updated', formatTime(key.updateTime)],
@@ -46,6 +48,9 @@ export function formatKey(key: ApiKey): string {
   if (key.revokeTime !== undefined) {
     const reason = key.revokeReason === '' ? '' : `: ${key.revokeReason}`;
     fields.push(['revoked', `${formatTime(key.revokeTime)} by ${key.revokedByUserId}${reason}`]);
+  }
+  if (key.disableTime !== undefined) {
+    fields.push(['suspended', `${formatTime(key.disableTime)} by ${key.disabledByUserId}`]);
   }
   fields.push([
     'last used',

@@ -31,6 +31,22 @@ export function listOption(values: OptionValues, name: string): string[] | undef
     .filter((entry) => entry !== '');
 }
 
+/**
+ * Repeated `NAME=VALUE` flags (no comma splitting: values may hold commas) as a map, or undefined when
+ * absent; the service validates names and values.
+ */
+export function metadataOption(values: OptionValues, name: string): Record<string, string> | undefined {
+  const value = values[name];
+  if (value === undefined) return undefined;
+  const metadata: Record<string, string> = {};
+  for (const entry of (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string')) {
+    const split = entry.indexOf('=');
+    if (split < 1) throw new UsageError(`--${name} must be NAME=VALUE, got ${JSON.stringify(entry.slice(0, 80))}`);
+    metadata[entry.slice(0, split).trim()] = entry.slice(split + 1);
+  }
+  return metadata;
+}
+
 /** An integer flag within [min, max], or undefined when absent. */
 export function intOption(values: OptionValues, name: string, min: number, max: number): number | undefined {
   const value = stringOption(values, name);

@@ -3,7 +3,14 @@ import type { Timestamp } from '../../gen/google/protobuf/timestamp.js';
 
 /** Why a key was refused (`unrecognized`: a reason added to the service after this client was built). */
 export type DenialReason =
-  'malformed' | 'not_found' | 'revoked' | 'expired' | 'ip_not_allowed' | 'insufficient_scope' | 'unrecognized';
+  | 'malformed'
+  | 'not_found'
+  | 'revoked'
+  | 'expired'
+  | 'disabled'
+  | 'ip_not_allowed'
+  | 'insufficient_scope'
+  | 'unrecognized';
 
 /** The key a verification identified. */
 export interface VerifiedKey {
@@ -17,6 +24,8 @@ export interface VerifiedKey {
   /** The tenant the request acts in. */
   readonly organizationId: string;
   readonly createdByUserId: string;
+  /** The key's metadata (names → values, set by its admins), to route or tag the request by. */
+  readonly metadata: Readonly<Record<string, string>>;
 }
 
 /** The answer of VerifyKey: a denial is data, not an error. */
@@ -32,7 +41,7 @@ export type VerifyResult =
   | {
       readonly valid: false;
       readonly reason: DenialReason;
-      /** What a gateway should answer: 401 (malformed, unknown, revoked, expired) or 403 (IP, scope). */
+      /** What a gateway should answer: 401 (malformed, unknown, revoked, expired, disabled) or 403 (IP, scope). */
       readonly httpStatus: 401 | 403;
       /** A sentence the key's owner can act on. */
       readonly message: string;
@@ -46,6 +55,7 @@ const DENIAL_FROM_PROTO: ReadonlyMap<number, DenialReason> = new Map([
   [ProtoDenialReason.DENIAL_REASON_NOT_FOUND, 'not_found'],
   [ProtoDenialReason.DENIAL_REASON_REVOKED, 'revoked'],
   [ProtoDenialReason.DENIAL_REASON_EXPIRED, 'expired'],
+  [ProtoDenialReason.DENIAL_REASON_DISABLED, 'disabled'],
   [ProtoDenialReason.DENIAL_REASON_IP_NOT_ALLOWED, 'ip_not_allowed'],
   [ProtoDenialReason.DENIAL_REASON_INSUFFICIENT_SCOPE, 'insufficient_scope'],
 ]);
@@ -67,6 +77,7 @@ export function fromVerifyKeyResponse(response: VerifyKeyResponse): VerifyResult
           expiresAt: toDate(response.expireTime),
           organizationId: response.organizationId,
           createdByUserId: response.createdByUserId,
+          metadata: response.metadata,
         };
   const authenticatedAt = toDate(response.authenticateTime);
   if (response.valid && key !== undefined) {

@@ -61,6 +61,8 @@ export interface Config {
   readonly tls: TlsMaterial | null;
   readonly tlsReloadIntervalMs: number;
   readonly adminClientIds: readonly string[];
+  /** LEAK_REPORTER_CLIENT_IDS: who may call ReportLeakedKeys. */
+  readonly leakReporterClientIds: readonly string[];
   readonly verifierRequiresAuth: boolean;
   readonly allowInsecure: readonly InsecureMode[];
   /** Derived: client certificates are required (TLS_CLIENT_CA_FILE is set). */

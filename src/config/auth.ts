@@ -73,6 +73,13 @@ export const AUTH_SETTINGS = {
     }),
     '(none)',
   ),
+  LEAK_REPORTER_CLIENT_IDS: documented(
+    clientIds({
+      default: [],
+      desc: 'comma-separated caller identities allowed to call `ReportLeakedKeys` (and only that, unless also in `ADMIN_CLIENT_IDS`): the receiver of a secret scanner; see [docs/leaks.md](docs/leaks.md)',
+    }),
+    '(none)',
+  ),
   VERIFIER_REQUIRES_AUTH: documented(
     bool({ default: false, desc: '`true`: `VerifyKey` also requires an authenticated caller (any identity)' }),
     '`false`',

@@ -79,6 +79,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tls,
     tlsReloadIntervalMs: raw.TLS_RELOAD_INTERVAL_MS,
     adminClientIds: raw.ADMIN_CLIENT_IDS,
+    leakReporterClientIds: raw.LEAK_REPORTER_CLIENT_IDS,
     verifierRequiresAuth: raw.VERIFIER_REQUIRES_AUTH,
     allowInsecure: raw.ALLOW_INSECURE,
     clientCertificates,

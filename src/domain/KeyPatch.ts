@@ -6,10 +6,13 @@ export type PatchableKeyField =
   | 'name'
   | 'scopes'
   | 'allowedIps'
+  | 'metadata'
   | 'expireTime'
   | 'revokeTime'
   | 'revokedByUserId'
   | 'revokeReason'
+  | 'disableTime'
+  | 'disabledByUserId'
   | 'replacedByKeyId';
 
 /**
@@ -28,10 +31,13 @@ export function keyPatch(updateTime: number): KeyPatch {
     name: UNCHANGED,
     scopes: UNCHANGED,
     allowedIps: UNCHANGED,
+    metadata: UNCHANGED,
     expireTime: UNCHANGED,
     revokeTime: UNCHANGED,
     revokedByUserId: UNCHANGED,
     revokeReason: UNCHANGED,
+    disableTime: UNCHANGED,
+    disabledByUserId: UNCHANGED,
     replacedByKeyId: UNCHANGED,
   };
 }
@@ -45,10 +51,13 @@ export function applyKeyPatch(key: ApiKeyRecord, patch: KeyPatch): ApiKeyRecord 
     name: valueAfter(patch.name, key.name),
     scopes: valueAfter(patch.scopes, key.scopes),
     allowedIps: valueAfter(patch.allowedIps, key.allowedIps),
+    metadata: valueAfter(patch.metadata, key.metadata),
     expireTime: valueAfter(patch.expireTime, key.expireTime),
     revokeTime: valueAfter(patch.revokeTime, key.revokeTime),
     revokedByUserId: valueAfter(patch.revokedByUserId, key.revokedByUserId),
     revokeReason: valueAfter(patch.revokeReason, key.revokeReason),
+    disableTime: valueAfter(patch.disableTime, key.disableTime),
+    disabledByUserId: valueAfter(patch.disabledByUserId, key.disabledByUserId),
     replacedByKeyId: valueAfter(patch.replacedByKeyId, key.replacedByKeyId),
   };
 }

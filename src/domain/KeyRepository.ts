@@ -18,6 +18,10 @@ export interface KeyListQuery {
   /** Only keys in these states at `now` (by the rule of `keyStateAt`); empty (or all three) = all. */
   readonly states: readonly KeyState[];
   readonly now: number;
+  /** Only keys not used since this instant (epoch ms): last used strictly before it, or never. */
+  readonly unusedSince?: number;
+  /** Only keys whose expiry is strictly before this instant (epoch ms). */
+  readonly expireBefore?: number;
   readonly limit: number;
   /** Continue after this row: strictly older, or as old with a smaller id. */
   readonly after?: ListCursor;

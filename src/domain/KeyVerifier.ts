@@ -8,7 +8,8 @@ import { MAX_SCOPES_PER_REQUEST } from './ScopeCatalog.js';
 import type { VerifiableKey } from './VerifiableKey.js';
 
 /** Why a key was refused; see DENIAL_HTTP_STATUS. */
-export type DenialReason = 'malformed' | 'not_found' | 'revoked' | 'expired' | 'ip_not_allowed' | 'insufficient_scope';
+export type DenialReason =
+  'malformed' | 'not_found' | 'revoked' | 'expired' | 'disabled' | 'ip_not_allowed' | 'insufficient_scope';
 
 /** The HTTP status a gateway should answer for each denial. */
 export const DENIAL_HTTP_STATUS: Readonly<Record<DenialReason, 401 | 403>> = {
@@ -16,6 +17,7 @@ export const DENIAL_HTTP_STATUS: Readonly<Record<DenialReason, 401 | 403>> = {
   not_found: 401,
   revoked: 401,
   expired: 401,
+  disabled: 401,
   ip_not_allowed: 403,
   insufficient_scope: 403,
 };
@@ -28,7 +30,7 @@ export type Verification =
       readonly reason: DenialReason;
       readonly message: string;
       readonly now: number;
-      /** Set once the key was identified (revoked, expired, IP, scope). */
+      /** Set once the key was identified (revoked, expired, disabled, IP, scope). */
       readonly key?: VerifiableKey;
     };
 
@@ -52,7 +54,7 @@ export interface KeyVerifierOptions {
 
 /**
  * Decides whether a presented key may be used, in this order: malformed → not found → revoked →
- * expired → IP not allowed → insufficient scope.
+ * expired → disabled → IP not allowed → insufficient scope.
  */
 export class KeyVerifier {
   /** Decisions made, by outcome. */
@@ -62,6 +64,7 @@ export class KeyVerifier {
     not_found: 0,
     revoked: 0,
     expired: 0,
+    disabled: 0,
     ip_not_allowed: 0,
     insufficient_scope: 0,
   };
@@ -110,6 +113,14 @@ export class KeyVerifier {
     }
     if (now >= key.expireTime) {
       return deny('expired', `API key ${key.prefix}… expired at ${iso(key.expireTime)}; create a new key`, now, key);
+    }
+    if (key.disableTime !== null) {
+      return deny(
+        'disabled',
+        `API key ${key.prefix}… is suspended (since ${iso(key.disableTime)}, by user ${key.disabledByUserId ?? 'unknown'}); ask that user or another Admin of your organization to resume it`,
+        now,
+        key,
+      );
     }
     // Read once, length first: only a canonical address is ever kept (memo key, last_used_ip).
     const client = clientAddress(input.clientIp);

@@ -9,9 +9,13 @@ export interface VerifiableKey {
   readonly prefix: string;
   readonly scopes: readonly string[];
   readonly scopeSet: ReadonlySet<string>;
+  readonly metadata: Readonly<Record<string, string>>;
   readonly allowlist: IpAllowlist;
   readonly expireTime: number;
   readonly revokeTime: number | null;
+  /** Set while the key is suspended. */
+  readonly disableTime: number | null;
+  readonly disabledByUserId: string | null;
   readonly createdByUserId: string;
   /** The stored key's version this copy was made from (ApiKeyRecord.version). */
   readonly version: number;
@@ -26,9 +30,12 @@ export function toVerifiableKey(record: ApiKeyRecord): VerifiableKey {
     prefix: record.prefix,
     scopes: record.scopes,
     scopeSet: new Set(record.scopes),
+    metadata: record.metadata,
     allowlist: new IpAllowlist(record.allowedIps),
     expireTime: record.expireTime,
     revokeTime: record.revokeTime,
+    disableTime: record.disableTime,
+    disabledByUserId: record.disabledByUserId,
     createdByUserId: record.createdByUserId,
     version: record.version,
   };

@@ -2,7 +2,10 @@
 export type Role = 'admin' | 'read_only_admin' | 'member';
 
 /** Lifecycle state, always derived from the clock (never stored). */
-export type KeyState = 'active' | 'expired' | 'revoked';
+export type KeyState = 'active' | 'expired' | 'revoked' | 'disabled';
+
+/** Every key state, in the order of `keyStateAt`'s rule. */
+export const KEY_STATES: readonly KeyState[] = ['revoked', 'expired', 'disabled', 'active'];
 
 /** The user on whose behalf a KeyAdmin call is made, plus the authenticated calling backend. */
 export interface Actor {
@@ -25,6 +28,8 @@ export interface ApiKeyRecord {
   readonly scopes: readonly string[];
   /** Canonical entries; empty = any IP. */
   readonly allowedIps: readonly string[];
+  /** Names → values, sorted by name (normalizeMetadata's limits); empty when none. */
+  readonly metadata: Readonly<Record<string, string>>;
   readonly createdByUserId: string;
   readonly createdByRole: Role;
   readonly createTime: number;
@@ -33,6 +38,10 @@ export interface ApiKeyRecord {
   readonly revokeTime: number | null;
   readonly revokedByUserId: string | null;
   readonly revokeReason: string | null;
+  /** When an Admin suspended the key (UpdateKey `enabled = false`); null while it is enabled. */
+  readonly disableTime: number | null;
+  /** The Admin who suspended it; null while it is enabled. */
+  readonly disabledByUserId: string | null;
   readonly lastUsedTime: number | null;
   readonly lastUsedIp: string | null;
   readonly rotatedFromKeyId: string | null;
@@ -45,7 +54,8 @@ export interface ApiKeyRecord {
 }
 
 /** Audited actions. */
-export type AuditAction = 'key_created' | 'key_updated' | 'key_revoked' | 'key_rotated';
+export type AuditAction =
+  'key_created' | 'key_updated' | 'key_revoked' | 'key_rotated' | 'key_disabled' | 'key_enabled';
 
 /** One changed field of an audited action; values rendered as text, never a secret. */
 export interface FieldChange {
@@ -61,7 +71,8 @@ export interface AuditEventRecord {
   readonly keyId: string;
   readonly action: AuditAction;
   readonly actorUserId: string;
-  readonly actorRole: Role;
+  /** `none` for a write no user made (ReportLeakedKeys: the reporting caller is in `caller`). */
+  readonly actorRole: Role | 'none';
   readonly caller: string;
   readonly createTime: number;
   readonly relatedKeyId: string | null;
@@ -69,8 +80,15 @@ export interface AuditEventRecord {
   readonly reason: string | null;
 }
 
-/** Returns the state of `key` at instant `now`: revocation wins, then expiry. */
-export function keyStateAt(key: Pick<ApiKeyRecord, 'revokeTime' | 'expireTime'>, now: number): KeyState {
+/**
+ * Returns the state of `key` at instant `now`: revocation wins, then expiry (a suspended key's expiry keeps
+ * running), then suspension.
+ */
+export function keyStateAt(
+  key: Pick<ApiKeyRecord, 'revokeTime' | 'expireTime' | 'disableTime'>,
+  now: number,
+): KeyState {
   if (key.revokeTime !== null) return 'revoked';
-  return now >= key.expireTime ? 'expired' : 'active';
+  if (now >= key.expireTime) return 'expired';
+  return key.disableTime !== null ? 'disabled' : 'active';
 }

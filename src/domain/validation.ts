@@ -43,13 +43,18 @@ export function normalizeReason(value: string): string | null {
   return trimmed;
 }
 
-/** Validates a page size: 0 → `fallback`, 1…`max`, anything else INVALID_ARGUMENT. */
+/**
+ * Validates a page size: 0 → `fallback`, 1…`max` as asked, above `max` reduced to `max` (AIP-158: a caller
+ * asking for more gets the most a page holds, not an error); negative (or fractional) INVALID_ARGUMENT.
+ */
 export function pageSize(value: number, fallback: number, max: number): number {
   if (value === 0) return fallback;
-  if (!Number.isInteger(value) || value < 1 || value > max) {
-    throw invalidArgument(`page_size must be between 1 and ${max} (0 means ${fallback}), got ${value}`);
+  if (!Number.isInteger(value) || value < 0) {
+    throw invalidArgument(
+      `page_size must not be negative (0 means ${fallback}, above ${max} means ${max}), got ${value}`,
+    );
   }
-  return value;
+  return Math.min(value, max);
 }
 
 /** Length in Unicode code points (what MySQL's utf8mb4 VARCHAR counts), not UTF-16 units. */

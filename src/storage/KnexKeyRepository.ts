@@ -78,6 +78,11 @@ export class KnexKeyRepository implements KeyRepository {
       const builder = this.db<KeyRow>('api_keys').where('organization_id', query.organizationId);
       if (query.createdByUserId !== undefined) void builder.andWhere('created_by_user_id', query.createdByUserId);
       whereKeyStates(builder, query.states, query.now);
+      const { unusedSince, expireBefore } = query;
+      if (unusedSince !== undefined) {
+        void builder.andWhere((q) => void q.whereNull('last_used_time').orWhere('last_used_time', '<', unusedSince));
+      }
+      if (expireBefore !== undefined) void builder.andWhere('expire_time', '<', expireBefore);
       const rows = await pageNewestFirst(builder, query.after, query.limit);
       return rows.map(fromKeyRow);
     });

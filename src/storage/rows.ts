@@ -11,6 +11,8 @@ export interface KeyRow {
   secret_hash: Buffer;
   scopes: string;
   allowed_ips: string;
+  /** JSON object; null for keys created before metadata existed. */
+  metadata: string | null;
   created_by_user_id: string;
   created_by_role: string;
   create_time: number | string;
@@ -19,6 +21,8 @@ export interface KeyRow {
   revoke_time: number | string | null;
   revoked_by_user_id: string | null;
   revoke_reason: string | null;
+  disable_time: number | string | null;
+  disabled_by_user_id: string | null;
   last_used_time: number | string | null;
   last_used_ip: string | null;
   rotated_from_key_id: string | null;
@@ -69,6 +73,7 @@ export function fromKeyRow(row: KeyRow): ApiKeyRecord {
     secretHash: Buffer.from(row.secret_hash),
     scopes: JSON.parse(row.scopes) as string[],
     allowedIps: JSON.parse(row.allowed_ips) as string[],
+    metadata: row.metadata === null ? {} : (JSON.parse(row.metadata) as Record<string, string>),
     createdByUserId: row.created_by_user_id,
     createdByRole: row.created_by_role as Role,
     createTime: fromBigInt(row.create_time),
@@ -77,6 +82,8 @@ export function fromKeyRow(row: KeyRow): ApiKeyRecord {
     revokeTime: fromBigIntOrNull(row.revoke_time),
     revokedByUserId: row.revoked_by_user_id,
     revokeReason: row.revoke_reason,
+    disableTime: fromBigIntOrNull(row.disable_time),
+    disabledByUserId: row.disabled_by_user_id,
     lastUsedTime: fromBigIntOrNull(row.last_used_time),
     // Rows written before last_used_ip was canonicalised can hold any text a caller sent: not shown.
     lastUsedIp: canonicalIpOrNull(row.last_used_ip),
@@ -96,6 +103,7 @@ export function toKeyRow(key: ApiKeyRecord): KeyRow {
     secret_hash: key.secretHash,
     scopes: JSON.stringify(key.scopes),
     allowed_ips: JSON.stringify(key.allowedIps),
+    metadata: JSON.stringify(key.metadata),
     created_by_user_id: key.createdByUserId,
     created_by_role: key.createdByRole,
     create_time: key.createTime,
@@ -104,6 +112,8 @@ export function toKeyRow(key: ApiKeyRecord): KeyRow {
     revoke_time: key.revokeTime,
     revoked_by_user_id: key.revokedByUserId,
     revoke_reason: key.revokeReason,
+    disable_time: key.disableTime,
+    disabled_by_user_id: key.disabledByUserId,
     last_used_time: key.lastUsedTime,
     last_used_ip: key.lastUsedIp,
     rotated_from_key_id: key.rotatedFromKeyId,
@@ -116,22 +126,27 @@ const PATCH_COLUMNS: Record<Exclude<keyof KeyPatch, 'updateTime'>, keyof KeyRow>
   name: 'name',
   scopes: 'scopes',
   allowedIps: 'allowed_ips',
+  metadata: 'metadata',
   expireTime: 'expire_time',
   revokeTime: 'revoke_time',
   revokedByUserId: 'revoked_by_user_id',
   revokeReason: 'revoke_reason',
+  disableTime: 'disable_time',
+  disabledByUserId: 'disabled_by_user_id',
   replacedByKeyId: 'replaced_by_key_id',
 };
 
 /**
  * The columns a patch writes: the update time and every field it sets (`setTo(null)` writes NULL), lists
- * as JSON; fields it leaves unchanged are not in the UPDATE.
+ * and metadata as JSON; fields it leaves unchanged are not in the UPDATE.
  */
 export function toPatchRow(patch: KeyPatch): Partial<Record<keyof KeyRow, unknown>> {
   const row: Partial<Record<keyof KeyRow, unknown>> = { update_time: patch.updateTime };
   for (const [property, column] of Object.entries(PATCH_COLUMNS) as [keyof typeof PATCH_COLUMNS, keyof KeyRow][]) {
     const update = patch[property];
-    if (update.kind === 'set') row[column] = Array.isArray(update.value) ? JSON.stringify(update.value) : update.value;
+    if (update.kind !== 'set') continue;
+    const value: unknown = update.value;
+    row[column] = value !== null && typeof value === 'object' ? JSON.stringify(value) : value;
   }
   return row;
 }

@@ -14,6 +14,8 @@ export interface CallerAuthenticationOptions {
   readonly clientCertificates: boolean;
   /** Identities (certificate identities, token names) allowed to call KeyAdmin. */
   readonly adminClientIds: readonly string[];
+  /** Identities allowed to call KeyAdmin.ReportLeakedKeys (and nothing else of KeyAdmin unless admins too). */
+  readonly leakReporterClientIds?: readonly string[];
   /** Whether VerifyKey requires an authenticated caller too. */
   readonly verifierRequiresAuth: boolean;
 }
@@ -31,11 +33,13 @@ const BEARER = /^Bearer +([\x21-\x7e]+) *$/i;
 export class CallerAuthenticator {
   private readonly tokens: ServiceTokens;
   private readonly admins: ReadonlySet<string>;
+  private readonly leakReporters: ReadonlySet<string>;
   private readonly howToAuthenticate: string;
 
   constructor(private readonly options: CallerAuthenticationOptions) {
     this.tokens = new ServiceTokens(options.tokens);
     this.admins = new Set(options.adminClientIds);
+    this.leakReporters = new Set(options.leakReporterClientIds ?? []);
     const ways = [
       ...(this.tokens.size > 0 ? ['send "authorization: Bearer <service token>" metadata'] : []),
       ...(options.clientCertificates ? ['connect with a client certificate issued by the configured CA'] : []),
@@ -75,6 +79,25 @@ export class CallerAuthenticator {
         throw new CallerRejectedError(
           'PERMISSION_DENIED',
           `caller "${caller}" may not use KeyAdmin: it is not in the service's list of admin clients (ADMIN_CLIENT_IDS)`,
+          caller,
+        );
+      }
+      return { caller };
+    };
+  }
+
+  /**
+   * KeyAdmin.ReportLeakedKeys: an authenticated caller in LEAK_REPORTER_CLIENT_IDS (being an admin client
+   * is not enough: the receiver of a public scanner needs no other right); undefined without authentication.
+   */
+  forLeakReporter(): Authenticate | undefined {
+    if (!this.enabled) return undefined;
+    return (call) => {
+      const caller = this.authenticate(call);
+      if (!this.leakReporters.has(caller)) {
+        throw new CallerRejectedError(
+          'PERMISSION_DENIED',
+          `caller "${caller}" may not report leaked keys: it is not in the service's list of leak reporters (LEAK_REPORTER_CLIENT_IDS)`,
           caller,
         );
       }

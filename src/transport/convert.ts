@@ -8,6 +8,8 @@ import {
   type AuditEvent,
   DenialReason as ProtoDenialReason,
   KeyState as ProtoKeyState,
+  LeakOutcome,
+  type LeakedKeyResult,
   type Propagation as ProtoPropagation,
   Role as ProtoRole,
   type Actor as ProtoActor,
@@ -16,6 +18,7 @@ import {
 } from '../../gen/apikeys/v1/api_keys.js';
 import type { Timestamp } from '../../gen/google/protobuf/timestamp.js';
 import { invalidArgument } from '../domain/AppError.js';
+import type { LeakResult } from '../domain/admin/reportLeakedKeys.js';
 import type { Verification } from '../domain/KeyVerifier.js';
 import type { Propagation } from '../domain/Propagation.js';
 import { DENIAL_HTTP_STATUS } from '../domain/KeyVerifier.js';
@@ -39,6 +42,7 @@ const STATE_TO_PROTO: Readonly<Record<KeyState, ProtoKeyState>> = {
   active: ProtoKeyState.KEY_STATE_ACTIVE,
   expired: ProtoKeyState.KEY_STATE_EXPIRED,
   revoked: ProtoKeyState.KEY_STATE_REVOKED,
+  disabled: ProtoKeyState.KEY_STATE_DISABLED,
 };
 const STATE_FROM_PROTO: ReadonlyMap<number, KeyState> = new Map(
   Object.entries(STATE_TO_PROTO).map(([state, proto]) => [proto, state as KeyState]),
@@ -48,12 +52,15 @@ const ACTION_TO_PROTO: Readonly<Record<AuditAction, ProtoAuditAction>> = {
   key_updated: ProtoAuditAction.AUDIT_ACTION_KEY_UPDATED,
   key_revoked: ProtoAuditAction.AUDIT_ACTION_KEY_REVOKED,
   key_rotated: ProtoAuditAction.AUDIT_ACTION_KEY_ROTATED,
+  key_disabled: ProtoAuditAction.AUDIT_ACTION_KEY_DISABLED,
+  key_enabled: ProtoAuditAction.AUDIT_ACTION_KEY_ENABLED,
 };
 const DENIAL_TO_PROTO = {
   malformed: ProtoDenialReason.DENIAL_REASON_MALFORMED,
   not_found: ProtoDenialReason.DENIAL_REASON_NOT_FOUND,
   revoked: ProtoDenialReason.DENIAL_REASON_REVOKED,
   expired: ProtoDenialReason.DENIAL_REASON_EXPIRED,
+  disabled: ProtoDenialReason.DENIAL_REASON_DISABLED,
   ip_not_allowed: ProtoDenialReason.DENIAL_REASON_IP_NOT_ALLOWED,
   insufficient_scope: ProtoDenialReason.DENIAL_REASON_INSUFFICIENT_SCOPE,
 } as const;
@@ -112,6 +119,7 @@ export function apiKeyToProto(key: ApiKeyRecord, now: number): ApiKey {
     prefix: key.prefix,
     scopes: [...key.scopes],
     allowedIps: [...key.allowedIps],
+    metadata: { ...key.metadata },
     state: STATE_TO_PROTO[keyStateAt(key, now)],
     createTime: timestampFromMs(key.createTime),
     expireTime: timestampFromMs(key.expireTime),
@@ -125,6 +133,8 @@ export function apiKeyToProto(key: ApiKeyRecord, now: number): ApiKey {
     revokeReason: key.revokeReason ?? '',
     rotatedFromKeyId: key.rotatedFromKeyId ?? '',
     replacedByKeyId: key.replacedByKeyId ?? '',
+    disableTime: optionalTime(key.disableTime),
+    disabledByUserId: key.disabledByUserId ?? '',
   });
 }
 
@@ -136,7 +146,7 @@ export function auditEventToProto(event: AuditEventRecord): AuditEvent {
     keyId: event.keyId,
     action: ACTION_TO_PROTO[event.action],
     actorUserId: event.actorUserId,
-    actorRole: ROLE_TO_PROTO[event.actorRole],
+    actorRole: event.actorRole === 'none' ? ProtoRole.ROLE_UNSPECIFIED : ROLE_TO_PROTO[event.actorRole],
     caller: event.caller,
     createTime: timestampFromMs(event.createTime),
     relatedKeyId: event.relatedKeyId ?? '',
@@ -157,6 +167,20 @@ export function propagationToProto(propagation: Propagation | null): ProtoPropag
   };
 }
 
+const LEAK_OUTCOME_TO_PROTO: Readonly<Record<LeakResult['outcome'], LeakOutcome>> = {
+  not_a_key: LeakOutcome.LEAK_OUTCOME_NOT_A_KEY,
+  unknown: LeakOutcome.LEAK_OUTCOME_UNKNOWN,
+  already_inactive: LeakOutcome.LEAK_OUTCOME_ALREADY_INACTIVE,
+  revoked: LeakOutcome.LEAK_OUTCOME_REVOKED,
+};
+
+/** One candidate's outcome of ReportLeakedKeys: the key's id, organization and prefix once identified. */
+export function leakResultToProto(result: LeakResult): LeakedKeyResult {
+  const outcome = LEAK_OUTCOME_TO_PROTO[result.outcome];
+  if (!('key' in result)) return { outcome, keyId: '', organizationId: '', keyPrefix: '' };
+  return { outcome, keyId: result.key.id, organizationId: result.key.organizationId, keyPrefix: result.key.prefix };
+}
+
 /** A catalog entry. */
 export function scopeToProto(scope: ScopeDefinition): Scope {
   return { ...scope };
@@ -165,7 +189,7 @@ export function scopeToProto(scope: ScopeDefinition): Scope {
 /** The parts of a VerifyKey response that depend only on the key, built once per cached key. */
 type KeyFields = Pick<
   VerifyKeyResponse,
-  'keyId' | 'keyName' | 'keyPrefix' | 'scopes' | 'expireTime' | 'organizationId' | 'createdByUserId'
+  'keyId' | 'keyName' | 'keyPrefix' | 'scopes' | 'expireTime' | 'organizationId' | 'createdByUserId' | 'metadata'
 >;
 const keyFieldsCache = new WeakMap<VerifiableKey, KeyFields>();
 const NO_KEY: KeyFields = {
@@ -176,6 +200,7 @@ const NO_KEY: KeyFields = {
   expireTime: undefined,
   organizationId: '',
   createdByUserId: '',
+  metadata: {},
 };
 
 function keyFields(key: VerifiableKey | undefined): KeyFields {
@@ -190,6 +215,7 @@ function keyFields(key: VerifiableKey | undefined): KeyFields {
       expireTime: timestampFromMs(key.expireTime),
       organizationId: key.organizationId,
       createdByUserId: key.createdByUserId,
+      metadata: key.metadata,
     };
     keyFieldsCache.set(key, fields);
   }

@@ -1,7 +1,14 @@
 import type { KeyAdminServer } from '../../gen/apikeys/v1/api_keys.js';
 import type { Clock } from '../domain/Clock.js';
 import type { KeyAdministration } from '../domain/admin/createKeyAdministration.js';
-import { actorFromProto, apiKeyToProto, auditEventToProto, propagationToProto, scopeToProto } from './convert.js';
+import {
+  actorFromProto,
+  apiKeyToProto,
+  auditEventToProto,
+  leakResultToProto,
+  propagationToProto,
+  scopeToProto,
+} from './convert.js';
 import { keyEditsFromUpdateRequest } from './keyEditsFromUpdateRequest.js';
 import { listAuditInputFromProto, listKeysInputFromProto } from './listInputsFromProto.js';
 import type { UseCaseContext } from '../domain/admin/UseCaseContext.js';
@@ -9,9 +16,16 @@ import { createCallPipeline, type ServiceOptions } from './pipeline/createCallPi
 import type { CallLifetime } from './pipeline/RpcCall.js';
 
 /** The KeyAdmin gRPC service: decode and validate, call the domain, encode. */
-export function createKeyAdminService(admin: KeyAdministration, clock: Clock, options: ServiceOptions): KeyAdminServer {
+export function createKeyAdminService(
+  admin: KeyAdministration,
+  clock: Clock,
+  options: ServiceOptions,
+  leakReporterOptions: ServiceOptions = options,
+): KeyAdminServer {
   const method = (name: string) => `/apikeys.v1.KeyAdmin/${name}`;
   const pipeline = createCallPipeline(options);
+  // ReportLeakedKeys has its own callers (LEAK_REPORTER_CLIENT_IDS), so its own authentication step.
+  const leakPipeline = createCallPipeline(leakReporterOptions);
   return {
     createKey: pipeline.unary(method('CreateKey'), async (request, context, call) => {
       const actor = actorFromProto(request.actor, context.caller);
@@ -19,6 +33,7 @@ export function createKeyAdminService(admin: KeyAdministration, clock: Clock, op
         name: request.name,
         scopes: request.scopes,
         allowedIps: request.allowedIps,
+        metadata: request.metadata,
         ...(request.expiresInHours !== undefined ? { expiresInHours: request.expiresInHours } : {}),
       };
       const created = await admin.createKey(actor, input, contextOf(call));
@@ -83,6 +98,14 @@ export function createKeyAdminService(admin: KeyAdministration, clock: Clock, op
       const input = listAuditInputFromProto(request);
       const page = await admin.listAuditEvents(actorFromProto(request.actor, context.caller), input);
       return { events: page.items.map(auditEventToProto), nextPageToken: page.nextPageToken };
+    }),
+    reportLeakedKeys: leakPipeline.unary(method('ReportLeakedKeys'), async (request, context, call) => {
+      const report = await admin.reportLeakedKeys(
+        context.caller,
+        request.candidates.map((candidate) => ({ key: candidate.key, location: candidate.location })),
+        contextOf(call),
+      );
+      return { results: report.results.map(leakResultToProto), propagation: propagationToProto(report.propagation) };
     }),
   } satisfies KeyAdminServer;
 }

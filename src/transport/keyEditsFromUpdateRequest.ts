@@ -4,7 +4,7 @@ import { setTo, UNCHANGED } from '../domain/FieldUpdate.js';
 import type { KeyEdits } from '../domain/admin/updateKey.js';
 
 /** The `update_mask` paths, in the order error messages list them. */
-const UPDATABLE = ['name', 'scopes', 'allowed_ips', 'expires_in_hours'] as const;
+const UPDATABLE = ['name', 'scopes', 'allowed_ips', 'expires_in_hours', 'enabled', 'metadata'] as const;
 type UpdatablePath = (typeof UPDATABLE)[number];
 /** Most unknown update_mask paths an error message names. */
 const MAX_NAMED_PATHS = 5;
@@ -34,5 +34,8 @@ export function keyEditsFromUpdateRequest(request: UpdateKeyRequest): KeyEdits {
     scopes: masked.has('scopes') ? setTo(request.scopes) : UNCHANGED,
     allowedIps: masked.has('allowed_ips') ? setTo(request.allowedIps) : UNCHANGED,
     expiresInHours: masked.has('expires_in_hours') ? setTo(request.expiresInHours) : UNCHANGED,
+    // Unset with `enabled` in the mask is proto3's default, false: suspend.
+    enabled: masked.has('enabled') ? setTo(request.enabled ?? false) : UNCHANGED,
+    metadata: masked.has('metadata') ? setTo(request.metadata) : UNCHANGED,
   };
 }

@@ -10,9 +10,13 @@ export function listKeysInputFromProto(request: ListKeysRequest): ListKeysInput 
   if (!Object.values(KeyOwnerFilter).includes(request.owner) || request.owner === KeyOwnerFilter.UNRECOGNIZED) {
     throw invalidArgument(`owner: ${request.owner} is not a valid KeyOwnerFilter`);
   }
+  const unusedSince = msFromTimestamp(request.unusedSince, 'unused_since');
+  const expireBefore = msFromTimestamp(request.expireBefore, 'expire_before');
   return {
     onlyMine: request.owner === KeyOwnerFilter.KEY_OWNER_FILTER_MINE,
     states: statesFromProto(request.states),
+    ...(unusedSince !== undefined ? { unusedSince } : {}),
+    ...(expireBefore !== undefined ? { expireBefore } : {}),
     pageSize: request.pageSize,
     pageToken: request.pageToken,
   };

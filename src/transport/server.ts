@@ -51,6 +51,8 @@ export interface ServerParts {
 /** The guard of each service that authenticates its callers. */
 export interface CallerGuards {
   readonly keyAdmin?: CallerGuard | undefined;
+  /** KeyAdmin.ReportLeakedKeys, whose callers are LEAK_REPORTER_CLIENT_IDS rather than the admin clients. */
+  readonly leakReporter?: CallerGuard | undefined;
   readonly keyVerifier?: CallerGuard | undefined;
 }
 
@@ -131,6 +133,9 @@ function guardedMethods(guards: CallerGuards): Map<string, CallerGuard> {
     if (guard === undefined) continue;
     for (const definition of Object.values(service)) methods.set(definition.path, guard);
   }
+  const leaks = KeyAdminService.reportLeakedKeys.path;
+  if (guards.leakReporter === undefined) methods.delete(leaks);
+  else methods.set(leaks, guards.leakReporter);
   return methods;
 }
 

@@ -105,6 +105,7 @@ function seedsFor(actor: Actor, keyId: string, secret: string, pageToken: string
     [
       admin('UpdateKey'),
       UpdateKeyRequest.encode({
+        metadata: {},
         actor,
         keyId,
         name: 'renamed',

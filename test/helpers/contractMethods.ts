@@ -13,6 +13,7 @@ export const CONTRACT_METHODS: Readonly<Record<string, readonly string[]>> = {
     'RevokeUserKeys',
     'ListScopes',
     'ListAuditEvents',
+    'ReportLeakedKeys',
   ],
   'apikeys.v1.KeyVerifier': ['VerifyKey'],
 };

@@ -124,6 +124,7 @@ describeMysql(
       expect(unavailable.code).toBe(status.UNAVAILABLE);
       const write = await grpcError(
         server.clients.admin.createKey({
+          metadata: {},
           actor: admin,
           name: 'during outage',
           scopes: ['tickets:read'],

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Metadata, Server, ServerCredentials, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { KeyAdminService, KeyState } from '../../gen/apikeys/v1/api_keys.js';
+import { DenialReason, KeyAdminService, KeyState } from '../../gen/apikeys/v1/api_keys.js';
 import { CERTIFICATE_IDENTITIES, createTestCertificates, type TestCertificates } from '../helpers/certificates.js';
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
 import { actorOf, newOrganizationId } from '../helpers/testActors.js';
@@ -183,6 +183,40 @@ describe('apikeys CLI (the real binary against a real server) [sqlite]', () => {
       expect(text.stdout).toMatch(/\npropagated to 1\/1 replica in \d+ ms\n$/);
     });
 
+    it('suspend denies the key at once naming who suspended it; resume makes it verify again', async () => {
+      const env = adminEnv();
+      const created = await createKey(env);
+      const verify = () => server.clients.verifier.verifyKey({ key: created.secret, clientIp: '', requiredScopes: [] });
+      const suspended = await apikeys(['suspend', created.key.id], { env });
+      expect(suspended.code).toBe(0);
+      expect(suspended.stdout).toMatch(/state\s+disabled/);
+      expect(suspended.stdout).toMatch(/suspended\s+\S+ by alice/);
+      expect((await verify()).denialReason).toBe(DenialReason.DENIAL_REASON_DISABLED);
+      const listed = await apikeys(['list', '--state', 'disabled'], { env });
+      expect(listed.stdout).toContain(created.key.id);
+      const resumed = json(await apikeys(['resume', created.key.id, '--json'], { env })) as { key: KeyJson };
+      expect(resumed.key.state).toBe('KEY_STATE_ACTIVE');
+      expect((await verify()).valid).toBe(true);
+      const audit = await apikeys(['audit', '--key-id', created.key.id], { env });
+      expect(audit.stdout).toMatch(/resumed/);
+      expect(audit.stdout).toMatch(/suspended/);
+    });
+
+    it('report-leaked revokes a leaked key read from standard input, naming it', async () => {
+      const env = adminEnv();
+      const created = await createKey(env);
+      const run = await apikeys(['report-leaked', '--location', 'https://example.com/paste/1'], {
+        env: { APIKEYS_ADDRESS: server.address },
+        stdin: created.secret,
+      });
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(/result\s+REVOKED now/);
+      expect(run.stdout).toContain(created.key.id);
+      expect(run.stdout).not.toContain(created.secret);
+      const again = await apikeys(['report-leaked'], { env: { APIKEYS_ADDRESS: server.address }, stdin: 'nope' });
+      expect(again.stdout).toMatch(/result\s+not a key/);
+    });
+
     it('revoke revokes at once: the next verification is refused', async () => {
       const env = adminEnv();
       const created = await createKey(env);
@@ -283,9 +317,12 @@ describe('apikeys CLI (the real binary against a real server) [sqlite]', () => {
         'list',
         'get',
         'update',
+        'suspend',
+        'resume',
         'revoke',
         'rotate',
         'revoke-user',
+        'report-leaked',
         'scopes',
         'audit',
         'verify',

@@ -85,8 +85,20 @@ describeMysql(`database faults under traffic [mysql]${skipped}`, () => {
    */
   async function cachedAndColdKeys(): Promise<{ cached: { secret: string }; cold: { secret: string } }> {
     const { admin: adminClient, verifier } = server.clients;
-    const cached = await adminClient.createKey({ actor: admin, name: 'hot', scopes: ['tickets:read'], allowedIps: [] });
-    const cold = await adminClient.createKey({ actor: admin, name: 'cold', scopes: ['tickets:read'], allowedIps: [] });
+    const cached = await adminClient.createKey({
+      metadata: {},
+      actor: admin,
+      name: 'hot',
+      scopes: ['tickets:read'],
+      allowedIps: [],
+    });
+    const cold = await adminClient.createKey({
+      metadata: {},
+      actor: admin,
+      name: 'cold',
+      scopes: ['tickets:read'],
+      allowedIps: [],
+    });
     // Applying the creations from the change feed drops the keys from the cache: let that happen first.
     await settleFeed(server);
     await until(async () => (await verifier.verifyKey(verifyRequest(cached.secret))).valid);
@@ -95,15 +107,24 @@ describeMysql(`database faults under traffic [mysql]${skipped}`, () => {
 
   it('refuses every admin write with UNAVAILABLE while the database is cut, writes nothing, and recovers by itself', async () => {
     const { admin: adminClient, verifier } = server.clients;
-    const key = await adminClient.createKey({ actor: admin, name: 'k', scopes: ['tickets:read'], allowedIps: [] });
+    const key = await adminClient.createKey({
+      metadata: {},
+      actor: admin,
+      name: 'k',
+      scopes: ['tickets:read'],
+      allowedIps: [],
+    });
     const before = await tableCounts(database.url);
 
     proxy.cut();
     const attempts = await Promise.all([
-      grpcError(adminClient.createKey({ actor: admin, name: 'new', scopes: ['tickets:read'], allowedIps: [] })),
+      grpcError(
+        adminClient.createKey({ metadata: {}, actor: admin, name: 'new', scopes: ['tickets:read'], allowedIps: [] }),
+      ),
       grpcError(adminClient.revokeKey({ actor: admin, keyId: key.key!.id, reason: '' })),
       grpcError(
         adminClient.updateKey({
+          metadata: {},
           actor: admin,
           keyId: key.key!.id,
           name: 'renamed',
@@ -218,7 +239,13 @@ describeMysql(`process shutdown and crash [mysql]${skipped}`, () => {
     ).toBe(true);
     const cold = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        clients.admin.createKey({ actor: admin, name: `cold ${i}`, scopes: ['tickets:read'], allowedIps: [] }),
+        clients.admin.createKey({
+          metadata: {},
+          actor: admin,
+          name: `cold ${i}`,
+          scopes: ['tickets:read'],
+          allowedIps: [],
+        }),
       ),
     );
 

@@ -32,6 +32,7 @@ import {
   ListAuditEventsRequest,
   ListKeysRequest,
   ListScopesRequest,
+  ReportLeakedKeysRequest,
   RevokeKeyRequest,
   RevokeUserKeysRequest,
   Role,
@@ -68,6 +69,7 @@ type RpcName =
   | 'RevokeUserKeys'
   | 'ListScopes'
   | 'ListAuditEvents'
+  | 'ReportLeakedKeys'
   | 'VerifyKey';
 
 /** What a case must end with. */
@@ -216,6 +218,17 @@ function judgeReason(bad: BadText): Expected | undefined {
   return undefined;
 }
 
+/** A leak location in the second candidate (the valid request's own comes first). */
+function judgeLeakLocation(bad: BadText): Expected | undefined {
+  if (isBlank(bad)) return undefined;
+  const length = codePointLength(new TextDecoder().decode(bytesOf(bad)).trim());
+  if (length > 400)
+    return invalid(new RegExp(`^candidates\\[1\\]\\.location must be at most 400 characters, got ${length}$`));
+  if (hasControl(bad))
+    return invalid(/^candidates\[1\]\.location must not contain control characters or invalid UTF-8$/);
+  return undefined;
+}
+
 function judgePageToken(bad: BadText): Expected | undefined {
   if (bytesOf(bad).length === 0) return undefined;
   return invalid(/^page_token is invalid: pass the next_page_token of a previous response unchanged/);
@@ -230,7 +243,9 @@ function judgeIpEntry(): Expected {
 }
 
 function judgeMaskPath(): Expected {
-  return invalid(/^update_mask has unknown path ".*"; updatable: name, scopes, allowed_ips, expires_in_hours$/s);
+  return invalid(
+    /^update_mask has unknown path ".*"; updatable: name, scopes, allowed_ips, expires_in_hours, enabled, metadata$/s,
+  );
 }
 
 const MALFORMED: Expected = {
@@ -407,6 +422,32 @@ const LIST_AUDIT_EVENTS = adminRpc(
     { field: 'page_token', place: at(6), judge: judgePageToken },
   ],
 );
+/** No actor: its callers are LEAK_REPORTER_CLIENT_IDS. The valid request would revoke the target key. */
+const REPORT_LEAKED_KEYS: Rpc = {
+  name: 'ReportLeakedKeys',
+  path: '/apikeys.v1.KeyAdmin/ReportLeakedKeys',
+  writes: true,
+  request: (_context, { secret }) => ({ candidates: [{ key: secret, location: 'https://example.com/leak' }] }),
+  encode: (fields) =>
+    ReportLeakedKeysRequest.encode(
+      ReportLeakedKeysRequest.fromPartial(fields as unknown as ReportLeakedKeysRequest),
+    ).finish(),
+  texts: [
+    {
+      field: 'candidates[].location',
+      place: (bytes) => [
+        [
+          1,
+          [
+            [1, Buffer.from('not a key')],
+            [2, bytes],
+          ],
+        ],
+      ],
+      judge: judgeLeakLocation,
+    },
+  ],
+};
 const VERIFY_KEY: Rpc = {
   name: 'VerifyKey',
   path: '/apikeys.v1.KeyVerifier/VerifyKey',
@@ -431,9 +472,10 @@ const RPCS: readonly Rpc[] = [
   REVOKE_USER_KEYS,
   LIST_SCOPES,
   LIST_AUDIT_EVENTS,
+  REPORT_LEAKED_KEYS,
   VERIFY_KEY,
 ];
-const ADMIN_RPCS = RPCS.filter((rpc) => rpc !== VERIFY_KEY);
+const ADMIN_RPCS = RPCS.filter((rpc) => rpc !== VERIFY_KEY && rpc !== REPORT_LEAKED_KEYS);
 
 // ---------------------------------------------------------------------------------------------- cases
 
@@ -606,9 +648,10 @@ function numberCases(
 const lifetimeMessage = (value: number) =>
   new RegExp(`^expires_in_hours must be between 1 and 8760 \\(one year\\), got ${value}$`);
 const pageSizeMessage = (value: number) =>
-  new RegExp(`^page_size must be between 1 and 100 \\(0 means 50\\), got ${value}$`);
+  new RegExp(`^page_size must not be negative \\(0 means 50, above 100 means 100\\), got ${value}$`);
 const LIFETIMES = [0, -1, 8761, INT32_MAX, INT32_MIN];
-const PAGE_SIZES = [-1, 101, INT32_MAX, INT32_MIN];
+// Sizes above 100 are reduced to 100, not refused (AIP-158; keyAdmin.list and keyAdmin.audit test it).
+const PAGE_SIZES = [-1, INT32_MIN];
 const TEN_THOUSAND = 10_000;
 const many = <T>(make: (index: number) => T, count = TEN_THOUSAND): T[] =>
   Array.from({ length: count }, (_, i) => make(i));
@@ -702,10 +745,55 @@ function scopesOverLimitCases(rpc: Rpc, field: 'scopes' | 'requiredScopes', mess
   ];
 }
 
+/** Metadata too large in every dimension, refused with INVALID_ARGUMENT in a bounded message. */
+function metadataCases(rpc: Rpc, mask: Fields): Case[] {
+  const cases: [string, Record<string, string>, RegExp][] = [
+    [
+      '10,000 metadata entries',
+      Object.fromEntries(many((i) => [`k${i}`, 'v'])),
+      /^metadata: at most 20 entries allowed, got 10000$/,
+    ],
+    [
+      'a 60,000-character metadata name',
+      { ['a'.repeat(60_000)]: 'v' },
+      /^metadata: name "a{64}" must be 1–64 characters of a-z/,
+    ],
+    [
+      'a metadata name with SQL metacharacters',
+      { "x'; DROP TABLE api_keys; --": 'v' },
+      /^metadata: name "x'; DROP TABLE api_keys; --" must be/,
+    ],
+    [
+      'a 60,000-character metadata value',
+      { team: 'x'.repeat(60_000) },
+      /^metadata\.team: value must be at most 512 characters, got 60000$/,
+    ],
+    [
+      'a metadata value with a NUL byte',
+      { team: 'a\u0000b' },
+      /^metadata\.team: value must not contain control characters/,
+    ],
+    [
+      'metadata of 4,500 bytes in all',
+      Object.fromEntries(many((i) => [`k${i}`, 'x'.repeat(500)], 9)),
+      /^metadata: at most 4096 bytes of names and values in all, got 4518$/,
+    ],
+  ];
+  return cases.map(([label, metadata, message]) => ({
+    rpc,
+    title: `refuses ${label} with INVALID_ARGUMENT naming the limit`,
+    expected: invalid(message),
+    body: requestBody(rpc, () => ({ ...mask, metadata })),
+    // 10,000 entries are larger than the default message limit, which would refuse them first.
+    ...(Object.keys(metadata).length > 1000 ? { raisedLimit: true } : {}),
+  }));
+}
+
 function fieldCases(rpc: Rpc): Case[] {
   switch (rpc.name) {
     case 'CreateKey':
       return [
+        ...metadataCases(rpc, {}),
         ...numberCases(rpc, 'expires_in_hours', LIFETIMES, (v) => ({ expiresInHours: v }), lifetimeMessage),
         ...scopesOverLimitCases(rpc, 'scopes', SCOPES_OVER_LIMIT),
         {
@@ -750,6 +838,10 @@ function fieldCases(rpc: Rpc): Case[] {
       ];
     case 'ListKeys':
       return [
+        ...timestampCases(rpc, [
+          ['unused_since', 6],
+          ['expire_before', 7],
+        ]),
         ...numberCases(rpc, 'page_size', PAGE_SIZES, (v) => ({ pageSize: v }), pageSizeMessage),
         ...[3, 99, -1, INT32_MAX].map((owner): Case => ({
           rpc,
@@ -787,6 +879,7 @@ function fieldCases(rpc: Rpc): Case[] {
       ];
     case 'UpdateKey':
       return [
+        ...metadataCases(rpc, { updateMask: ['metadata'] }),
         ...numberCases(
           rpc,
           'expires_in_hours',
@@ -798,7 +891,7 @@ function fieldCases(rpc: Rpc): Case[] {
           rpc,
           title: 'refuses an empty update_mask with INVALID_ARGUMENT naming the updatable fields',
           expected: invalid(
-            /^update_mask is required: list the fields to change \(name, scopes, allowed_ips, expires_in_hours\)$/,
+            /^update_mask is required: list the fields to change \(name, scopes, allowed_ips, expires_in_hours, enabled, metadata\)$/,
           ),
           body: requestBody(rpc, () => ({ updateMask: [] })),
         },
@@ -873,6 +966,13 @@ function fieldCases(rpc: Rpc): Case[] {
         },
         ...scopesOverLimitCases(rpc, 'requiredScopes', REQUIRED_SCOPES_OVER_LIMIT),
       ];
+    case 'ReportLeakedKeys':
+      return [101, TEN_THOUSAND].map((count): Case => ({
+        rpc,
+        title: `refuses ${count} candidates with INVALID_ARGUMENT naming the limit of 100`,
+        expected: invalid(new RegExp(`^candidates: 1–100 entries required, got ${count}$`)),
+        body: requestBody(rpc, () => ({ candidates: many(() => ({ key: 'x', location: '' }), count) })),
+      }));
     default:
       return [];
   }
@@ -909,12 +1009,15 @@ function tokenCases(
   ];
 }
 
-function timestampCases(rpc: Rpc): Case[] {
-  const cases: Case[] = [];
-  for (const [field, number] of [
+function timestampCases(
+  rpc: Rpc,
+  fields: readonly (readonly [string, number])[] = [
     ['start_time', 3],
     ['end_time', 4],
-  ] as const) {
+  ],
+): Case[] {
+  const cases: Case[] = [];
+  for (const [field, number] of fields) {
     const bad: readonly [string, RawField[]][] = [
       ['negative nanos', [[2, -1]]],
       ['nanos of a whole second', [[2, 1_000_000_000]]],
@@ -935,6 +1038,7 @@ function timestampCases(rpc: Rpc): Case[] {
       body: requestBody(rpc, undefined, () => [[number, [[1, 2n ** 62n]]]]),
     });
   }
+  if (fields[0]?.[0] !== 'start_time') return cases;
   for (const [label, end] of [
     ['equal to', 1_700_000_000],
     ['before', 1_600_000_000],
@@ -1104,8 +1208,10 @@ describeEachDatabase('hostile input: every RPC through its bad-input catalogue',
     });
   }
 
-  it('walks every RPC through at least 60 cases', () => {
-    for (const rpc of RPCS) expect(CASES.get(rpc.name)?.length, rpc.name).toBeGreaterThanOrEqual(60);
+  it('walks every RPC through at least 60 cases (ReportLeakedKeys, with no actor and one refusable text, 20)', () => {
+    for (const rpc of RPCS) {
+      expect(CASES.get(rpc.name)?.length, rpc.name).toBeGreaterThanOrEqual(rpc === REPORT_LEAKED_KEYS ? 20 : 60);
+    }
   });
 
   describe('SQL metacharacters in free text', () => {

@@ -82,6 +82,7 @@ describeEachDatabase('audit trail', (kind) => {
       const c = await createTestKey(server, actorOf(organizationId, 'bob'));
       expect(await rowsOf(organizationId)).toHaveLength(3);
       await server.clients.admin.updateKey({
+        metadata: {},
         actor,
         keyId: a.key.id,
         name: 'renamed',
@@ -121,6 +122,7 @@ describeEachDatabase('audit trail', (kind) => {
       const created = await createTestKey(server, actor, { allowedIps: ['10.0.0.0/8'] });
       const rotated = await server.clients.admin.rotateKey({ actor, keyId: created.key.id, gracePeriodHours: 1 });
       await server.clients.admin.updateKey({
+        metadata: {},
         actor,
         keyId: rotated.newKey!.id,
         name: 'x',
@@ -201,6 +203,7 @@ describeEachDatabase('audit trail', (kind) => {
       const { key } = await createTestKey(server, actor);
       server.clock.advance(HOUR);
       await server.clients.admin.updateKey({
+        metadata: {},
         actor,
         keyId: key.id,
         name: 'later',
@@ -289,10 +292,20 @@ describeEachDatabase('audit trail', (kind) => {
       }
     });
 
-    it.each([101, -1])('rejects a page_size of %i', async (pageSize) => {
-      const error = await grpcError(listEvents({ actor: actorOf(newOrganizationId(), 'a'), pageSize }));
+    it('reduces a page_size above 100 to 100 (AIP-158)', async () => {
+      const actor = actorOf(newOrganizationId(), 'alice');
+      await Promise.all(Array.from({ length: 101 }, () => createTestKey(server, actor)));
+      const page = await listEvents({ actor, pageSize: 101 });
+      expect(page.events).toHaveLength(100);
+      const rest = await listEvents({ actor, pageSize: 2 ** 31 - 1, pageToken: page.nextPageToken });
+      expect(rest.events).toHaveLength(1);
+      expect(rest.nextPageToken).toBe('');
+    });
+
+    it('rejects a negative page_size', async () => {
+      const error = await grpcError(listEvents({ actor: actorOf(newOrganizationId(), 'a'), pageSize: -1 }));
       expect(error.code).toBe(status.INVALID_ARGUMENT);
-      expect(error.details).toBe(`page_size must be between 1 and 100 (0 means 50), got ${pageSize}`);
+      expect(error.details).toBe('page_size must not be negative (0 means 50, above 100 means 100), got -1');
     });
 
     it('answers NOT_FOUND for another organization’s key, and shows nothing of it', async () => {
@@ -367,7 +380,13 @@ describeEachDatabase('a write and its audit record commit together or not at all
 
   it('CreateKey fails and leaves no key behind', async () => {
     await expectFailedWithoutChange(() =>
-      server.clients.admin.createKey({ actor, name: 'never stored', scopes: ['tickets:read'], allowedIps: [] }),
+      server.clients.admin.createKey({
+        metadata: {},
+        actor,
+        name: 'never stored',
+        scopes: ['tickets:read'],
+        allowedIps: [],
+      }),
     );
     expect(await server.app.db('api_keys').where('name', 'never stored')).toEqual([]);
   });
@@ -393,6 +412,7 @@ describeEachDatabase('a write and its audit record commit together or not at all
   it('UpdateKey fails and the key keeps its name', async () => {
     await expectFailedWithoutChange(() =>
       server.clients.admin.updateKey({
+        metadata: {},
         actor,
         keyId: toUpdate.key.id,
         name: 'changed',

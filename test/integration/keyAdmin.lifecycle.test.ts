@@ -174,6 +174,7 @@ describeEachDatabase('UpdateKey, RevokeKey, RotateKey, RevokeUserKeys and expiry
         const { key } = await createTestKey(server, actor);
         const error = await grpcError(
           server.clients.admin.updateKey({
+            metadata: {},
             actor,
             keyId: key.id,
             name: 'x',
@@ -473,6 +474,7 @@ describeEachDatabase('UpdateKey, RevokeKey, RotateKey, RevokeUserKeys and expiry
       const rotated = await server.clients.admin.rotateKey({ actor, keyId: old.key.id, gracePeriodHours: 24 });
       const error = await grpcError(
         server.clients.admin.updateKey({
+          metadata: {},
           actor,
           keyId: old.key.id,
           name: '',
@@ -485,6 +487,7 @@ describeEachDatabase('UpdateKey, RevokeKey, RotateKey, RevokeUserKeys and expiry
       expect(error.code).toBe(status.FAILED_PRECONDITION);
       expect(error.details).toContain(`was rotated into ${rotated.newKey!.id}`);
       const renamed = await server.clients.admin.updateKey({
+        metadata: {},
         actor,
         keyId: old.key.id,
         name: 'old, being retired',

@@ -226,10 +226,20 @@ describeEachDatabase('GetKey and ListKeys', (kind) => {
       expect(hundred.nextPageToken).toBe('');
     });
 
-    it.each([101, -1, 1000])('rejects a page_size of %i, stating the range', async (pageSize) => {
+    it.each([101, 1000, 2 ** 31 - 1])('reduces a page_size of %i to 100 (AIP-158)', async (pageSize) => {
+      const actor = actorOf(newOrganizationId(), 'alice');
+      await Promise.all(Array.from({ length: 101 }, () => createTestKey(server, actor)));
+      const page = await list({ actor, pageSize });
+      expect(page.keys).toHaveLength(100);
+      const rest = await list({ actor, pageSize, pageToken: page.nextPageToken });
+      expect(rest.keys).toHaveLength(1);
+      expect(rest.nextPageToken).toBe('');
+    });
+
+    it.each([-1, -(2 ** 31)])('rejects a page_size of %i, stating the rule', async (pageSize) => {
       const error = await grpcError(list({ actor: actorOf(newOrganizationId(), 'a'), pageSize }));
       expect(error.code).toBe(status.INVALID_ARGUMENT);
-      expect(error.details).toBe(`page_size must be between 1 and 100 (0 means 50), got ${pageSize}`);
+      expect(error.details).toBe(`page_size must not be negative (0 means 50, above 100 means 100), got ${pageSize}`);
     });
 
     async function firstPageToken(actor: Actor): Promise<string> {

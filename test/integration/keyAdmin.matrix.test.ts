@@ -38,6 +38,8 @@ const PERMITTED: Readonly<Record<string, readonly RoleName[]>> = {
   GetKey: ['ROLE_ADMIN', 'ROLE_READ_ONLY_ADMIN'],
   ListKeys: ['ROLE_ADMIN', 'ROLE_READ_ONLY_ADMIN'],
   UpdateKey: ['ROLE_ADMIN'],
+  'UpdateKey enabled=false': ['ROLE_ADMIN'],
+  'UpdateKey enabled=true': ['ROLE_ADMIN'],
   RevokeKey: ['ROLE_ADMIN'],
   RotateKey: ['ROLE_ADMIN'],
   RevokeUserKeys: ['ROLE_ADMIN'],
@@ -61,6 +63,8 @@ interface MatrixRpc {
   readonly targetsKey: boolean;
   /** Whether a successful call writes to the database. */
   readonly writes: (target: Target) => boolean;
+  /** Brings the target key into the state the call needs (before the snapshot), through the server. */
+  readonly prepare?: (server: TestServer, key: TestKey) => Promise<void>;
   call(target: Target): Promise<unknown>;
   verifySuccess(target: Target, response: unknown): Promise<void>;
 }
@@ -71,6 +75,9 @@ async function auditActionsOf(server: TestServer, keyId: string): Promise<string
   }[];
   return rows.map((row) => row.action);
 }
+
+/** An UpdateKey request that changes nothing by itself: spread it and set the mask and the field. */
+const NO_UPDATE = { name: '', scopes: [] as string[], allowedIps: [] as string[], expiresInHours: 0, metadata: {} };
 
 const KEYED_RPCS: readonly MatrixRpc[] = [
   {
@@ -89,6 +96,7 @@ const KEYED_RPCS: readonly MatrixRpc[] = [
     writes: () => true,
     call: ({ server, actor, key }) =>
       server.clients.admin.updateKey({
+        metadata: {},
         actor,
         keyId: key.key.id,
         name: 'renamed by the matrix',
@@ -102,6 +110,55 @@ const KEYED_RPCS: readonly MatrixRpc[] = [
       const row = (await server.app.db('api_keys').where('id', key.key.id).first()) as { name: string };
       expect(row.name).toBe('renamed by the matrix');
       expect(await auditActionsOf(server, key.key.id)).toEqual(['key_created', 'key_updated']);
+    },
+  },
+  {
+    name: 'UpdateKey enabled=false',
+    targetsKey: true,
+    writes: () => true,
+    call: ({ server, actor, key }) =>
+      server.clients.admin.updateKey({
+        ...NO_UPDATE,
+        actor,
+        keyId: key.key.id,
+        enabled: false,
+        updateMask: ['enabled'],
+      }),
+    verifySuccess: async ({ server, key }, response) => {
+      const updated = (response as { key?: { state: KeyState; disabledByUserId: string } }).key;
+      expect(updated).toMatchObject({ state: KeyState.KEY_STATE_DISABLED, disabledByUserId: ACTING_USER });
+      const row = (await server.app.db('api_keys').where('id', key.key.id).first()) as { disable_time: unknown };
+      expect(row.disable_time).not.toBeNull();
+      expect(await auditActionsOf(server, key.key.id)).toEqual(['key_created', 'key_disabled']);
+    },
+  },
+  {
+    name: 'UpdateKey enabled=true',
+    targetsKey: true,
+    writes: () => true,
+    prepare: async (server, key) => {
+      const admin = actorOf(key.key.organizationId, 'carol', Role.ROLE_ADMIN);
+      await server.clients.admin.updateKey({
+        ...NO_UPDATE,
+        actor: admin,
+        keyId: key.key.id,
+        updateMask: ['enabled'],
+      });
+    },
+    call: ({ server, actor, key }) =>
+      server.clients.admin.updateKey({
+        ...NO_UPDATE,
+        actor,
+        keyId: key.key.id,
+        enabled: true,
+        updateMask: ['enabled'],
+      }),
+    verifySuccess: async ({ server, key }, response) => {
+      const updated = (response as { key?: { state: KeyState; disabledByUserId: string } }).key;
+      expect(updated).toMatchObject({ state: KeyState.KEY_STATE_ACTIVE, disabledByUserId: '' });
+      const row = (await server.app.db('api_keys').where('id', key.key.id).first()) as { disable_time: unknown };
+      expect(row.disable_time).toBeNull();
+      expect(await auditActionsOf(server, key.key.id)).toEqual(['key_created', 'key_disabled', 'key_enabled']);
     },
   },
   {
@@ -252,6 +309,8 @@ const OUTCOMES: readonly Outcome[] = ['OK', 'INVALID_ARGUMENT', 'PERMISSION_DENI
 /** What a Read-Only Admin is told for each Admin-only RPC. */
 const ADMIN_ONLY_ACTION: Readonly<Record<string, string>> = {
   UpdateKey: 'update keys',
+  'UpdateKey enabled=false': 'update keys',
+  'UpdateKey enabled=true': 'update keys',
   RevokeKey: 'revoke keys',
   RotateKey: 'rotate keys',
   RevokeUserKeys: 'revoke keys',
@@ -305,6 +364,7 @@ describeEachDatabase('KeyAdmin role × action × ownership × organization matri
       if (keyed.length > 0)
         it.each(keyed.map((c) => [c.title, c] as const))('%s', async (_title, c) => {
           const target = await arrange(c.role, c.ownership, c.organization);
+          await c.rpc.prepare?.(server, target.key);
           const organizations = [target.actor.organizationId, target.key.key.organizationId];
           const before = await databaseSnapshot(server.app.db, organizations);
           if (c.expected === 'OK') {
@@ -333,6 +393,7 @@ describeEachDatabase('KeyAdmin role × action × ownership × organization matri
               scopes:
                 c.scopes === 'read-only scopes' ? ['tickets:read', 'users:read'] : ['tickets:read', 'tickets:write'],
               allowedIps: [],
+              metadata: {},
             };
             const before = await databaseSnapshot(server.app.db, [organization]);
             if (c.expected === 'OK') {
@@ -396,6 +457,7 @@ describeEachDatabase('KeyAdmin role × action × ownership × organization matri
       expect(row.created_by_role).toBe(creatorRole === 'ROLE_ADMIN' ? 'admin' : 'read_only_admin');
 
       const widen = server.clients.admin.updateKey({
+        metadata: {},
         actor: admin,
         keyId: replacement?.id ?? '',
         name: '',
@@ -434,6 +496,6 @@ describeEachDatabase('KeyAdmin role × action × ownership × organization matri
   it('covers every KeyAdmin RPC', () => {
     const covered = new Set([...KEYED_RPCS.map((rpc) => rpc.name), 'CreateKey', 'ListScopes']);
     expect([...covered].sort()).toEqual(Object.keys(PERMITTED).sort());
-    expect(KEYED_CASES).toHaveLength(7 * 4 * 2 * 2);
+    expect(KEYED_CASES).toHaveLength(9 * 4 * 2 * 2);
   });
 });

@@ -78,7 +78,7 @@ describeMysql(`a database that stops answering on open sockets, then returns [my
     const caught = [
       grpcError(
         adminClient.createKey(
-          { actor: admin, name: 'in the partition', scopes: ['tickets:read'], allowedIps: [] },
+          { metadata: {}, actor: admin, name: 'in the partition', scopes: ['tickets:read'], allowedIps: [] },
           deadline,
         ),
       ),
@@ -107,6 +107,7 @@ describeMysql(`a database that stops answering on open sockets, then returns [my
     // A key never verified before needs the database: the cache cannot answer it.
     await until(async () => (await verifier.verifyKey(verifyRequest(cold[2]!.secret))).valid, RECOVERY_BOUND_MS);
     const created = await adminClient.createKey({
+      metadata: {},
       actor: admin,
       name: 'after',
       scopes: ['tickets:read'],

@@ -98,6 +98,7 @@ describeMysql(
       const key = await createTestKey(b.clients, admin);
       await cacheEverywhere([a, b], key);
       const response = await b.clients.admin.updateKey({
+        metadata: {},
         actor: admin,
         keyId: key.key.id,
         name: '',
@@ -108,6 +109,34 @@ describeMysql(
       });
       expectComplete(response.propagation, 2);
       expect((await verifyOn(a, key)).scopes).toEqual(['users:read']);
+    });
+
+    it('with two replicas: a suspension and a resumption are acknowledged like a revocation', async () => {
+      const key = await createTestKey(a.clients, admin);
+      await cacheEverywhere([a, b], key);
+      const toggle = (enabled: boolean) =>
+        a.clients.admin.updateKey({
+          metadata: {},
+          actor: admin,
+          keyId: key.key.id,
+          name: '',
+          scopes: [],
+          allowedIps: [],
+          expiresInHours: 0,
+          enabled,
+          updateMask: ['enabled'],
+        });
+      expectComplete((await toggle(false)).propagation, 2);
+      // B held the enabled key in its cache: its very next answer is the suspension.
+      const suspended = await verifyOn(b, key);
+      expect(suspended).toMatchObject({
+        valid: false,
+        denialReason: DenialReason.DENIAL_REASON_DISABLED,
+        httpStatus: 401,
+      });
+      expect(suspended.message).toMatch(/is suspended .* by user alice\); ask that user or another Admin/);
+      expectComplete((await toggle(true)).propagation, 2);
+      expect((await verifyOn(b, key)).valid).toBe(true);
     });
 
     describe('with three replicas', () => {

@@ -39,6 +39,7 @@ describeEachDatabase('acknowledged propagation in one process', (kind) => {
     lone(
       (
         await client.updateKey({
+          metadata: {},
           actor,
           keyId: key.key.id,
           name: 'renamed',

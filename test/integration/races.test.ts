@@ -31,6 +31,7 @@ describeEachDatabase('concurrent revoke / update / rotate / verify on one key', 
           (i) => () =>
             settle('update', () =>
               admin.updateKey({
+                metadata: {},
                 actor,
                 keyId: key.id,
                 name: `renamed ${i}`,

@@ -42,6 +42,7 @@ describeMysql(
       const delays: number[] = [];
       for (let i = 0; i < 10; i++) {
         const created = await onA.admin.createKey({
+          metadata: {},
           actor: admin,
           name: `k${i}`,
           scopes: ['tickets:read'],

@@ -170,6 +170,8 @@ describeMysql(`RevokeUserKeys on MariaDB [mysql]${skipped}`, () => {
         scopes: UNCHANGED,
         allowedIps: UNCHANGED,
         expiresInHours: UNCHANGED,
+        enabled: UNCHANGED,
+        metadata: UNCHANGED,
       };
       let writes: Record<string, string>;
       let revokeStillOpen: boolean;

@@ -195,6 +195,7 @@ describeEachDatabase('secret hygiene', (kind) => {
       await refused(server.clients.admin.rotateKey({ actor: admin, keyId: pasted, gracePeriodHours: 0 }));
       await refused(
         server.clients.admin.updateKey({
+          metadata: {},
           actor: admin,
           keyId: pasted,
           name: 'x',
@@ -205,12 +206,21 @@ describeEachDatabase('secret hygiene', (kind) => {
         }),
       );
       await refused(server.clients.admin.listAuditEvents({ actor: admin, keyId: pasted, pageSize: 0, pageToken: '' }));
-      await refused(server.clients.admin.createKey({ actor: admin, name: 'x', scopes: [pasted], allowedIps: [] }));
       await refused(
-        server.clients.admin.createKey({ actor: admin, name: 'x', scopes: ['tickets:read'], allowedIps: [pasted] }),
+        server.clients.admin.createKey({ metadata: {}, actor: admin, name: 'x', scopes: [pasted], allowedIps: [] }),
+      );
+      await refused(
+        server.clients.admin.createKey({
+          metadata: {},
+          actor: admin,
+          name: 'x',
+          scopes: ['tickets:read'],
+          allowedIps: [pasted],
+        }),
       );
       await refused(
         server.clients.admin.updateKey({
+          metadata: {},
           actor: admin,
           keyId: again.newKey?.id ?? '',
           name: '',
@@ -237,7 +247,7 @@ describeEachDatabase('secret hygiene', (kind) => {
     const asToken = new Metadata();
     asToken.set('authorization', `Bearer ${SERVICE_TOKEN}`);
     const issued = await guarded.clients.admin.createKey(
-      { actor: admin, name: 'guarded', scopes: ['tickets:read'], allowedIps: [] },
+      { metadata: {}, actor: admin, name: 'guarded', scopes: ['tickets:read'], allowedIps: [] },
       { metadata: asToken },
     );
     secrets.push(issued.secret);

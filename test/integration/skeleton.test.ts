@@ -16,6 +16,7 @@ describeEachDatabase('create → verify → revoke/expire, end to end', (kind) =
 
   it('verifies a freshly created key with the fields /v1/test shows', async () => {
     const created = await server.clients.admin.createKey({
+      metadata: {},
       actor: admin,
       name: 'Zendesk Sync - Production',
       scopes: ['tickets:read', 'comments:read'],
@@ -61,6 +62,7 @@ describeEachDatabase('create → verify → revoke/expire, end to end', (kind) =
 
   it('rejects a key once its expiry passes, from the clock alone', async () => {
     const created = await server.clients.admin.createKey({
+      metadata: {},
       actor: admin,
       name: 'short-lived',
       scopes: ['tickets:read'],

@@ -10,7 +10,7 @@ import type {
   TransactionOptions,
 } from '../../src/domain/KeyRepository.js';
 import { applyKeyPatch, type KeyPatch } from '../../src/domain/KeyPatch.js';
-import type { ApiKeyRecord, AuditEventRecord, KeyState } from '../../src/domain/types.js';
+import { keyStateAt, type ApiKeyRecord, type AuditEventRecord, type KeyState } from '../../src/domain/types.js';
 import { toDatabaseError } from '../../src/storage/toDatabaseError.js';
 
 /** The committed contents: records are immutable values, so a transaction copies the maps, not the rows. */
@@ -72,14 +72,10 @@ function isAfterCursor(row: { createTime: number; id: string }, after: ListCurso
   return row.createTime < after.time || (row.createTime === after.time && compareIds(row.id, after.id) < 0);
 }
 
-/** Same rule as the SQL: no filter for an empty list or a list of three entries (even with repeats). */
+/** Same rule as the SQL (keyStateAt): no filter for an empty list. */
 function matchesStates(key: ApiKeyRecord, states: readonly KeyState[], now: number): boolean {
-  if (states.length === 0 || states.length === 3) return true;
-  return states.some((state) => {
-    if (state === 'revoked') return key.revokeTime !== null;
-    if (state === 'active') return key.revokeTime === null && key.expireTime > now;
-    return key.revokeTime === null && key.expireTime <= now;
-  });
+  if (states.length === 0) return true;
+  return states.includes(keyStateAt(key, now));
 }
 
 /** A driver-like failure (a unique violation), mapped the way KnexKeyRepository maps it. */
@@ -137,6 +133,8 @@ export class InMemoryKeyRepository implements KeyRepository {
             key.organizationId === query.organizationId &&
             (query.createdByUserId === undefined || key.createdByUserId === query.createdByUserId) &&
             matchesStates(key, query.states, query.now) &&
+            (query.unusedSince === undefined || key.lastUsedTime === null || key.lastUsedTime < query.unusedSince) &&
+            (query.expireBefore === undefined || key.expireTime < query.expireBefore) &&
             isAfterCursor(key, query.after),
         )
         .sort(newestFirst)

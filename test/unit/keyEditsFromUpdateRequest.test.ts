@@ -23,7 +23,17 @@ describe('keyEditsFromUpdateRequest', () => {
         scopes: UNCHANGED,
         allowedIps: UNCHANGED,
         expiresInHours: UNCHANGED,
+        enabled: UNCHANGED,
+        metadata: UNCHANGED,
       });
+    });
+
+    it('reads enabled only when the mask names it; unset there means false (suspend)', () => {
+      expect(keyEditsFromUpdateRequest(request({ updateMask: ['enabled'], enabled: true })).enabled).toEqual(
+        setTo(true),
+      );
+      expect(keyEditsFromUpdateRequest(request({ updateMask: ['enabled'] })).enabled).toEqual(setTo(false));
+      expect(keyEditsFromUpdateRequest(request({ updateMask: ['name'], enabled: false })).enabled).toEqual(UNCHANGED);
     });
 
     it('turns a named, empty allowed_ips into clearing the allowlist, and an unnamed one into no change', () => {
@@ -40,21 +50,29 @@ describe('keyEditsFromUpdateRequest', () => {
         scopes: setTo(['tickets:read']),
         allowedIps: setTo([]),
         expiresInHours: setTo(5),
+        enabled: UNCHANGED,
+        metadata: UNCHANGED,
       });
     });
   });
 
   describe('refuses with INVALID_ARGUMENT', () => {
     it.each([
-      [undefined, 'update_mask is required: list the fields to change (name, scopes, allowed_ips, expires_in_hours)'],
-      [[], 'update_mask is required: list the fields to change (name, scopes, allowed_ips, expires_in_hours)'],
+      [
+        undefined,
+        'update_mask is required: list the fields to change (name, scopes, allowed_ips, expires_in_hours, enabled, metadata)',
+      ],
+      [
+        [],
+        'update_mask is required: list the fields to change (name, scopes, allowed_ips, expires_in_hours, enabled, metadata)',
+      ],
       [
         ['name', 'secret', 'secret'],
-        'update_mask has unknown path "secret"; updatable: name, scopes, allowed_ips, expires_in_hours',
+        'update_mask has unknown path "secret"; updatable: name, scopes, allowed_ips, expires_in_hours, enabled, metadata',
       ],
       [
         ['a', 'b', 'c', 'd', 'e', 'f', 'g'],
-        'update_mask has unknown paths "a", "b", "c", "d", "e" and 2 more; updatable: name, scopes, allowed_ips, expires_in_hours',
+        'update_mask has unknown paths "a", "b", "c", "d", "e" and 2 more; updatable: name, scopes, allowed_ips, expires_in_hours, enabled, metadata',
       ],
     ])('a mask of %j', (updateMask, message) => {
       expect(() => keyEditsFromUpdateRequest(request({ updateMask }))).toThrow(

@@ -98,15 +98,17 @@ describe('validation', () => {
   });
 
   describe('pageSize', () => {
-    it('maps 0 to the default and accepts 1 to the maximum', () => {
+    it('maps 0 to the default, accepts 1 to the maximum and reduces larger sizes to the maximum', () => {
       expect(pageSize(0, 50, 100)).toBe(50);
       expect(pageSize(1, 50, 100)).toBe(1);
       expect(pageSize(100, 50, 100)).toBe(100);
+      expect(pageSize(101, 50, 100)).toBe(100);
+      expect(pageSize(2 ** 31 - 1, 50, 100)).toBe(100);
     });
 
-    it.each([101, -1, 1.5])('rejects %d, stating the range', (value) => {
+    it.each([-1, 1.5])('rejects %d, stating the rule', (value) => {
       expect(rejection(() => pageSize(value, 50, 100))).toBe(
-        `page_size must be between 1 and 100 (0 means 50), got ${value}`,
+        `page_size must not be negative (0 means 50, above 100 means 100), got ${value}`,
       );
     });
   });

@@ -92,6 +92,11 @@ export enum KeyState {
   KEY_STATE_EXPIRED = 2,
   /** KEY_STATE_REVOKED - Revoked by an admin. Final. */
   KEY_STATE_REVOKED = 3,
+  /**
+   * KEY_STATE_DISABLED - Suspended by an admin (UpdateKey `enabled = false`): denied DENIAL_REASON_DISABLED until resumed. Its
+   * expiry keeps running: past `expire_time` it is KEY_STATE_EXPIRED and can no longer be resumed.
+   */
+  KEY_STATE_DISABLED = 4,
   UNRECOGNIZED = -1,
 }
 
@@ -109,6 +114,9 @@ export function keyStateFromJSON(object: any): KeyState {
     case 3:
     case "KEY_STATE_REVOKED":
       return KeyState.KEY_STATE_REVOKED;
+    case 4:
+    case "KEY_STATE_DISABLED":
+      return KeyState.KEY_STATE_DISABLED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -126,6 +134,8 @@ export function keyStateToJSON(object: KeyState): string {
       return "KEY_STATE_EXPIRED";
     case KeyState.KEY_STATE_REVOKED:
       return "KEY_STATE_REVOKED";
+    case KeyState.KEY_STATE_DISABLED:
+      return "KEY_STATE_DISABLED";
     case KeyState.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -187,6 +197,10 @@ export enum AuditAction {
   AUDIT_ACTION_KEY_REVOKED = 3,
   /** AUDIT_ACTION_KEY_ROTATED - A key was replaced by RotateKey (`related_key_id` = the new key). */
   AUDIT_ACTION_KEY_ROTATED = 4,
+  /** AUDIT_ACTION_KEY_DISABLED - A key was suspended (UpdateKey `enabled = false`); other fields changed by the same call are listed too. */
+  AUDIT_ACTION_KEY_DISABLED = 5,
+  /** AUDIT_ACTION_KEY_ENABLED - A suspended key was resumed (UpdateKey `enabled = true`). */
+  AUDIT_ACTION_KEY_ENABLED = 6,
   UNRECOGNIZED = -1,
 }
 
@@ -207,6 +221,12 @@ export function auditActionFromJSON(object: any): AuditAction {
     case 4:
     case "AUDIT_ACTION_KEY_ROTATED":
       return AuditAction.AUDIT_ACTION_KEY_ROTATED;
+    case 5:
+    case "AUDIT_ACTION_KEY_DISABLED":
+      return AuditAction.AUDIT_ACTION_KEY_DISABLED;
+    case 6:
+    case "AUDIT_ACTION_KEY_ENABLED":
+      return AuditAction.AUDIT_ACTION_KEY_ENABLED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -226,7 +246,68 @@ export function auditActionToJSON(object: AuditAction): string {
       return "AUDIT_ACTION_KEY_REVOKED";
     case AuditAction.AUDIT_ACTION_KEY_ROTATED:
       return "AUDIT_ACTION_KEY_ROTATED";
+    case AuditAction.AUDIT_ACTION_KEY_DISABLED:
+      return "AUDIT_ACTION_KEY_DISABLED";
+    case AuditAction.AUDIT_ACTION_KEY_ENABLED:
+      return "AUDIT_ACTION_KEY_ENABLED";
     case AuditAction.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** What ReportLeakedKeys did with one candidate. */
+export enum LeakOutcome {
+  /** LEAK_OUTCOME_UNSPECIFIED - Never returned. */
+  LEAK_OUTCOME_UNSPECIFIED = 0,
+  /** LEAK_OUTCOME_NOT_A_KEY - Not one of our keys: wrong shape or checksum. Nothing was looked up. */
+  LEAK_OUTCOME_NOT_A_KEY = 1,
+  /** LEAK_OUTCOME_UNKNOWN - Well-formed, but no such key exists (never issued, or a false positive). */
+  LEAK_OUTCOME_UNKNOWN = 2,
+  /** LEAK_OUTCOME_ALREADY_INACTIVE - The key exists but was already revoked or expired: nothing to do. */
+  LEAK_OUTCOME_ALREADY_INACTIVE = 3,
+  /** LEAK_OUTCOME_REVOKED - The key was active (or suspended) and is now revoked, reason `leaked: <location>`. */
+  LEAK_OUTCOME_REVOKED = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function leakOutcomeFromJSON(object: any): LeakOutcome {
+  switch (object) {
+    case 0:
+    case "LEAK_OUTCOME_UNSPECIFIED":
+      return LeakOutcome.LEAK_OUTCOME_UNSPECIFIED;
+    case 1:
+    case "LEAK_OUTCOME_NOT_A_KEY":
+      return LeakOutcome.LEAK_OUTCOME_NOT_A_KEY;
+    case 2:
+    case "LEAK_OUTCOME_UNKNOWN":
+      return LeakOutcome.LEAK_OUTCOME_UNKNOWN;
+    case 3:
+    case "LEAK_OUTCOME_ALREADY_INACTIVE":
+      return LeakOutcome.LEAK_OUTCOME_ALREADY_INACTIVE;
+    case 4:
+    case "LEAK_OUTCOME_REVOKED":
+      return LeakOutcome.LEAK_OUTCOME_REVOKED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return LeakOutcome.UNRECOGNIZED;
+  }
+}
+
+export function leakOutcomeToJSON(object: LeakOutcome): string {
+  switch (object) {
+    case LeakOutcome.LEAK_OUTCOME_UNSPECIFIED:
+      return "LEAK_OUTCOME_UNSPECIFIED";
+    case LeakOutcome.LEAK_OUTCOME_NOT_A_KEY:
+      return "LEAK_OUTCOME_NOT_A_KEY";
+    case LeakOutcome.LEAK_OUTCOME_UNKNOWN:
+      return "LEAK_OUTCOME_UNKNOWN";
+    case LeakOutcome.LEAK_OUTCOME_ALREADY_INACTIVE:
+      return "LEAK_OUTCOME_ALREADY_INACTIVE";
+    case LeakOutcome.LEAK_OUTCOME_REVOKED:
+      return "LEAK_OUTCOME_REVOKED";
+    case LeakOutcome.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -248,6 +329,11 @@ export enum DenialReason {
   DENIAL_REASON_IP_NOT_ALLOWED = 5,
   /** DENIAL_REASON_INSUFFICIENT_SCOPE - The key lacks at least one of `required_scopes` (403). */
   DENIAL_REASON_INSUFFICIENT_SCOPE = 6,
+  /**
+   * DENIAL_REASON_DISABLED - The key is suspended by an Admin of its organization (401); the message names who suspended it. Checked
+   * after revocation and expiry, before the IP allowlist and scopes.
+   */
+  DENIAL_REASON_DISABLED = 7,
   UNRECOGNIZED = -1,
 }
 
@@ -274,6 +360,9 @@ export function denialReasonFromJSON(object: any): DenialReason {
     case 6:
     case "DENIAL_REASON_INSUFFICIENT_SCOPE":
       return DenialReason.DENIAL_REASON_INSUFFICIENT_SCOPE;
+    case 7:
+    case "DENIAL_REASON_DISABLED":
+      return DenialReason.DENIAL_REASON_DISABLED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -297,6 +386,8 @@ export function denialReasonToJSON(object: DenialReason): string {
       return "DENIAL_REASON_IP_NOT_ALLOWED";
     case DenialReason.DENIAL_REASON_INSUFFICIENT_SCOPE:
       return "DENIAL_REASON_INSUFFICIENT_SCOPE";
+    case DenialReason.DENIAL_REASON_DISABLED:
+      return "DENIAL_REASON_DISABLED";
     case DenialReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -372,6 +463,22 @@ export interface ApiKey {
   rotatedFromKeyId: string;
   /** For a key replaced by RotateKey: the id of its replacement. */
   replacedByKeyId: string;
+  /** When the key was suspended (UpdateKey `enabled = false`); unset while it is enabled. */
+  disableTime?:
+    | Timestamp
+    | undefined;
+  /** The Admin who suspended it, the person to ask about it; empty while it is enabled. */
+  disabledByUserId: string;
+  /**
+   * Free-form labels set by admins (owning team, environment, ticket…), also returned by VerifyKey so a
+   * gateway can route or tag by them. Never a secret: a value holding an API key is refused.
+   */
+  metadata: { [key: string]: string };
+}
+
+export interface ApiKey_MetadataEntry {
+  key: string;
+  value: string;
 }
 
 /** Request of KeyAdmin.CreateKey. */
@@ -398,7 +505,21 @@ export interface CreateKeyRequest {
    * Lifetime in hours, 1–8760. Omitted: the configured default (8760 unless lowered). Read-only admins'
    * keys always live exactly 72 hours: any other value is INVALID_ARGUMENT.
    */
-  expiresInHours?: number | undefined;
+  expiresInHours?:
+    | number
+    | undefined;
+  /**
+   * Labels kept with the key. At most 20 entries; names 1–64 characters of `a-z`, `0-9`, `_`, `.`, `-`
+   * starting with a letter; values at most 512 characters, no control characters; at most 4096 bytes of
+   * names and values in all; a value containing something shaped like an API key is refused. Every
+   * violation is INVALID_ARGUMENT naming the entry and the limit.
+   */
+  metadata: { [key: string]: string };
+}
+
+export interface CreateKeyRequest_MetadataEntry {
+  key: string;
+  value: string;
 }
 
 /** Response of KeyAdmin.CreateKey. */
@@ -440,7 +561,7 @@ export interface ListKeysRequest {
   owner: KeyOwnerFilter;
   /** Only keys in these states (evaluated at request time). Empty = all states. */
   states: KeyState[];
-  /** 1–100; 0 means 50. Larger values are INVALID_ARGUMENT. */
+  /** 0 means 50; 1–100 as asked; larger values are reduced to 100 (AIP-158). Negative: INVALID_ARGUMENT. */
   pageSize: number;
   /**
    * `next_page_token` of a previous response to the same caller with the same filters; opaque and
@@ -448,6 +569,19 @@ export interface ListKeysRequest {
    * organization or with other filters: restart the listing without it).
    */
   pageToken: string;
+  /**
+   * Idle keys: only keys not used since this time, i.e. last used (`last_used_time`) before it or never
+   * used. Unset: no filter. Last use is recorded in batches, a few seconds behind. Combine with
+   * `states = [KEY_STATE_ACTIVE]` to find keys nobody uses any more that still work.
+   */
+  unusedSince?:
+    | Timestamp
+    | undefined;
+  /**
+   * Only keys whose `expire_time` is before this time (already expired ones included: add
+   * `states = [KEY_STATE_ACTIVE]` for the keys about to expire). Unset: no filter.
+   */
+  expireBefore?: Timestamp | undefined;
 }
 
 /** Response of KeyAdmin.ListKeys. */
@@ -475,10 +609,30 @@ export interface UpdateKeyRequest {
   /** New lifetime counted from now, 1–8760 hours, when `expires_in_hours` is in the mask. */
   expiresInHours: number;
   /**
-   * Which of `name`, `scopes`, `allowed_ips`, `expires_in_hours` to change. Required and non-empty;
-   * an unknown path is INVALID_ARGUMENT.
+   * Which of `name`, `scopes`, `allowed_ips`, `expires_in_hours`, `enabled`, `metadata` to change.
+   * Required and non-empty; an unknown path is INVALID_ARGUMENT.
    */
-  updateMask?: string[] | undefined;
+  updateMask?:
+    | string[]
+    | undefined;
+  /**
+   * When `enabled` is in the mask: false suspends the key (it is denied DENIAL_REASON_DISABLED, keeps its
+   * fields and its expiry), true resumes it. Suspending a suspended key or resuming an enabled one changes
+   * nothing. A revoked or expired key can be neither (FAILED_PRECONDITION).
+   */
+  enabled?:
+    | boolean
+    | undefined;
+  /**
+   * The new metadata (same rules as CreateKey), replacing all of it, when `metadata` is in the mask; empty
+   * clears it.
+   */
+  metadata: { [key: string]: string };
+}
+
+export interface UpdateKeyRequest_MetadataEntry {
+  key: string;
+  value: string;
 }
 
 /** Response of KeyAdmin.UpdateKey. */
@@ -709,7 +863,7 @@ export interface ListAuditEventsRequest {
   endTime?:
     | Timestamp
     | undefined;
-  /** 1–100; 0 means 50. */
+  /** As in ListKeysRequest: 0 means 50, larger than 100 means 100, negative is INVALID_ARGUMENT. */
   pageSize: number;
   /**
    * `next_page_token` of a previous response to the same caller with the same filters; opaque and
@@ -724,6 +878,52 @@ export interface ListAuditEventsResponse {
   events: AuditEvent[];
   /** Pass as `page_token` for the next page; empty on the last page. */
   nextPageToken: string;
+}
+
+/** One string a secret scanner found, and where. */
+export interface LeakedKeyCandidate {
+  /**
+   * The string that matched, as found. At most 256 bytes are examined; anything not shaped like a key
+   * (pattern and checksum) is LEAK_OUTCOME_NOT_A_KEY, decided without a database lookup.
+   */
+  key: string;
+  /**
+   * Where it was found (e.g. a URL of a commit or a paste), kept in the revocation reason and the audit
+   * trail: at most 400 characters, no control characters; may be empty.
+   */
+  location: string;
+}
+
+/** Request of KeyAdmin.ReportLeakedKeys. */
+export interface ReportLeakedKeysRequest {
+  /** 1–100 candidates (INVALID_ARGUMENT otherwise). The same key twice is revoked once. */
+  candidates: LeakedKeyCandidate[];
+}
+
+/** The outcome for one candidate, in the order of the request. Never echoes the candidate. */
+export interface LeakedKeyResult {
+  /** What was done. */
+  outcome: LeakOutcome;
+  /**
+   * For ALREADY_INACTIVE and REVOKED: the key's id, organization and display prefix, so the reporter can
+   * tell the organization; empty otherwise.
+   */
+  keyId: string;
+  /** The organization owning the key. */
+  organizationId: string;
+  /** The key's display prefix, e.g. `tt_admin_P6jVGAam`. */
+  keyPrefix: string;
+}
+
+/** Response of KeyAdmin.ReportLeakedKeys. */
+export interface ReportLeakedKeysResponse {
+  /** One result per candidate, in request order. */
+  results: LeakedKeyResult[];
+  /**
+   * How far the revocations had reached the service's replicas; unset when nothing was revoked or the
+   * service does not wait (PROPAGATION_WAIT_MS=0).
+   */
+  propagation?: Propagation | undefined;
 }
 
 /** Request of KeyVerifier.VerifyKey. */
@@ -747,14 +947,17 @@ export interface VerifyKeyRequest {
 
 /**
  * Response of KeyVerifier.VerifyKey. The key fields are set for valid keys and for denials after the
- * key was identified (revoked, expired, IP, scope); never for malformed or unknown keys.
+ * key was identified (revoked, expired, disabled, IP, scope); never for malformed or unknown keys.
  */
 export interface VerifyKeyResponse {
   /** True when the request may proceed. */
   valid: boolean;
   /** Why not, when `valid` is false. */
   denialReason: DenialReason;
-  /** What a gateway should answer: 200, 401 (malformed, not found, revoked, expired) or 403 (IP, scope). */
+  /**
+   * What a gateway should answer: 200, 401 (malformed, not found, revoked, expired, disabled) or 403 (IP,
+   * scope).
+   */
   httpStatus: number;
   /** A sentence a person can act on, e.g. "API key expired at 2025-01-12T10:29:19Z; create a new key". */
   message: string;
@@ -778,6 +981,13 @@ export interface VerifyKeyResponse {
     | undefined;
   /** The user who created the key. */
   createdByUserId: string;
+  /** The key's metadata (ApiKey.metadata), for routing or tagging the request. */
+  metadata: { [key: string]: string };
+}
+
+export interface VerifyKeyResponse_MetadataEntry {
+  key: string;
+  value: string;
 }
 
 function createBaseActor(): Actor {
@@ -910,6 +1120,9 @@ function createBaseApiKey(): ApiKey {
     revokeReason: "",
     rotatedFromKeyId: "",
     replacedByKeyId: "",
+    disableTime: undefined,
+    disabledByUserId: "",
+    metadata: {},
   };
 }
 
@@ -972,6 +1185,15 @@ export const ApiKey: MessageFns<ApiKey> = {
     if (message.replacedByKeyId !== "") {
       writer.uint32(154).string(message.replacedByKeyId);
     }
+    if (message.disableTime !== undefined) {
+      Timestamp.encode(message.disableTime, writer.uint32(162).fork()).join();
+    }
+    if (message.disabledByUserId !== "") {
+      writer.uint32(170).string(message.disabledByUserId);
+    }
+    globalThis.Object.entries(message.metadata).forEach(([key, value]: [string, string]) => {
+      ApiKey_MetadataEntry.encode({ key: key as any, value }, writer.uint32(178).fork()).join();
+    });
     return writer;
   },
 
@@ -1140,6 +1362,33 @@ export const ApiKey: MessageFns<ApiKey> = {
             message.replacedByKeyId = reader.string();
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.disableTime = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.disabledByUserId = reader.string();
+            continue;
+          }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            const entry22 = ApiKey_MetadataEntry.decode(reader, reader.uint32());
+            if (entry22.value !== undefined) {
+              message.metadata[entry22.key] = entry22.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1229,6 +1478,30 @@ export const ApiKey: MessageFns<ApiKey> = {
         : isSet(object.replaced_by_key_id)
         ? globalThis.String(object.replaced_by_key_id)
         : "",
+      disableTime: isSet(object.disableTime)
+        ? fromJsonTimestamp(object.disableTime)
+        : isSet(object.disable_time)
+        ? fromJsonTimestamp(object.disable_time)
+        : undefined,
+      disabledByUserId: isSet(object.disabledByUserId)
+        ? globalThis.String(object.disabledByUserId)
+        : isSet(object.disabled_by_user_id)
+        ? globalThis.String(object.disabled_by_user_id)
+        : "",
+      metadata: isObject(object.metadata)
+        ? (globalThis.Object.entries(object.metadata) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -1291,6 +1564,21 @@ export const ApiKey: MessageFns<ApiKey> = {
     if (message.replacedByKeyId !== "") {
       obj.replacedByKeyId = message.replacedByKeyId;
     }
+    if (message.disableTime !== undefined) {
+      obj.disableTime = fromTimestamp(message.disableTime).toISOString();
+    }
+    if (message.disabledByUserId !== "") {
+      obj.disabledByUserId = message.disabledByUserId;
+    }
+    if (message.metadata) {
+      const entries = globalThis.Object.entries(message.metadata) as [string, string][];
+      if (entries.length > 0) {
+        obj.metadata = {};
+        entries.forEach(([k, v]) => {
+          obj.metadata[k] = v;
+        });
+      }
+    }
     return obj;
   },
 
@@ -1328,12 +1616,110 @@ export const ApiKey: MessageFns<ApiKey> = {
     message.revokeReason = object.revokeReason ?? "";
     message.rotatedFromKeyId = object.rotatedFromKeyId ?? "";
     message.replacedByKeyId = object.replacedByKeyId ?? "";
+    message.disableTime = (object.disableTime !== undefined && object.disableTime !== null)
+      ? Timestamp.fromPartial(object.disableTime)
+      : undefined;
+    message.disabledByUserId = object.disabledByUserId ?? "";
+    message.metadata = (globalThis.Object.entries(object.metadata ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseApiKey_MetadataEntry(): ApiKey_MetadataEntry {
+  return { key: "", value: "" };
+}
+
+export const ApiKey_MetadataEntry: MessageFns<ApiKey_MetadataEntry> = {
+  encode(message: ApiKey_MetadataEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApiKey_MetadataEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApiKey_MetadataEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApiKey_MetadataEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: ApiKey_MetadataEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ApiKey_MetadataEntry>, I>>(base?: I): ApiKey_MetadataEntry {
+    return ApiKey_MetadataEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ApiKey_MetadataEntry>, I>>(object: I): ApiKey_MetadataEntry {
+    const message = createBaseApiKey_MetadataEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
     return message;
   },
 };
 
 function createBaseCreateKeyRequest(): CreateKeyRequest {
-  return { actor: undefined, name: "", scopes: [], allowedIps: [], expiresInHours: undefined };
+  return { actor: undefined, name: "", scopes: [], allowedIps: [], expiresInHours: undefined, metadata: {} };
 }
 
 export const CreateKeyRequest: MessageFns<CreateKeyRequest> = {
@@ -1353,6 +1739,9 @@ export const CreateKeyRequest: MessageFns<CreateKeyRequest> = {
     if (message.expiresInHours !== undefined) {
       writer.uint32(40).int32(message.expiresInHours);
     }
+    globalThis.Object.entries(message.metadata).forEach(([key, value]: [string, string]) => {
+      CreateKeyRequest_MetadataEntry.encode({ key: key as any, value }, writer.uint32(50).fork()).join();
+    });
     return writer;
   },
 
@@ -1409,6 +1798,17 @@ export const CreateKeyRequest: MessageFns<CreateKeyRequest> = {
             message.expiresInHours = reader.int32();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            const entry6 = CreateKeyRequest_MetadataEntry.decode(reader, reader.uint32());
+            if (entry6.value !== undefined) {
+              message.metadata[entry6.key] = entry6.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1436,6 +1836,20 @@ export const CreateKeyRequest: MessageFns<CreateKeyRequest> = {
         : isSet(object.expires_in_hours)
         ? globalThis.Number(object.expires_in_hours)
         : undefined,
+      metadata: isObject(object.metadata)
+        ? (globalThis.Object.entries(object.metadata) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -1456,6 +1870,15 @@ export const CreateKeyRequest: MessageFns<CreateKeyRequest> = {
     if (message.expiresInHours !== undefined) {
       obj.expiresInHours = Math.round(message.expiresInHours);
     }
+    if (message.metadata) {
+      const entries = globalThis.Object.entries(message.metadata) as [string, string][];
+      if (entries.length > 0) {
+        obj.metadata = {};
+        entries.forEach(([k, v]) => {
+          obj.metadata[k] = v;
+        });
+      }
+    }
     return obj;
   },
 
@@ -1469,6 +1892,102 @@ export const CreateKeyRequest: MessageFns<CreateKeyRequest> = {
     message.scopes = object.scopes?.map((e) => e) || [];
     message.allowedIps = object.allowedIps?.map((e) => e) || [];
     message.expiresInHours = object.expiresInHours ?? undefined;
+    message.metadata = (globalThis.Object.entries(object.metadata ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseCreateKeyRequest_MetadataEntry(): CreateKeyRequest_MetadataEntry {
+  return { key: "", value: "" };
+}
+
+export const CreateKeyRequest_MetadataEntry: MessageFns<CreateKeyRequest_MetadataEntry> = {
+  encode(message: CreateKeyRequest_MetadataEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateKeyRequest_MetadataEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateKeyRequest_MetadataEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateKeyRequest_MetadataEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: CreateKeyRequest_MetadataEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateKeyRequest_MetadataEntry>, I>>(base?: I): CreateKeyRequest_MetadataEntry {
+    return CreateKeyRequest_MetadataEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateKeyRequest_MetadataEntry>, I>>(
+    object: I,
+  ): CreateKeyRequest_MetadataEntry {
+    const message = createBaseCreateKeyRequest_MetadataEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
     return message;
   },
 };
@@ -1715,7 +2234,15 @@ export const GetKeyResponse: MessageFns<GetKeyResponse> = {
 };
 
 function createBaseListKeysRequest(): ListKeysRequest {
-  return { actor: undefined, owner: 0, states: [], pageSize: 0, pageToken: "" };
+  return {
+    actor: undefined,
+    owner: 0,
+    states: [],
+    pageSize: 0,
+    pageToken: "",
+    unusedSince: undefined,
+    expireBefore: undefined,
+  };
 }
 
 export const ListKeysRequest: MessageFns<ListKeysRequest> = {
@@ -1738,6 +2265,12 @@ export const ListKeysRequest: MessageFns<ListKeysRequest> = {
     }
     if (message.pageToken !== "") {
       writer.uint32(42).string(message.pageToken);
+    }
+    if (message.unusedSince !== undefined) {
+      Timestamp.encode(message.unusedSince, writer.uint32(50).fork()).join();
+    }
+    if (message.expireBefore !== undefined) {
+      Timestamp.encode(message.expireBefore, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -1805,6 +2338,22 @@ export const ListKeysRequest: MessageFns<ListKeysRequest> = {
             message.pageToken = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.unusedSince = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.expireBefore = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1832,6 +2381,16 @@ export const ListKeysRequest: MessageFns<ListKeysRequest> = {
         : isSet(object.page_token)
         ? globalThis.String(object.page_token)
         : "",
+      unusedSince: isSet(object.unusedSince)
+        ? fromJsonTimestamp(object.unusedSince)
+        : isSet(object.unused_since)
+        ? fromJsonTimestamp(object.unused_since)
+        : undefined,
+      expireBefore: isSet(object.expireBefore)
+        ? fromJsonTimestamp(object.expireBefore)
+        : isSet(object.expire_before)
+        ? fromJsonTimestamp(object.expire_before)
+        : undefined,
     };
   },
 
@@ -1852,6 +2411,12 @@ export const ListKeysRequest: MessageFns<ListKeysRequest> = {
     if (message.pageToken !== "") {
       obj.pageToken = message.pageToken;
     }
+    if (message.unusedSince !== undefined) {
+      obj.unusedSince = fromTimestamp(message.unusedSince).toISOString();
+    }
+    if (message.expireBefore !== undefined) {
+      obj.expireBefore = fromTimestamp(message.expireBefore).toISOString();
+    }
     return obj;
   },
 
@@ -1865,6 +2430,12 @@ export const ListKeysRequest: MessageFns<ListKeysRequest> = {
     message.states = object.states?.map((e) => e) || [];
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
+    message.unusedSince = (object.unusedSince !== undefined && object.unusedSince !== null)
+      ? Timestamp.fromPartial(object.unusedSince)
+      : undefined;
+    message.expireBefore = (object.expireBefore !== undefined && object.expireBefore !== null)
+      ? Timestamp.fromPartial(object.expireBefore)
+      : undefined;
     return message;
   },
 };
@@ -1967,6 +2538,8 @@ function createBaseUpdateKeyRequest(): UpdateKeyRequest {
     allowedIps: [],
     expiresInHours: 0,
     updateMask: undefined,
+    enabled: undefined,
+    metadata: {},
   };
 }
 
@@ -1993,6 +2566,12 @@ export const UpdateKeyRequest: MessageFns<UpdateKeyRequest> = {
     if (message.updateMask !== undefined) {
       FieldMask.encode(FieldMask.wrap(message.updateMask), writer.uint32(58).fork()).join();
     }
+    if (message.enabled !== undefined) {
+      writer.uint32(64).bool(message.enabled);
+    }
+    globalThis.Object.entries(message.metadata).forEach(([key, value]: [string, string]) => {
+      UpdateKeyRequest_MetadataEntry.encode({ key: key as any, value }, writer.uint32(74).fork()).join();
+    });
     return writer;
   },
 
@@ -2065,6 +2644,25 @@ export const UpdateKeyRequest: MessageFns<UpdateKeyRequest> = {
             message.updateMask = FieldMask.unwrap(FieldMask.decode(reader, reader.uint32()));
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.enabled = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            const entry9 = UpdateKeyRequest_MetadataEntry.decode(reader, reader.uint32());
+            if (entry9.value !== undefined) {
+              message.metadata[entry9.key] = entry9.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2102,6 +2700,21 @@ export const UpdateKeyRequest: MessageFns<UpdateKeyRequest> = {
         : isSet(object.update_mask)
         ? FieldMask.unwrap(FieldMask.fromJSON(object.update_mask))
         : undefined,
+      enabled: isSet(object.enabled) ? globalThis.Boolean(object.enabled) : undefined,
+      metadata: isObject(object.metadata)
+        ? (globalThis.Object.entries(object.metadata) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -2128,6 +2741,18 @@ export const UpdateKeyRequest: MessageFns<UpdateKeyRequest> = {
     if (message.updateMask !== undefined) {
       obj.updateMask = FieldMask.toJSON(FieldMask.wrap(message.updateMask));
     }
+    if (message.enabled !== undefined) {
+      obj.enabled = message.enabled;
+    }
+    if (message.metadata) {
+      const entries = globalThis.Object.entries(message.metadata) as [string, string][];
+      if (entries.length > 0) {
+        obj.metadata = {};
+        entries.forEach(([k, v]) => {
+          obj.metadata[k] = v;
+        });
+      }
+    }
     return obj;
   },
 
@@ -2143,6 +2768,103 @@ export const UpdateKeyRequest: MessageFns<UpdateKeyRequest> = {
     message.allowedIps = object.allowedIps?.map((e) => e) || [];
     message.expiresInHours = object.expiresInHours ?? 0;
     message.updateMask = object.updateMask ?? undefined;
+    message.enabled = object.enabled ?? undefined;
+    message.metadata = (globalThis.Object.entries(object.metadata ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseUpdateKeyRequest_MetadataEntry(): UpdateKeyRequest_MetadataEntry {
+  return { key: "", value: "" };
+}
+
+export const UpdateKeyRequest_MetadataEntry: MessageFns<UpdateKeyRequest_MetadataEntry> = {
+  encode(message: UpdateKeyRequest_MetadataEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateKeyRequest_MetadataEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateKeyRequest_MetadataEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateKeyRequest_MetadataEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: UpdateKeyRequest_MetadataEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateKeyRequest_MetadataEntry>, I>>(base?: I): UpdateKeyRequest_MetadataEntry {
+    return UpdateKeyRequest_MetadataEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateKeyRequest_MetadataEntry>, I>>(
+    object: I,
+  ): UpdateKeyRequest_MetadataEntry {
+    const message = createBaseUpdateKeyRequest_MetadataEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
     return message;
   },
 };
@@ -3962,6 +4684,380 @@ export const ListAuditEventsResponse: MessageFns<ListAuditEventsResponse> = {
   },
 };
 
+function createBaseLeakedKeyCandidate(): LeakedKeyCandidate {
+  return { key: "", location: "" };
+}
+
+export const LeakedKeyCandidate: MessageFns<LeakedKeyCandidate> = {
+  encode(message: LeakedKeyCandidate, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.location !== "") {
+      writer.uint32(18).string(message.location);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeakedKeyCandidate {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeakedKeyCandidate();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.location = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LeakedKeyCandidate {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      location: isSet(object.location) ? globalThis.String(object.location) : "",
+    };
+  },
+
+  toJSON(message: LeakedKeyCandidate): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.location !== "") {
+      obj.location = message.location;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LeakedKeyCandidate>, I>>(base?: I): LeakedKeyCandidate {
+    return LeakedKeyCandidate.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LeakedKeyCandidate>, I>>(object: I): LeakedKeyCandidate {
+    const message = createBaseLeakedKeyCandidate();
+    message.key = object.key ?? "";
+    message.location = object.location ?? "";
+    return message;
+  },
+};
+
+function createBaseReportLeakedKeysRequest(): ReportLeakedKeysRequest {
+  return { candidates: [] };
+}
+
+export const ReportLeakedKeysRequest: MessageFns<ReportLeakedKeysRequest> = {
+  encode(message: ReportLeakedKeysRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.candidates) {
+      LeakedKeyCandidate.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReportLeakedKeysRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReportLeakedKeysRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.candidates.push(LeakedKeyCandidate.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReportLeakedKeysRequest {
+    return {
+      candidates: globalThis.Array.isArray(object?.candidates)
+        ? object.candidates.map((e: any) => LeakedKeyCandidate.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ReportLeakedKeysRequest): unknown {
+    const obj: any = {};
+    if (message.candidates?.length) {
+      obj.candidates = message.candidates.map((e) => LeakedKeyCandidate.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReportLeakedKeysRequest>, I>>(base?: I): ReportLeakedKeysRequest {
+    return ReportLeakedKeysRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReportLeakedKeysRequest>, I>>(object: I): ReportLeakedKeysRequest {
+    const message = createBaseReportLeakedKeysRequest();
+    message.candidates = object.candidates?.map((e) => LeakedKeyCandidate.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseLeakedKeyResult(): LeakedKeyResult {
+  return { outcome: 0, keyId: "", organizationId: "", keyPrefix: "" };
+}
+
+export const LeakedKeyResult: MessageFns<LeakedKeyResult> = {
+  encode(message: LeakedKeyResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.outcome !== 0) {
+      writer.uint32(8).int32(message.outcome);
+    }
+    if (message.keyId !== "") {
+      writer.uint32(18).string(message.keyId);
+    }
+    if (message.organizationId !== "") {
+      writer.uint32(26).string(message.organizationId);
+    }
+    if (message.keyPrefix !== "") {
+      writer.uint32(34).string(message.keyPrefix);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeakedKeyResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeakedKeyResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.outcome = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.organizationId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.keyPrefix = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LeakedKeyResult {
+    return {
+      outcome: isSet(object.outcome) ? leakOutcomeFromJSON(object.outcome) : 0,
+      keyId: isSet(object.keyId)
+        ? globalThis.String(object.keyId)
+        : isSet(object.key_id)
+        ? globalThis.String(object.key_id)
+        : "",
+      organizationId: isSet(object.organizationId)
+        ? globalThis.String(object.organizationId)
+        : isSet(object.organization_id)
+        ? globalThis.String(object.organization_id)
+        : "",
+      keyPrefix: isSet(object.keyPrefix)
+        ? globalThis.String(object.keyPrefix)
+        : isSet(object.key_prefix)
+        ? globalThis.String(object.key_prefix)
+        : "",
+    };
+  },
+
+  toJSON(message: LeakedKeyResult): unknown {
+    const obj: any = {};
+    if (message.outcome !== 0) {
+      obj.outcome = leakOutcomeToJSON(message.outcome);
+    }
+    if (message.keyId !== "") {
+      obj.keyId = message.keyId;
+    }
+    if (message.organizationId !== "") {
+      obj.organizationId = message.organizationId;
+    }
+    if (message.keyPrefix !== "") {
+      obj.keyPrefix = message.keyPrefix;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LeakedKeyResult>, I>>(base?: I): LeakedKeyResult {
+    return LeakedKeyResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LeakedKeyResult>, I>>(object: I): LeakedKeyResult {
+    const message = createBaseLeakedKeyResult();
+    message.outcome = object.outcome ?? 0;
+    message.keyId = object.keyId ?? "";
+    message.organizationId = object.organizationId ?? "";
+    message.keyPrefix = object.keyPrefix ?? "";
+    return message;
+  },
+};
+
+function createBaseReportLeakedKeysResponse(): ReportLeakedKeysResponse {
+  return { results: [], propagation: undefined };
+}
+
+export const ReportLeakedKeysResponse: MessageFns<ReportLeakedKeysResponse> = {
+  encode(message: ReportLeakedKeysResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      LeakedKeyResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.propagation !== undefined) {
+      Propagation.encode(message.propagation, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReportLeakedKeysResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReportLeakedKeysResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(LeakedKeyResult.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.propagation = Propagation.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReportLeakedKeysResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => LeakedKeyResult.fromJSON(e))
+        : [],
+      propagation: isSet(object.propagation) ? Propagation.fromJSON(object.propagation) : undefined,
+    };
+  },
+
+  toJSON(message: ReportLeakedKeysResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => LeakedKeyResult.toJSON(e));
+    }
+    if (message.propagation !== undefined) {
+      obj.propagation = Propagation.toJSON(message.propagation);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReportLeakedKeysResponse>, I>>(base?: I): ReportLeakedKeysResponse {
+    return ReportLeakedKeysResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReportLeakedKeysResponse>, I>>(object: I): ReportLeakedKeysResponse {
+    const message = createBaseReportLeakedKeysResponse();
+    message.results = object.results?.map((e) => LeakedKeyResult.fromPartial(e)) || [];
+    message.propagation = (object.propagation !== undefined && object.propagation !== null)
+      ? Propagation.fromPartial(object.propagation)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseVerifyKeyRequest(): VerifyKeyRequest {
   return { key: "", clientIp: "", requiredScopes: [] };
 }
@@ -4085,6 +5181,7 @@ function createBaseVerifyKeyResponse(): VerifyKeyResponse {
     organizationId: "",
     authenticateTime: undefined,
     createdByUserId: "",
+    metadata: {},
   };
 }
 
@@ -4126,6 +5223,9 @@ export const VerifyKeyResponse: MessageFns<VerifyKeyResponse> = {
     if (message.createdByUserId !== "") {
       writer.uint32(98).string(message.createdByUserId);
     }
+    globalThis.Object.entries(message.metadata).forEach(([key, value]: [string, string]) => {
+      VerifyKeyResponse_MetadataEntry.encode({ key: key as any, value }, writer.uint32(106).fork()).join();
+    });
     return writer;
   },
 
@@ -4238,6 +5338,17 @@ export const VerifyKeyResponse: MessageFns<VerifyKeyResponse> = {
             message.createdByUserId = reader.string();
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            const entry13 = VerifyKeyResponse_MetadataEntry.decode(reader, reader.uint32());
+            if (entry13.value !== undefined) {
+              message.metadata[entry13.key] = entry13.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4302,6 +5413,20 @@ export const VerifyKeyResponse: MessageFns<VerifyKeyResponse> = {
         : isSet(object.created_by_user_id)
         ? globalThis.String(object.created_by_user_id)
         : "",
+      metadata: isObject(object.metadata)
+        ? (globalThis.Object.entries(object.metadata) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -4343,6 +5468,15 @@ export const VerifyKeyResponse: MessageFns<VerifyKeyResponse> = {
     if (message.createdByUserId !== "") {
       obj.createdByUserId = message.createdByUserId;
     }
+    if (message.metadata) {
+      const entries = globalThis.Object.entries(message.metadata) as [string, string][];
+      if (entries.length > 0) {
+        obj.metadata = {};
+        entries.forEach(([k, v]) => {
+          obj.metadata[k] = v;
+        });
+      }
+    }
     return obj;
   },
 
@@ -4367,6 +5501,102 @@ export const VerifyKeyResponse: MessageFns<VerifyKeyResponse> = {
       ? Timestamp.fromPartial(object.authenticateTime)
       : undefined;
     message.createdByUserId = object.createdByUserId ?? "";
+    message.metadata = (globalThis.Object.entries(object.metadata ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseVerifyKeyResponse_MetadataEntry(): VerifyKeyResponse_MetadataEntry {
+  return { key: "", value: "" };
+}
+
+export const VerifyKeyResponse_MetadataEntry: MessageFns<VerifyKeyResponse_MetadataEntry> = {
+  encode(message: VerifyKeyResponse_MetadataEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifyKeyResponse_MetadataEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifyKeyResponse_MetadataEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifyKeyResponse_MetadataEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: VerifyKeyResponse_MetadataEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<VerifyKeyResponse_MetadataEntry>, I>>(base?: I): VerifyKeyResponse_MetadataEntry {
+    return VerifyKeyResponse_MetadataEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VerifyKeyResponse_MetadataEntry>, I>>(
+    object: I,
+  ): VerifyKeyResponse_MetadataEntry {
+    const message = createBaseVerifyKeyResponse_MetadataEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
     return message;
   },
 };
@@ -4381,7 +5611,7 @@ export const VerifyKeyResponse: MessageFns<VerifyKeyResponse> = {
  * |--------------------------------|------------|---------------------------------|----------------|
  * | create keys                    | any scopes | `*:read` scopes only, fixed 72 h | no             |
  * | view own / all keys of the org | yes / yes  | yes / yes                       | no             |
- * | update keys                    | yes        | no                              | no             |
+ * | update keys (suspend, resume)  | yes        | no                              | no             |
  * | revoke own / any key of the org| yes / yes  | no / no                         | no             |
  * | rotate keys, revoke a user's   | yes        | no                              | no             |
  * | list scopes, audit events      | yes        | yes                             | no             |
@@ -4433,8 +5663,10 @@ export const KeyAdminService = {
     responseDeserialize: (value: Buffer): ListKeysResponse => ListKeysResponse.decode(value),
   },
   /**
-   * Changes name, scopes, allowed IPs and/or expiry, as selected by `update_mask`. Admin only.
-   * FAILED_PRECONDITION when the key is revoked or expired (expired keys cannot be renewed).
+   * Changes name, scopes, allowed IPs, expiry and/or `enabled` (suspend or resume), as selected by
+   * `update_mask`. Admin only. FAILED_PRECONDITION when the key is revoked or expired (expired keys cannot
+   * be renewed, revoked and expired keys cannot be resumed). A suspension or resumption is effective on
+   * every replica as a revocation is (the change feed, acknowledged in `propagation`).
    */
   updateKey: {
     path: "/apikeys.v1.KeyAdmin/UpdateKey" as const,
@@ -4509,6 +5741,25 @@ export const KeyAdminService = {
       Buffer.from(ListAuditEventsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListAuditEventsResponse => ListAuditEventsResponse.decode(value),
   },
+  /**
+   * Responds to keys found leaked by a secret scanner (e.g. the receiver of GitHub's secret-scanning
+   * partner program, matching the README's regular expression): every active or suspended key among the
+   * candidates is revoked at once, on every replica, with the reason "leaked" and where it was found.
+   * Takes no actor (the key names its organization) and is not governed by the role table: only callers
+   * in LEAK_REPORTER_CLIENT_IDS may call it (PERMISSION_DENIED otherwise; ADMIN_CLIENT_IDS does not
+   * suffice). See docs/leaks.md.
+   */
+  reportLeakedKeys: {
+    path: "/apikeys.v1.KeyAdmin/ReportLeakedKeys" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReportLeakedKeysRequest): Buffer =>
+      Buffer.from(ReportLeakedKeysRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReportLeakedKeysRequest => ReportLeakedKeysRequest.decode(value),
+    responseSerialize: (value: ReportLeakedKeysResponse): Buffer =>
+      Buffer.from(ReportLeakedKeysResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReportLeakedKeysResponse => ReportLeakedKeysResponse.decode(value),
+  },
 } as const;
 
 export interface KeyAdminServer extends UntypedServiceImplementation {
@@ -4523,8 +5774,10 @@ export interface KeyAdminServer extends UntypedServiceImplementation {
   /** Lists keys of the actor's organization, newest first, paginated. */
   listKeys: handleUnaryCall<ListKeysRequest, ListKeysResponse>;
   /**
-   * Changes name, scopes, allowed IPs and/or expiry, as selected by `update_mask`. Admin only.
-   * FAILED_PRECONDITION when the key is revoked or expired (expired keys cannot be renewed).
+   * Changes name, scopes, allowed IPs, expiry and/or `enabled` (suspend or resume), as selected by
+   * `update_mask`. Admin only. FAILED_PRECONDITION when the key is revoked or expired (expired keys cannot
+   * be renewed, revoked and expired keys cannot be resumed). A suspension or resumption is effective on
+   * every replica as a revocation is (the change feed, acknowledged in `propagation`).
    */
   updateKey: handleUnaryCall<UpdateKeyRequest, UpdateKeyResponse>;
   /**
@@ -4547,6 +5800,15 @@ export interface KeyAdminServer extends UntypedServiceImplementation {
   listScopes: handleUnaryCall<ListScopesRequest, ListScopesResponse>;
   /** Lists the audit trail of the actor's organization, newest first, paginated. */
   listAuditEvents: handleUnaryCall<ListAuditEventsRequest, ListAuditEventsResponse>;
+  /**
+   * Responds to keys found leaked by a secret scanner (e.g. the receiver of GitHub's secret-scanning
+   * partner program, matching the README's regular expression): every active or suspended key among the
+   * candidates is revoked at once, on every replica, with the reason "leaked" and where it was found.
+   * Takes no actor (the key names its organization) and is not governed by the role table: only callers
+   * in LEAK_REPORTER_CLIENT_IDS may call it (PERMISSION_DENIED otherwise; ADMIN_CLIENT_IDS does not
+   * suffice). See docs/leaks.md.
+   */
+  reportLeakedKeys: handleUnaryCall<ReportLeakedKeysRequest, ReportLeakedKeysResponse>;
 }
 
 export interface KeyAdminClient extends Client {
@@ -4603,8 +5865,10 @@ export interface KeyAdminClient extends Client {
     callback: (error: ServiceError | null, response: ListKeysResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Changes name, scopes, allowed IPs and/or expiry, as selected by `update_mask`. Admin only.
-   * FAILED_PRECONDITION when the key is revoked or expired (expired keys cannot be renewed).
+   * Changes name, scopes, allowed IPs, expiry and/or `enabled` (suspend or resume), as selected by
+   * `update_mask`. Admin only. FAILED_PRECONDITION when the key is revoked or expired (expired keys cannot
+   * be renewed, revoked and expired keys cannot be resumed). A suspension or resumption is effective on
+   * every replica as a revocation is (the change feed, acknowledged in `propagation`).
    */
   updateKey(
     request: UpdateKeyRequest,
@@ -4710,6 +5974,29 @@ export interface KeyAdminClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListAuditEventsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Responds to keys found leaked by a secret scanner (e.g. the receiver of GitHub's secret-scanning
+   * partner program, matching the README's regular expression): every active or suspended key among the
+   * candidates is revoked at once, on every replica, with the reason "leaked" and where it was found.
+   * Takes no actor (the key names its organization) and is not governed by the role table: only callers
+   * in LEAK_REPORTER_CLIENT_IDS may call it (PERMISSION_DENIED otherwise; ADMIN_CLIENT_IDS does not
+   * suffice). See docs/leaks.md.
+   */
+  reportLeakedKeys(
+    request: ReportLeakedKeysRequest,
+    callback: (error: ServiceError | null, response: ReportLeakedKeysResponse) => void,
+  ): ClientUnaryCall;
+  reportLeakedKeys(
+    request: ReportLeakedKeysRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReportLeakedKeysResponse) => void,
+  ): ClientUnaryCall;
+  reportLeakedKeys(
+    request: ReportLeakedKeysRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReportLeakedKeysResponse) => void,
   ): ClientUnaryCall;
 }
 
@@ -4823,6 +6110,10 @@ function fromJsonTimestamp(o: any): Timestamp {
   } else {
     return Timestamp.fromJSON(o);
   }
+}
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
 }
 
 function isSet(value: any): boolean {

@@ -16,6 +16,8 @@ const ACTION_NAMES: Readonly<Record<number, string>> = {
   [AuditAction.AUDIT_ACTION_KEY_UPDATED]: 'updated',
   [AuditAction.AUDIT_ACTION_KEY_REVOKED]: 'revoked',
   [AuditAction.AUDIT_ACTION_KEY_ROTATED]: 'rotated',
+  [AuditAction.AUDIT_ACTION_KEY_DISABLED]: 'suspended',
+  [AuditAction.AUDIT_ACTION_KEY_ENABLED]: 'resumed',
 };
 
 function toTimestamp(date: Date | undefined): Timestamp | undefined {

@@ -3,10 +3,12 @@ import { audit } from './audit.js';
 import { create } from './create.js';
 import { get } from './get.js';
 import { list } from './list.js';
+import { reportLeaked } from './reportLeaked.js';
 import { revoke } from './revoke.js';
 import { revokeUser } from './revokeUser.js';
 import { rotate } from './rotate.js';
 import { scopes } from './scopes.js';
+import { resume, suspend } from './setEnabled.js';
 import { update } from './update.js';
 import { verify } from './verify.js';
 
@@ -16,9 +18,12 @@ export const COMMANDS: readonly Command[] = [
   list,
   get,
   update,
+  suspend,
+  resume,
   revoke,
   rotate,
   revokeUser,
+  reportLeaked,
   scopes,
   audit,
   verify,

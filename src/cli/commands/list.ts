@@ -10,13 +10,14 @@ const STATES: ReadonlyMap<string, KeyState> = new Map([
   ['active', KeyState.KEY_STATE_ACTIVE],
   ['expired', KeyState.KEY_STATE_EXPIRED],
   ['revoked', KeyState.KEY_STATE_REVOKED],
+  ['disabled', KeyState.KEY_STATE_DISABLED],
 ]);
 
 function parseStates(names: readonly string[]): KeyState[] {
   return names.map((name) => {
     const state = STATES.get(name.toLowerCase());
     if (state === undefined)
-      throw new UsageError(`--state must be active, expired or revoked, got ${JSON.stringify(name)}`);
+      throw new UsageError(`--state must be active, disabled, expired or revoked, got ${JSON.stringify(name)}`);
     return state;
   });
 }
@@ -28,7 +29,7 @@ export const list: Command = {
   synopsis: 'list [--mine] [--state STATE …] [--all | --page-size N --page-token TOKEN]',
   details: [
     '--mine                 only keys the acting user created',
-    '--state STATE          active, expired or revoked; repeat or separate with commas (default: all)',
+    '--state STATE          active, disabled, expired or revoked; repeat or separate with commas (default: all)',
     '--all                  follow every page',
     '--page-size N          1–100 keys per page (default 50)',
     '--page-token TOKEN     continue a previous listing (printed when there are more keys)',

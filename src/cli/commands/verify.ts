@@ -52,6 +52,7 @@ export const verify: Command = {
           ['scopes', response.scopes.join(', ')],
           ['expires', formatTime(response.expireTime)],
           ['created by', response.createdByUserId],
+          ...Object.entries(response.metadata).map(([name, value]): [string, string] => [`meta ${name}`, value]),
         );
       }
       context.out(formatFields(fields));

@@ -1,4 +1,5 @@
 import { permissionDenied } from '../AppError.js';
+import { normalizeMetadata } from '../metadata.js';
 import { normalizeAllowedIps } from '../IpAllowlist.js';
 import { generateSecret, labelForRole } from '../keyFormat.js';
 import type { ScopeCatalog } from '../ScopeCatalog.js';
@@ -18,6 +19,8 @@ export interface CreateKeyInput {
   readonly scopes: readonly string[];
   readonly allowedIps: readonly string[];
   readonly expiresInHours?: number;
+  /** Names → values (normalizeMetadata's limits); empty = none. */
+  readonly metadata?: Readonly<Record<string, string>>;
 }
 
 /** A key just made, with the secret that is shown once. */
@@ -45,6 +48,7 @@ export async function createKey(
   const scopes = deps.scopes.normalize(input.scopes, 'scopes', { allowEmpty: false });
   if (actor.role === 'read_only_admin') requireReadOnlyScopes(deps.scopes, scopes);
   const allowedIps = normalizeAllowedIps(input.allowedIps);
+  const metadata = normalizeMetadata(input.metadata ?? {});
   const lifetimeHours = lifetimeHoursFor(actor, input.expiresInHours, deps.defaultLifetimeHours);
   const now = deps.clock.now();
   const generated = generateSecret(labelForRole(actor.role));
@@ -56,6 +60,7 @@ export async function createKey(
     secretHash: generated.hash,
     scopes,
     allowedIps,
+    metadata,
     createdByUserId: actor.userId,
     createdByRole: actor.role,
     createTime: now,
@@ -65,6 +70,8 @@ export async function createKey(
     revokeTime: null,
     revokedByUserId: null,
     revokeReason: null,
+    disableTime: null,
+    disabledByUserId: null,
     lastUsedTime: null,
     lastUsedIp: null,
     rotatedFromKeyId: null,

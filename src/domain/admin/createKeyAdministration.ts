@@ -8,6 +8,7 @@ import { listAuditEvents, type ListAuditInput } from './listAuditEvents.js';
 import { listKeys, type ListKeysInput } from './listKeys.js';
 import { listScopes } from './listScopes.js';
 import type { Page } from './paginate.js';
+import { type LeakCandidate, type LeakReport, reportLeakedKeys } from './reportLeakedKeys.js';
 import { revokeKey } from './revokeKey.js';
 import { type RevokedUserKeys, revokeUserKeys } from './revokeUserKeys.js';
 import { rotateKey, type RotatedKey, type RotateKeyInput } from './rotateKey.js';
@@ -28,6 +29,7 @@ export interface KeyAdministration {
   rotateKey(actor: Actor, input: RotateKeyInput, context?: UseCaseContext): Promise<RotatedKey>;
   listScopes(actor: Actor): readonly ScopeDefinition[];
   listAuditEvents(actor: Actor, input: ListAuditInput): Promise<Page<AuditEventRecord>>;
+  reportLeakedKeys(caller: string, candidates: readonly LeakCandidate[], context?: UseCaseContext): Promise<LeakReport>;
 }
 
 /** Binds every use case to `deps`, for the transport to call. */
@@ -42,5 +44,6 @@ export function createKeyAdministration(deps: KeyAdministrationDependencies): Ke
     rotateKey: (actor, input, context) => rotateKey(deps, actor, input, context),
     listScopes: (actor) => listScopes(deps, actor),
     listAuditEvents: (actor, input) => listAuditEvents(deps, actor, input),
+    reportLeakedKeys: (caller, candidates, context) => reportLeakedKeys(deps, caller, candidates, context),
   };
 }

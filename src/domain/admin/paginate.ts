@@ -12,7 +12,7 @@ export interface Page<T> {
   readonly nextPageToken: string;
 }
 
-/** The rows a page holds for a requested page size: 0 means 50, at most 100. */
+/** The rows a page holds for a requested page size: 0 means 50, above 100 means 100. */
 export function pageLimit(requested: number): number {
   return pageSize(requested, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
 }

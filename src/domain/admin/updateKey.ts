@@ -1,9 +1,10 @@
 import { failedPrecondition } from '../AppError.js';
-import { mapFieldUpdate, type FieldUpdate } from '../FieldUpdate.js';
+import { mapFieldUpdate, setTo, UNCHANGED, type FieldUpdate } from '../FieldUpdate.js';
 import { normalizeAllowedIps } from '../IpAllowlist.js';
+import { normalizeMetadata } from '../metadata.js';
 import { applyKeyPatch, keyPatch, type KeyPatch } from '../KeyPatch.js';
 import type { ScopeCatalog } from '../ScopeCatalog.js';
-import type { Actor, ApiKeyRecord } from '../types.js';
+import type { Actor, ApiKeyRecord, AuditAction, FieldChange } from '../types.js';
 import { normalizeName, requireIdentifier } from '../validation.js';
 import { type AcknowledgedKey, awaitPropagation, committedPosition } from './acknowledgement.js';
 import { auditDiff } from './auditDiff.js';
@@ -23,6 +24,10 @@ export interface KeyEdits {
   readonly allowedIps: FieldUpdate<readonly string[]>;
   /** A new lifetime, counted from now. */
   readonly expiresInHours: FieldUpdate<number>;
+  /** `setTo(false)` suspends the key, `setTo(true)` resumes it. */
+  readonly enabled: FieldUpdate<boolean>;
+  /** Replaces all of the key's metadata; `setTo({})` clears it. */
+  readonly metadata: FieldUpdate<Readonly<Record<string, string>>>;
 }
 
 /** Which key to change, and how. */
@@ -37,8 +42,9 @@ export interface UpdateKeyInput {
 }
 
 /**
- * Changes the edited fields of a key, and waits for the other replicas to apply it. Admin only; not on
- * revoked or expired keys.
+ * Changes the edited fields of a key (suspending or resuming it included), and waits for the other
+ * replicas to apply it: the write goes through the change feed and the caches' invalidation exactly as a
+ * revocation does. Admin only; not on revoked or expired keys.
  */
 export async function updateKey(
   deps: Pick<KeyAdministrationDependencies, 'repository' | 'scopes' | 'clock' | 'onKeysChanged' | 'propagation'>,
@@ -60,13 +66,15 @@ export async function updateKey(
         name: edits.name,
         scopes: edits.scopes,
         allowedIps: edits.allowedIps,
+        metadata: edits.metadata,
         expireTime: mapFieldUpdate(edits.expiresInHours, (hours) => now + hours * HOUR_MS),
+        ...suspension(key, actor, edits.enabled, now),
       };
       const changes = auditDiff(key, patch);
       // Setting fields to the values they have is no change: nothing is written or audited.
       if (changes.length === 0) return key;
       await tx.updateKey(key, patch);
-      await tx.insertAuditEvent(auditEvent(actor, key, 'key_updated', now, { changes }));
+      await tx.insertAuditEvent(auditEvent(actor, key, auditedAction(changes), now, { changes }));
       return applyKeyPatch(key, patch);
     },
     { ...context, ...committed.options },
@@ -81,12 +89,41 @@ function normalizeEdits(catalog: ScopeCatalog, edits: KeyEdits): KeyEdits {
     scopes: mapFieldUpdate(edits.scopes, (scopes) => catalog.normalize(scopes, 'scopes', { allowEmpty: false })),
     allowedIps: mapFieldUpdate(edits.allowedIps, normalizeAllowedIps),
     expiresInHours: mapFieldUpdate(edits.expiresInHours, requireLifetimeHours),
+    enabled: edits.enabled,
+    metadata: mapFieldUpdate(edits.metadata, (metadata) => normalizeMetadata(metadata)),
   };
+}
+
+/**
+ * The suspension fields of the patch: suspending stamps the time and the Admin (kept when the key is
+ * already suspended, so the first suspender stays the one to ask), resuming clears both.
+ */
+function suspension(
+  key: ApiKeyRecord,
+  actor: Actor,
+  enabled: FieldUpdate<boolean>,
+  now: number,
+): Pick<KeyPatch, 'disableTime' | 'disabledByUserId'> {
+  if (enabled.kind === 'unchanged' || enabled.value === (key.disableTime === null)) {
+    return { disableTime: UNCHANGED, disabledByUserId: UNCHANGED };
+  }
+  return enabled.value
+    ? { disableTime: setTo(null), disabledByUserId: setTo(null) }
+    : { disableTime: setTo(now), disabledByUserId: setTo(actor.userId) };
+}
+
+/** A change of `disable_time` is a suspension or a resumption, whatever else changed with it. */
+function auditedAction(changes: readonly FieldChange[]): AuditAction {
+  const disable = changes.find((change) => change.field === 'disable_time');
+  if (disable === undefined) return 'key_updated';
+  return disable.newValue === '' ? 'key_enabled' : 'key_disabled';
 }
 
 /** FAILED_PRECONDITION for edits the key's history forbids. */
 function requireEditable(catalog: ScopeCatalog, key: ApiKeyRecord, now: number, edits: KeyEdits): void {
-  requireLiveKey(key, now, 'updated');
+  const resuming = edits.enabled.kind === 'set' && edits.enabled.value;
+  const suspending = edits.enabled.kind === 'set' && !edits.enabled.value;
+  requireLiveKey(key, now, resuming ? 'resumed' : suspending ? 'suspended' : 'updated');
   const relifed = edits.expiresInHours.kind === 'set';
   if (relifed && key.replacedByKeyId !== null) {
     throw failedPrecondition(

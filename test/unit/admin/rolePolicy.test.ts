@@ -26,7 +26,14 @@ const USE_CASES: Readonly<Record<string, (f: AdminFixture, who: Actor, keyId: st
   updateKey: (f, who, keyId) =>
     updateKey(f.deps, who, {
       keyId,
-      edits: () => ({ name: setTo('renamed'), scopes: UNCHANGED, allowedIps: UNCHANGED, expiresInHours: UNCHANGED }),
+      edits: () => ({
+        name: setTo('renamed'),
+        scopes: UNCHANGED,
+        allowedIps: UNCHANGED,
+        expiresInHours: UNCHANGED,
+        enabled: UNCHANGED,
+        metadata: UNCHANGED,
+      }),
     }),
   revokeKey: (f, who, keyId) => revokeKey(f.deps, who, keyId, ''),
   revokeUserKeys: (f, who) => revokeUserKeys(f.deps, who, 'alice', ''),

@@ -139,7 +139,7 @@ describe('rotateKey', () => {
 
     it('whose replacement cannot be widened or given a new lifetime afterwards', async () => {
       const { fixture, rotated } = await rotatedReadOnlyKey();
-      const edits = { name: UNCHANGED, allowedIps: UNCHANGED } as const;
+      const edits = { name: UNCHANGED, allowedIps: UNCHANGED, enabled: UNCHANGED, metadata: UNCHANGED } as const;
       await expectRefusal(
         updateKey(fixture.deps, ADMIN, {
           keyId: rotated.key.id,

@@ -8,7 +8,14 @@ import { setTo, UNCHANGED } from '../../../src/domain/FieldUpdate.js';
 import type { Actor } from '../../../src/domain/types.js';
 import { ADMIN, adminFixture, expectRefusal, HOUR, NOW, READ_ONLY_ADMIN, type AdminFixture } from './adminFixture.js';
 
-const NO_EDITS: KeyEdits = { name: UNCHANGED, scopes: UNCHANGED, allowedIps: UNCHANGED, expiresInHours: UNCHANGED };
+const NO_EDITS: KeyEdits = {
+  name: UNCHANGED,
+  scopes: UNCHANGED,
+  allowedIps: UNCHANGED,
+  expiresInHours: UNCHANGED,
+  enabled: UNCHANGED,
+  metadata: UNCHANGED,
+};
 
 async function keyWithAllowlist(fixture: AdminFixture, creator: Actor = ADMIN) {
   const { key } = await createKey(fixture.deps, creator, {
