@@ -38,6 +38,9 @@ import { GrpcServer } from './transport/GrpcServer.js';
 import { type ReloadResult, ReloadingCertificates } from './transport/ReloadingCertificates.js';
 import { createKeyAdminService } from './transport/createKeyAdminService.js';
 import { createKeyVerifierService } from './transport/createKeyVerifierService.js';
+import { createAuthorizationService } from './transport/createAuthorizationService.js';
+import { ConfigError } from './config/ConfigError.js';
+import { routeRuleScopeProblems } from './config/extAuthz.js';
 import type { ServiceOptions } from './transport/pipeline/createCallPipeline.js';
 import { createRejectionReporter } from './transport/pipeline/createRejectionReporter.js';
 import { TransportLimitEvents } from './transport/TransportLimitEvents.js';
@@ -300,14 +303,26 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
     defaultDeadlineMs: limits.verifierDefaultDeadlineMs,
     onDefaultDeadline: () => transportEvents.record('verifier_default_deadline'),
   };
+  const ruleProblems = routeRuleScopeProblems(config.extAuthz.rules, dependencies.scopes);
+  if (ruleProblems.length > 0) throw new ConfigError(`invalid configuration:\n  ${ruleProblems.join('\n  ')}`);
   const built = createServer({
     keyAdmin: createKeyAdminService(admin, clock, adminOptions),
     keyVerifier: createKeyVerifierService(verifier, verifierOptions),
+    // Envoy's Check: KeyVerifier's callers, authentication and deadline, the same verifier.
+    authorization: createAuthorizationService(
+      verifier,
+      { ...config.extAuthz, scopes: dependencies.scopes },
+      verifierOptions,
+    ),
     maxReceiveMessageBytes: config.maxReceiveMessageBytes,
     limits,
     // The same authentication, decided before a request is read; its refusals logged and counted as the
     // pipeline's would be.
-    callerGuards: { keyAdmin: callerGuard(adminOptions), keyVerifier: callerGuard(verifierOptions) },
+    callerGuards: {
+      keyAdmin: callerGuard(adminOptions),
+      keyVerifier: callerGuard(verifierOptions),
+      authorization: callerGuard(verifierOptions),
+    },
   });
   const grpc = new GrpcServer(built, {
     ...config.listenAddress,

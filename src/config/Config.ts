@@ -2,6 +2,7 @@ import type { DatabaseTarget } from '../storage/createDatabase.js';
 import type { TlsMaterial } from '../transport/tlsMaterial.js';
 import type { TransportLimits } from '../transport/TransportLimits.js';
 import type { ServiceTokenHash } from './auth.js';
+import type { ExtAuthzConfig } from './extAuthz.js';
 import type { InsecureMode } from './insecureSetup.js';
 
 /**
@@ -67,4 +68,6 @@ export interface Config {
   readonly authenticates: boolean;
   /** Derived: what is insecure about this configuration (allowed: on loopback, or opted into); main warns about each. */
   readonly insecurities: readonly InsecureMode[];
+  /** EXT_AUTHZ_*: Envoy's ext_authz Check. */
+  readonly extAuthz: ExtAuthzConfig;
 }

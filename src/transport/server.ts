@@ -5,6 +5,7 @@ import { HealthImplementation } from 'grpc-health-check';
 
 import { KeyAdminService, KeyVerifierService } from '../../gen/apikeys/v1/api_keys.js';
 import type { KeyAdminServer, KeyVerifierServer } from '../../gen/apikeys/v1/api_keys.js';
+import { AuthorizationService, type AuthorizationServer } from '../../gen/envoy/service/auth/v3/external_auth.js';
 import { authenticateBeforeReading, type CallerGuard } from './authenticateBeforeReading.js';
 import { HealthWatches } from './HealthWatches.js';
 import { addReflectionService } from './reflection/addReflectionService.js';
@@ -14,17 +15,22 @@ import { withTolerantDecoding } from './tolerantDecoding.js';
 import { DEFAULT_TRANSPORT_LIMITS, type TransportLimits } from './TransportLimits.js';
 
 /** Fully qualified names of the services this server answers. */
-export const SERVICE_NAMES = ['apikeys.v1.KeyAdmin', 'apikeys.v1.KeyVerifier'] as const;
+export const SERVICE_NAMES = [
+  'apikeys.v1.KeyAdmin',
+  'apikeys.v1.KeyVerifier',
+  'envoy.service.auth.v3.Authorization',
+] as const;
 
 /** Health is answered too (by grpc-health-check), so reflection lists and describes it. */
 const HEALTH_SERVICE_NAME = 'grpc.health.v1.Health';
 
 /**
  * The descriptor sets `npm run generate` writes with `buf build` (imports included) next to the generated
- * code: our contract, and the `.proto` files that grpc-health-check and @grpc/reflection ship. The build
+ * code: our contract, the `.proto` files that grpc-health-check and @grpc/reflection ship, and Envoy's
+ * ext_authz service with its imports (from @grpc/grpc-js-xds). The build
  * copies them. Reflection serves their bytes exactly as buf wrote them.
  */
-const DESCRIPTOR_SETS = ['apikeys', 'grpc_health', 'grpc_reflection'].map(
+const DESCRIPTOR_SETS = ['apikeys', 'grpc_health', 'grpc_reflection', 'envoy_ext_authz'].map(
   (name) => new URL(`../../gen/descriptors/${name}.binpb`, import.meta.url),
 );
 
@@ -34,6 +40,8 @@ let descriptorIndex: DescriptorIndex | undefined;
 export interface ServerParts {
   readonly keyAdmin: KeyAdminServer;
   readonly keyVerifier: KeyVerifierServer;
+  /** Envoy's ext_authz `envoy.service.auth.v3.Authorization` (omitted only by tests and benchmarks of the transport). */
+  readonly authorization?: AuthorizationServer | undefined;
   readonly maxReceiveMessageBytes: number;
   /** Connection limits; omitted: DEFAULT_TRANSPORT_LIMITS. */
   readonly limits?: TransportLimits | undefined;
@@ -49,6 +57,8 @@ export interface ServerParts {
 export interface CallerGuards {
   readonly keyAdmin?: CallerGuard | undefined;
   readonly keyVerifier?: CallerGuard | undefined;
+  /** Envoy's Check: the callers of KeyVerifier. */
+  readonly authorization?: CallerGuard | undefined;
 }
 
 /** A built server and its health service (so shutdown can flip it to NOT_SERVING, then end its Watch streams). */
@@ -101,6 +111,7 @@ function guardedMethods(guards: CallerGuards): Map<string, CallerGuard> {
   const services: [service: Record<string, { readonly path: string }>, guard: CallerGuard | undefined][] = [
     [KeyAdminService, guards.keyAdmin],
     [KeyVerifierService, guards.keyVerifier],
+    [AuthorizationService, guards.authorization],
   ];
   for (const [service, guard] of services) {
     if (guard === undefined) continue;
@@ -120,6 +131,8 @@ export function createServer(parts: ServerParts): BuiltServer {
   );
   server.addService(withTolerantDecoding(KeyAdminService), parts.keyAdmin);
   server.addService(withTolerantDecoding(KeyVerifierService), parts.keyVerifier);
+  if (parts.authorization !== undefined)
+    server.addService(withTolerantDecoding(AuthorizationService), parts.authorization);
   const health = new HealthImplementation({
     '': 'NOT_SERVING',
     ...Object.fromEntries(SERVICE_NAMES.map((name) => [name, 'NOT_SERVING'])),
