@@ -841,6 +841,7 @@ export interface StringRules {
    * \r\n\0 characters, which can be used to bypass header matching rules.
    */
   strict?: boolean | undefined;
+  ignoreEmpty?: boolean | undefined;
 }
 
 /** BytesRules describe the constraints applied to `bytes` values */
@@ -4048,6 +4049,7 @@ function createBaseStringRules(): StringRules {
     notIn: [],
     wellKnown: undefined,
     strict: true,
+    ignoreEmpty: false,
   };
 }
 
@@ -4129,6 +4131,9 @@ export const StringRules: MessageFns<StringRules> = {
     }
     if (message.strict !== undefined && message.strict !== true) {
       writer.uint32(200).bool(message.strict);
+    }
+    if (message.ignoreEmpty !== undefined && message.ignoreEmpty !== false) {
+      writer.uint32(208).bool(message.ignoreEmpty);
     }
     return writer;
   },
@@ -4346,6 +4351,14 @@ export const StringRules: MessageFns<StringRules> = {
             message.strict = reader.bool();
             continue;
           }
+          case 26: {
+            if (tag !== 208) {
+              break;
+            }
+
+            message.ignoreEmpty = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4430,6 +4443,11 @@ export const StringRules: MessageFns<StringRules> = {
         ? { $case: "wellKnownRegex", value: knownRegexFromJSON(object.well_known_regex) }
         : undefined,
       strict: isSet(object.strict) ? globalThis.Boolean(object.strict) : true,
+      ignoreEmpty: isSet(object.ignoreEmpty)
+        ? globalThis.Boolean(object.ignoreEmpty)
+        : isSet(object.ignore_empty)
+        ? globalThis.Boolean(object.ignore_empty)
+        : false,
     };
   },
 
@@ -4500,6 +4518,9 @@ export const StringRules: MessageFns<StringRules> = {
     }
     if (message.strict !== undefined && message.strict !== true) {
       obj.strict = message.strict;
+    }
+    if (message.ignoreEmpty !== undefined && message.ignoreEmpty !== false) {
+      obj.ignoreEmpty = message.ignoreEmpty;
     }
     return obj;
   },
@@ -4586,6 +4607,7 @@ export const StringRules: MessageFns<StringRules> = {
       }
     }
     message.strict = object.strict ?? true;
+    message.ignoreEmpty = object.ignoreEmpty ?? false;
     return message;
   },
 };

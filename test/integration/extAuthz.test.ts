@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -186,6 +186,18 @@ describeEachDatabase('Envoy ext_authz Check', (kind) => {
       expect(called.code, called.stderr).toBe(0);
       expect(JSON.parse(called.stdout)).toMatchObject({ deniedResponse: { status: { code: 'Forbidden' } } });
       expect(await checkHealth(server.address, AUTHORIZATION_SERVICE)).toBe('SERVING');
+    });
+
+    it('answers the buf curl command of docs/envoy.md as written, with a real key', async () => {
+      const created = await createTestKey(server, admin());
+      const doc = readFileSync('docs/envoy.md', 'utf8');
+      const command = /## Trying it without Envoy[\s\S]*?```sh\n([\s\S]*?)```/.exec(doc)?.[1] ?? '';
+      const body = /-d '([\s\S]*?)'/.exec(command)?.[1] ?? '';
+      const url = (command.trim().split(/\s+/).at(-1) ?? '').replace('127.0.0.1:50051', server.address);
+      expect(command.startsWith('npx buf curl --protocol grpc --http2-prior-knowledge -d')).toBe(true);
+      const result = await runBuf([...BUF_CURL_GRPC, '-d', body.replace('tt_admin_…', created.secret), url]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(JSON.parse(result.stdout)).toMatchObject({ okResponse: { headersToRemove: ['authorization'] } });
     });
   });
 
