@@ -44,6 +44,7 @@ import { routeRuleScopeProblems } from './config/extAuthz.js';
 import type { ServiceOptions } from './transport/pipeline/createCallPipeline.js';
 import { createRejectionReporter } from './transport/pipeline/createRejectionReporter.js';
 import { TransportLimitEvents } from './transport/TransportLimitEvents.js';
+import { Tracing } from './tracing/Tracing.js';
 
 /** How often a write waiting for acknowledgement reads `feed_replicas` (one indexed query per process). */
 const PROPAGATION_POLL_MS = 15;
@@ -71,6 +72,8 @@ export interface AppDependencies {
 /** A wired, not yet listening service; itself a component of its process. */
 export interface App extends Component {
   readonly db: Knex;
+  /** OpenTelemetry traces; null when off (no OTLP endpoint configured). */
+  readonly tracing: Tracing | null;
   readonly cache: KeyCache;
   readonly verifier: KeyVerifier;
   readonly feed: ChangeFeed;
@@ -120,7 +123,8 @@ function createCollaborators(config: Config, dependencies: AppDependencies) {
     queryTimeoutMs: config.databaseQueryTimeoutMs,
     logger,
   });
-  const repository = new KnexKeyRepository(db);
+  const tracing = config.tracing === null ? null : new Tracing(config.tracing, logger);
+  const repository = new KnexKeyRepository(db, tracing?.tracer);
   const replicas = new KnexReplicaRegistry(db);
   const replicaId = newReplicaId();
   const feed = new ChangeFeed({
@@ -224,6 +228,7 @@ function createCollaborators(config: Config, dependencies: AppDependencies) {
   });
   return {
     clock,
+    tracing,
     db,
     repository,
     replicas,
@@ -247,6 +252,7 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
   const { logger } = dependencies;
   const {
     clock,
+    tracing,
     db,
     repository,
     replicas,
@@ -291,6 +297,7 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
         });
   const adminOptions = {
     logger,
+    tracing: tracing ?? undefined,
     authenticate: authenticator.forKeyAdmin(),
     observe,
     defaultDeadlineMs: limits.adminDefaultDeadlineMs,
@@ -298,6 +305,7 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
   };
   const verifierOptions = {
     logger,
+    tracing: tracing ?? undefined,
     authenticate: authenticator.forKeyVerifier(),
     observe,
     defaultDeadlineMs: limits.verifierDefaultDeadlineMs,
@@ -342,6 +350,8 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
   });
   // Started in this order, stopped in the reverse one; a component this configuration lacks is null.
   const lifecycle = new Lifecycle([
+    // First to start, last to stop: the spans of the last calls are exported after the server closed.
+    tracing,
     config.metricsAddress === null || dependencies.clusterWorker === true
       ? null
       : new MetricsHttpServer(
@@ -368,6 +378,7 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
 
   return {
     db,
+    tracing,
     cache,
     verifier,
     feed,

@@ -3,6 +3,7 @@ import type { TlsMaterial } from '../transport/tlsMaterial.js';
 import type { TransportLimits } from '../transport/TransportLimits.js';
 import type { ServiceTokenHash } from './auth.js';
 import type { ExtAuthzConfig } from './extAuthz.js';
+import type { TracingConfig } from './tracing.js';
 import type { InsecureMode } from './insecureSetup.js';
 
 /**
@@ -70,4 +71,6 @@ export interface Config {
   readonly insecurities: readonly InsecureMode[];
   /** EXT_AUTHZ_*: Envoy's ext_authz Check. */
   readonly extAuthz: ExtAuthzConfig;
+  /** OTEL_*: OpenTelemetry traces; null = off (no OTLP endpoint, or OTEL_SDK_DISABLED). */
+  readonly tracing: TracingConfig | null;
 }

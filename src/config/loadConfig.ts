@@ -5,6 +5,7 @@ import { cacheAndFeedProblems } from './cacheAndFeed.js';
 import type { Config } from './Config.js';
 import { ConfigError } from './ConfigError.js';
 import { extAuthzConfig } from './extAuthz.js';
+import { tracingConfig } from './tracing.js';
 import { databaseProblems, displayDatabase, migratesOnStart } from './database.js';
 import { acceptedInsecurities } from './insecureSetup.js';
 import { metricsAddress } from './metrics.js';
@@ -85,5 +86,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     authenticates: anyoneAuthenticates,
     insecurities,
     extAuthz: extAuthzConfig(raw),
+    tracing: tracingConfig(raw),
   });
 }

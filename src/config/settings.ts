@@ -10,6 +10,7 @@ import { PROPAGATION_SETTINGS } from './propagation.js';
 import { SERVICE_SETTINGS } from './service.js';
 import { SHUTDOWN_SETTINGS } from './shutdown.js';
 import { TLS_SETTINGS } from './tls.js';
+import { TRACING_SETTINGS } from './tracing.js';
 import { TRANSPORT_LIMIT_SETTINGS } from './transportLimits.js';
 
 /**
@@ -30,4 +31,5 @@ export const SETTINGS = {
   ...SHUTDOWN_SETTINGS,
   ...TRANSPORT_LIMIT_SETTINGS,
   ...EXT_AUTHZ_SETTINGS,
+  ...TRACING_SETTINGS,
 };

@@ -1,3 +1,5 @@
+import type { Attributes } from '@opentelemetry/api';
+
 import type { AuthorizationServer, CheckResponse } from '../../gen/envoy/service/auth/v3/external_auth.js';
 import type { KeyVerifier, Verification } from '../domain/KeyVerifier.js';
 import { checkRequestInput, type CheckSettings } from './extAuthz/checkRequestInput.js';
@@ -47,7 +49,15 @@ export function createAuthorizationService(
           }
         }
       },
-      { successLogLevel: 'debug' },
+      { successLogLevel: 'debug', traceAttributes: checkSpanAttributes },
     ),
   } satisfies AuthorizationServer;
+}
+
+/** A traced Check's decision (valid or the denial code) and, once identified, the key's id. */
+function checkSpanAttributes(response: CheckResponse): Attributes {
+  const { decision, key_id: keyId } = (response.dynamicMetadata ?? {}) as { decision?: string; key_id?: string };
+  const attributes: Attributes = { 'apikeys.decision': decision ?? 'unknown' };
+  if (keyId !== undefined) attributes['apikeys.key_id'] = keyId;
+  return attributes;
 }
