@@ -6,6 +6,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import { KeyAdminService, KeyVerifierService } from '../../gen/apikeys/v1/api_keys.js';
 import type { KeyAdminServer, KeyVerifierServer } from '../../gen/apikeys/v1/api_keys.js';
 import { AuthorizationService, type AuthorizationServer } from '../../gen/envoy/service/auth/v3/external_auth.js';
+import { encodeCheckResponse } from './extAuthz/checkResponses.js';
 import { authenticateBeforeReading, type CallerGuard } from './authenticateBeforeReading.js';
 import { HealthWatches } from './HealthWatches.js';
 import { addReflectionService } from './reflection/addReflectionService.js';
@@ -20,6 +21,12 @@ export const SERVICE_NAMES = [
   'apikeys.v1.KeyVerifier',
   'envoy.service.auth.v3.Authorization',
 ] as const;
+
+/** Envoy's Authorization service, its responses written by encodeCheckResponse (key parts encoded once). */
+const AUTHORIZATION_DEFINITION = {
+  ...AuthorizationService,
+  check: { ...AuthorizationService.check, responseSerialize: encodeCheckResponse },
+} satisfies typeof AuthorizationService;
 
 /** Health is answered too (by grpc-health-check), so reflection lists and describes it. */
 const HEALTH_SERVICE_NAME = 'grpc.health.v1.Health';
@@ -132,7 +139,7 @@ export function createServer(parts: ServerParts): BuiltServer {
   server.addService(withTolerantDecoding(KeyAdminService), parts.keyAdmin);
   server.addService(withTolerantDecoding(KeyVerifierService), parts.keyVerifier);
   if (parts.authorization !== undefined)
-    server.addService(withTolerantDecoding(AuthorizationService), parts.authorization);
+    server.addService(withTolerantDecoding(AUTHORIZATION_DEFINITION), parts.authorization);
   const health = new HealthImplementation({
     '': 'NOT_SERVING',
     ...Object.fromEntries(SERVICE_NAMES.map((name) => [name, 'NOT_SERVING'])),

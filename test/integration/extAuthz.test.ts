@@ -58,6 +58,9 @@ describeEachDatabase('Envoy ext_authz Check', (kind) => {
         key_id: created.key.id,
         organization_id: created.key.organizationId,
         scopes: created.key.scopes,
+        key_name: created.key.name,
+        key_prefix: created.key.prefix,
+        authenticated_at: headers['x-apikey-authenticated-at'],
       });
       expect(JSON.stringify(response)).not.toContain(created.secret);
     });
