@@ -113,6 +113,17 @@ describeEachDatabase('OpenTelemetry traces', (kind) => {
     }
   });
 
+  it("exports nothing for a call whose caller's traceparent says not sampled, cache miss included", async () => {
+    const created = await createTestKey(server, actorOf(newOrganizationId('trace'), 'alice'));
+    await settleFeed(server);
+    const unsampled = traceparent();
+    await server.clients.verifier.verifyKey(
+      { key: created.secret, clientIp: '', requiredScopes: [] },
+      { metadata: withTraceparent(unsampled.header.replace(/-01$/, '-00')) },
+    );
+    expect(await spansOf(unsampled.traceId)).toEqual([]);
+  });
+
   it('traces an admin write with its transaction, and starts a new trace for a call without traceparent', async () => {
     const before = new Set(receiver.spans.map((span) => span.traceId));
     await createTestKey(server, actorOf(newOrganizationId('trace'), 'alice'));
