@@ -39,9 +39,13 @@ import { GrpcServer } from './transport/GrpcServer.js';
 import { type ReloadResult, ReloadingCertificates } from './transport/ReloadingCertificates.js';
 import { createKeyAdminService } from './transport/createKeyAdminService.js';
 import { createKeyVerifierService } from './transport/createKeyVerifierService.js';
+import { createAuthorizationService } from './transport/createAuthorizationService.js';
+import { ConfigError } from './config/ConfigError.js';
+import { routeRuleScopeProblems } from './config/extAuthz.js';
 import type { ServiceOptions } from './transport/pipeline/createCallPipeline.js';
 import { createRejectionReporter } from './transport/pipeline/createRejectionReporter.js';
 import { TransportLimitEvents } from './transport/TransportLimitEvents.js';
+import { Tracing } from './tracing/Tracing.js';
 
 /** How often a write waiting for acknowledgement reads `feed_replicas` (one indexed query per process). */
 const PROPAGATION_POLL_MS = 15;
@@ -69,6 +73,8 @@ export interface AppDependencies {
 /** A wired, not yet listening service; itself a component of its process. */
 export interface App extends Component {
   readonly db: Knex;
+  /** OpenTelemetry traces; null when off (no OTLP endpoint configured). */
+  readonly tracing: Tracing | null;
   readonly cache: KeyCache;
   readonly verifier: KeyVerifier;
   readonly feed: ChangeFeed;
@@ -118,7 +124,8 @@ function createCollaborators(config: Config, dependencies: AppDependencies) {
     queryTimeoutMs: config.databaseQueryTimeoutMs,
     logger,
   });
-  const repository = new KnexKeyRepository(db);
+  const tracing = config.tracing === null ? null : new Tracing(config.tracing, logger);
+  const repository = new KnexKeyRepository(db, tracing?.tracer);
   const replicas = new KnexReplicaRegistry(db);
   const replicaId = newReplicaId();
   const feed = new ChangeFeed({
@@ -222,6 +229,7 @@ function createCollaborators(config: Config, dependencies: AppDependencies) {
   });
   return {
     clock,
+    tracing,
     db,
     repository,
     replicas,
@@ -245,6 +253,7 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
   const { logger } = dependencies;
   const {
     clock,
+    tracing,
     db,
     repository,
     replicas,
@@ -297,6 +306,7 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
   const adminOptions = {
     logger,
     failureLogBudget,
+    tracing: tracing ?? undefined,
     authenticate: authenticator.forKeyAdmin(),
     observe,
     defaultDeadlineMs: limits.adminDefaultDeadlineMs,
@@ -306,14 +316,23 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
   const verifierOptions = {
     logger,
     failureLogBudget,
+    tracing: tracing ?? undefined,
     authenticate: authenticator.forKeyVerifier(),
     observe,
     defaultDeadlineMs: limits.verifierDefaultDeadlineMs,
     onDefaultDeadline: () => transportEvents.record('verifier_default_deadline'),
   };
+  const ruleProblems = routeRuleScopeProblems(config.extAuthz.rules, dependencies.scopes);
+  if (ruleProblems.length > 0) throw new ConfigError(`invalid configuration:\n  ${ruleProblems.join('\n  ')}`);
   const built = createServer({
     keyAdmin: createKeyAdminService(admin, clock, adminOptions, leakReporterOptions),
     keyVerifier: createKeyVerifierService(verifier, verifierOptions),
+    // Envoy's Check: KeyVerifier's callers, authentication and deadline, the same verifier.
+    authorization: createAuthorizationService(
+      verifier,
+      { ...config.extAuthz, scopes: dependencies.scopes },
+      verifierOptions,
+    ),
     maxReceiveMessageBytes: config.maxReceiveMessageBytes,
     limits,
     // The same authentication, decided before a request is read; its refusals logged and counted as the
@@ -322,6 +341,7 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
       keyAdmin: callerGuard(adminOptions),
       leakReporter: callerGuard(leakReporterOptions),
       keyVerifier: callerGuard(verifierOptions),
+      authorization: callerGuard(verifierOptions),
     },
     onDefaultDeadline: (service) =>
       transportEvents.record(service === 'keyAdmin' ? 'admin_default_deadline' : 'verifier_default_deadline'),
@@ -348,6 +368,8 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
   });
   // Started in this order, stopped in the reverse one; a component this configuration lacks is null.
   const lifecycle = new Lifecycle([
+    // First to start, last to stop: the spans of the last calls are exported after the server closed.
+    tracing,
     config.metricsAddress === null || dependencies.clusterWorker === true
       ? null
       : new MetricsHttpServer(
@@ -374,6 +396,7 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
 
   return {
     db,
+    tracing,
     cache,
     verifier,
     feed,

@@ -2,6 +2,8 @@ import type { DatabaseTarget } from '../storage/createDatabase.js';
 import type { TlsMaterial } from '../transport/tlsMaterial.js';
 import type { TransportLimits } from '../transport/TransportLimits.js';
 import type { ServiceTokenHash } from './auth.js';
+import type { ExtAuthzConfig } from './extAuthz.js';
+import type { TracingConfig } from './tracing.js';
 import type { InsecureMode } from './insecureSetup.js';
 
 /**
@@ -71,4 +73,8 @@ export interface Config {
   readonly authenticates: boolean;
   /** Derived: what is insecure about this configuration (allowed: on loopback, or opted into); main warns about each. */
   readonly insecurities: readonly InsecureMode[];
+  /** EXT_AUTHZ_*: Envoy's ext_authz Check. */
+  readonly extAuthz: ExtAuthzConfig;
+  /** OTEL_*: OpenTelemetry traces; null = off (no OTLP endpoint, or OTEL_SDK_DISABLED). */
+  readonly tracing: TracingConfig | null;
 }

@@ -4,6 +4,8 @@ import { authenticates, authProblems } from './auth.js';
 import { cacheAndFeedProblems } from './cacheAndFeed.js';
 import type { Config } from './Config.js';
 import { ConfigError } from './ConfigError.js';
+import { extAuthzConfig } from './extAuthz.js';
+import { tracingConfig } from './tracing.js';
 import { databaseProblems, displayDatabase, migratesOnStart } from './database.js';
 import { acceptedInsecurities } from './insecureSetup.js';
 import { metricsAddress } from './metrics.js';
@@ -85,5 +87,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     clientCertificates,
     authenticates: anyoneAuthenticates,
     insecurities,
+    extAuthz: extAuthzConfig(raw),
+    tracing: tracingConfig(raw),
   });
 }

@@ -1,6 +1,7 @@
 import { AUTH_SETTINGS } from './auth.js';
 import { CACHE_AND_FEED_SETTINGS } from './cacheAndFeed.js';
 import { DATABASE_SETTINGS } from './database.js';
+import { EXT_AUTHZ_SETTINGS } from './extAuthz.js';
 import { INSECURE_SETTINGS } from './insecureSetup.js';
 import { LISTEN_SETTINGS } from './listen.js';
 import { METRICS_SETTINGS } from './metrics.js';
@@ -9,6 +10,7 @@ import { PROPAGATION_SETTINGS } from './propagation.js';
 import { SERVICE_SETTINGS } from './service.js';
 import { SHUTDOWN_SETTINGS } from './shutdown.js';
 import { TLS_SETTINGS } from './tls.js';
+import { TRACING_SETTINGS } from './tracing.js';
 import { TRANSPORT_LIMIT_SETTINGS } from './transportLimits.js';
 
 /**
@@ -28,4 +30,6 @@ export const SETTINGS = {
   ...METRICS_SETTINGS,
   ...SHUTDOWN_SETTINGS,
   ...TRANSPORT_LIMIT_SETTINGS,
+  ...EXT_AUTHZ_SETTINGS,
+  ...TRACING_SETTINGS,
 };

@@ -40,6 +40,13 @@ export interface VerifyInput {
   readonly requiredScopes: readonly string[];
 }
 
+/** Decisions made, by outcome: of one service (VerifyKey, Envoy's Check). */
+export type DecisionCounts = Record<'valid' | DenialReason, number>;
+
+function noDecisions(): DecisionCounts {
+  return { valid: 0, malformed: 0, not_found: 0, revoked: 0, expired: 0, disabled: 0, ip_not_allowed: 0, insufficient_scope: 0 };
+}
+
 /** Settings of KeyVerifier. */
 export interface KeyVerifierOptions {
   readonly cache: KeyCache;
@@ -57,39 +64,42 @@ export interface KeyVerifierOptions {
  * expired → disabled → IP not allowed → insufficient scope.
  */
 export class KeyVerifier {
-  /** Decisions made, by outcome. */
-  readonly stats: Record<'valid' | DenialReason, number> = {
-    valid: 0,
-    malformed: 0,
-    not_found: 0,
-    revoked: 0,
-    expired: 0,
-    disabled: 0,
-    ip_not_allowed: 0,
-    insufficient_scope: 0,
-  };
+  /** Decisions made for VerifyKey (verify's default counts), by outcome. */
+  readonly stats: DecisionCounts = noDecisions();
+  /** The counts of every service that asks, by the name it gave (the RPC service). */
+  readonly statsByService = new Map<string, DecisionCounts>();
 
-  constructor(private readonly options: KeyVerifierOptions) {}
+  constructor(private readonly options: KeyVerifierOptions) {
+    this.statsByService.set(VERIFY_KEY_SERVICE, this.stats);
+  }
+
+  /**
+   * The counts verify should add to for the decisions of `service` (VerifyKey's are `stats`): one decision
+   * path, counted per service that asked.
+   */
+  countsFor(service: string): DecisionCounts {
+    let counts = this.statsByService.get(service);
+    if (counts === undefined) {
+      counts = service === VERIFY_KEY_SERVICE ? this.stats : noDecisions();
+      this.statsByService.set(service, counts);
+    }
+    return counts;
+  }
 
   /**
    * Decides synchronously when the key is in memory (the hot path: no promise, no I/O), otherwise after
    * one database lookup.
    */
-  verify(input: VerifyInput): Verification | Promise<Verification> {
+  verify(input: VerifyInput, counts: DecisionCounts = this.stats): Verification | Promise<Verification> {
     this.requireKnownScopes(input.requiredScopes);
-    if (!hasKeyLength(input.key)) return this.count(this.malformed());
+    if (!hasKeyLength(input.key)) return count(counts, this.malformed());
     const digest = secretDigest(input.key);
     // A hit means this exact string was well-formed when it was first looked up (equal SHA-256 ⇒ equal
     // string), so the shape and checksum need not be checked again.
     const cached = this.options.cache.peekDigest(digest);
-    if (cached !== undefined) return this.count(this.decide(input, cached));
-    if (!isWellFormedKey(input.key)) return this.count(this.malformed());
-    return this.options.cache.fetchDigest(digest).then((found) => this.count(this.decide(input, found)));
-  }
-
-  private count(outcome: Verification): Verification {
-    this.stats[outcome.valid ? 'valid' : outcome.reason]++;
-    return outcome;
+    if (cached !== undefined) return count(counts, this.decide(input, cached));
+    if (!isWellFormedKey(input.key)) return count(counts, this.malformed());
+    return this.options.cache.fetchDigest(digest).then((found) => count(counts, this.decide(input, found)));
   }
 
   private malformed(): Verification {
@@ -162,6 +172,14 @@ export class KeyVerifier {
       }
     }
   }
+}
+
+/** The service name verify counts under by default. */
+export const VERIFY_KEY_SERVICE = 'apikeys.v1.KeyVerifier';
+
+function count(counts: DecisionCounts, outcome: Verification): Verification {
+  counts[outcome.valid ? 'valid' : outcome.reason]++;
+  return outcome;
 }
 
 function deny(reason: DenialReason, message: string, now: number, key?: VerifiableKey): Verification {

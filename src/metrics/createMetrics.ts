@@ -110,6 +110,16 @@ function registerVerifierMetrics(registers: Registers, { verifier, cache }: Metr
       for (const [reason, value] of Object.entries(verifier.stats)) mirror(this, value, { reason });
     },
   });
+  new Counter({
+    name: 'apikeys_decisions_total',
+    help: 'Key decisions by the service that asked (apikeys.v1.KeyVerifier, envoy.service.auth.v3.Authorization) and reason',
+    labelNames: ['service', 'reason'],
+    registers,
+    collect() {
+      for (const [service, counts] of verifier.statsByService)
+        for (const [reason, value] of Object.entries(counts)) mirror(this, value, { service, reason });
+    },
+  });
   const counters: [string, string, () => number][] = [
     ['apikeys_cache_hits_total', 'Verifications answered from the key cache', () => cache.stats.hits],
     [

@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import type { Knex } from 'knex';
 
 import type {
@@ -10,6 +11,7 @@ import type {
   TransactionOptions,
 } from '../domain/KeyRepository.js';
 import { AppError } from '../domain/AppError.js';
+import { traceQuery } from './traceQuery.js';
 import type { ApiKeyRecord, AuditEventRecord } from '../domain/types.js';
 import { isMysql } from './isMysql.js';
 import { pageNewestFirst } from './pageNewestFirst.js';
@@ -44,15 +46,26 @@ const CREATOR_INDEX = 'api_keys_org_creator_created';
 export class KnexKeyRepository implements KeyRepository {
   private readonly mysql: boolean;
 
-  constructor(private readonly db: Knex) {
+  constructor(
+    private readonly db: Knex,
+    /** Spans for the lookups of a cache miss and for write transactions, inside a traced call. */
+    private readonly tracer?: Tracer,
+  ) {
     this.mysql = isMysql(db);
   }
 
+  private get system(): string {
+    return this.mysql ? 'mysql' : 'sqlite';
+  }
+
   findByHash(secretHash: Buffer): Promise<ApiKeyRecord | null> {
-    return this.run(async () => {
+    const attributes = { system: this.system, operation: 'SELECT', collection: 'api_keys' };
+    return traceQuery(this.tracer, 'SELECT api_keys', attributes, () =>
+      this.run(async () => {
       const row = (await this.db('api_keys').where('secret_hash', secretHash).first()) as KeyRow | undefined;
       return row === undefined ? null : fromKeyRow(row);
-    });
+      }),
+    );
   }
 
   listSecretHashes(after: Buffer | null, limit: number): Promise<Buffer[]> {
@@ -100,6 +113,11 @@ export class KnexKeyRepository implements KeyRepository {
   }
 
   transaction<T>(work: (tx: KeyTransaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    const attributes = { system: this.system, operation: 'transaction', collection: 'api_keys' };
+    return traceQuery(this.tracer, 'transaction api_keys', attributes, () => this.writeTransaction(work, options));
+  }
+
+  private writeTransaction<T>(work: (tx: KeyTransaction) => Promise<T>, options: TransactionOptions): Promise<T> {
     return this.run(async () => {
       let lastPosition: number | undefined;
       let committing = false;

@@ -1,4 +1,6 @@
-import type { KeyVerifierServer } from '../../gen/apikeys/v1/api_keys.js';
+import type { Attributes } from '@opentelemetry/api';
+
+import { DenialReason, type KeyVerifierServer, type VerifyKeyResponse } from '../../gen/apikeys/v1/api_keys.js';
 import type { KeyVerifier } from '../domain/KeyVerifier.js';
 import { verificationToProto } from './convert.js';
 import { createCallPipeline, type ServiceOptions } from './pipeline/createCallPipeline.js';
@@ -17,7 +19,15 @@ export function createKeyVerifierService(verifier: KeyVerifier, options: Service
         });
         return outcome instanceof Promise ? outcome.then(verificationToProto) : verificationToProto(outcome);
       },
-      { successLogLevel: 'debug' },
+      { successLogLevel: 'debug', traceAttributes: verificationSpanAttributes },
     ),
   } satisfies KeyVerifierServer;
+}
+
+/** A traced VerifyKey's decision and, once identified, the key's id (never the key). */
+function verificationSpanAttributes(response: VerifyKeyResponse): Attributes {
+  const decision = response.valid ? 'valid' : DenialReason[response.denialReason];
+  return response.keyId === ''
+    ? { 'apikeys.decision': decision }
+    : { 'apikeys.decision': decision, 'apikeys.key_id': response.keyId };
 }

@@ -5,6 +5,8 @@ import { HealthImplementation } from 'grpc-health-check';
 
 import { KeyAdminService, KeyVerifierService } from '../../gen/apikeys/v1/api_keys.js';
 import type { KeyAdminServer, KeyVerifierServer } from '../../gen/apikeys/v1/api_keys.js';
+import { AuthorizationService, type AuthorizationServer } from '../../gen/envoy/service/auth/v3/external_auth.js';
+import { encodeCheckResponse } from './extAuthz/checkResponses.js';
 import { authenticateBeforeReading, type CallerGuard } from './authenticateBeforeReading.js';
 import { type ArrivalBound, deadlineFromArrival } from './deadlineFromArrival.js';
 import { HealthWatches } from './HealthWatches.js';
@@ -15,17 +17,28 @@ import { withTolerantDecoding } from './tolerantDecoding.js';
 import { DEFAULT_TRANSPORT_LIMITS, type TransportLimits } from './TransportLimits.js';
 
 /** Fully qualified names of the services this server answers. */
-export const SERVICE_NAMES = ['apikeys.v1.KeyAdmin', 'apikeys.v1.KeyVerifier'] as const;
+export const SERVICE_NAMES = [
+  'apikeys.v1.KeyAdmin',
+  'apikeys.v1.KeyVerifier',
+  'envoy.service.auth.v3.Authorization',
+] as const;
+
+/** Envoy's Authorization service, its responses written by encodeCheckResponse (key parts encoded once). */
+const AUTHORIZATION_DEFINITION = {
+  ...AuthorizationService,
+  check: { ...AuthorizationService.check, responseSerialize: encodeCheckResponse },
+} satisfies typeof AuthorizationService;
 
 /** Health is answered too (by grpc-health-check), so reflection lists and describes it. */
 const HEALTH_SERVICE_NAME = 'grpc.health.v1.Health';
 
 /**
  * The descriptor sets `npm run generate` writes with `buf build` (imports included) next to the generated
- * code: our contract, and the `.proto` files that grpc-health-check and @grpc/reflection ship. The build
+ * code: our contract, the `.proto` files that grpc-health-check and @grpc/reflection ship, and Envoy's
+ * ext_authz service with its imports (from @grpc/grpc-js-xds). The build
  * copies them. Reflection serves their bytes exactly as buf wrote them.
  */
-const DESCRIPTOR_SETS = ['apikeys', 'grpc_health', 'grpc_reflection'].map(
+const DESCRIPTOR_SETS = ['apikeys', 'grpc_health', 'grpc_reflection', 'envoy_ext_authz'].map(
   (name) => new URL(`../../gen/descriptors/${name}.binpb`, import.meta.url),
 );
 
@@ -35,6 +48,8 @@ let descriptorIndex: DescriptorIndex | undefined;
 export interface ServerParts {
   readonly keyAdmin: KeyAdminServer;
   readonly keyVerifier: KeyVerifierServer;
+  /** Envoy's ext_authz `envoy.service.auth.v3.Authorization` (omitted only by tests and benchmarks of the transport). */
+  readonly authorization?: AuthorizationServer | undefined;
   readonly maxReceiveMessageBytes: number;
   /** Connection limits; omitted: DEFAULT_TRANSPORT_LIMITS. */
   readonly limits?: TransportLimits | undefined;
@@ -54,6 +69,8 @@ export interface CallerGuards {
   /** KeyAdmin.ReportLeakedKeys, whose callers are LEAK_REPORTER_CLIENT_IDS rather than the admin clients. */
   readonly leakReporter?: CallerGuard | undefined;
   readonly keyVerifier?: CallerGuard | undefined;
+  /** Envoy's Check: the callers of KeyVerifier. */
+  readonly authorization?: CallerGuard | undefined;
 }
 
 /** A built server and its health service (so shutdown can flip it to NOT_SERVING, then end its Watch streams). */
@@ -128,6 +145,7 @@ function guardedMethods(guards: CallerGuards): Map<string, CallerGuard> {
   const services: [service: Record<string, { readonly path: string }>, guard: CallerGuard | undefined][] = [
     [KeyAdminService, guards.keyAdmin],
     [KeyVerifierService, guards.keyVerifier],
+    [AuthorizationService, guards.authorization],
   ];
   for (const [service, guard] of services) {
     if (guard === undefined) continue;
@@ -155,6 +173,8 @@ export function createServer(parts: ServerParts): BuiltServer {
   );
   server.addService(withTolerantDecoding(KeyAdminService), parts.keyAdmin);
   server.addService(withTolerantDecoding(KeyVerifierService), parts.keyVerifier);
+  if (parts.authorization !== undefined)
+    server.addService(withTolerantDecoding(AUTHORIZATION_DEFINITION), parts.authorization);
   const health = new HealthImplementation({
     '': 'NOT_SERVING',
     ...Object.fromEntries(SERVICE_NAMES.map((name) => [name, 'NOT_SERVING'])),

@@ -35,7 +35,9 @@ import {
   UpdateKeyRequest,
   VerifyKeyRequest,
 } from '../../gen/apikeys/v1/api_keys.js';
+import { CheckRequest } from '../../gen/envoy/service/auth/v3/external_auth.js';
 import { CONTRACT_METHODS } from '../helpers/contractMethods.js';
+import { envoyCheckRequest } from '../helpers/envoyCheck.js';
 import { describeEachDatabase } from '../helpers/eachDatabase.js';
 import { createClients } from '../helpers/grpcClients.js';
 import { checkHealth } from '../helpers/healthClient.js';
@@ -134,6 +136,15 @@ function seedsFor(actor: Actor, keyId: string, secret: string, pageToken: string
       '/apikeys.v1.KeyVerifier/VerifyKey',
       VerifyKeyRequest.encode({ key: secret, clientIp: '203.0.113.50', requiredScopes: ['tickets:read'] }).finish(),
     ],
+    [
+      CHECK_PATH,
+      CheckRequest.encode(
+        envoyCheckRequest({
+          headers: { authorization: `Bearer ${secret}`, 'x-forwarded-for': '198.51.100.7, 10.0.0.1' },
+          contextExtensions: { required_scopes: 'tickets:read' },
+        }),
+      ).finish(),
+    ],
   ];
   // Every method also starts from the empty message.
   return new Map(seeds.map(([path, bytes]) => [path, [bytes, new Uint8Array()]]));
@@ -220,10 +231,14 @@ function framingCases(valid: Uint8Array): [string, Uint8Array, Record<string, st
   ];
 }
 
-/** Every method of the contract by its path. */
-const METHOD_PATHS = Object.entries(CONTRACT_METHODS).flatMap(([service, methods]) =>
-  methods.map((method) => `/${service}/${method}`),
-);
+/** Envoy's ext_authz Check, served beside the contract. */
+const CHECK_PATH = '/envoy.service.auth.v3.Authorization/Check';
+
+/** Every method of the contract by its path, and Envoy's Check. */
+const METHOD_PATHS = [
+  ...Object.entries(CONTRACT_METHODS).flatMap(([service, methods]) => methods.map((method) => `/${service}/${method}`)),
+  CHECK_PATH,
+];
 
 /** A reading of the service's memory after full garbage collections, named after the moment it was taken. */
 interface MemoryReading {

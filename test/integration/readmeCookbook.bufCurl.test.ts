@@ -9,6 +9,7 @@ import { startTestServer, type TestServer } from '../helpers/startTestServer.js'
 /** Every service the server answers, and the methods reflection must describe for each. */
 const SERVED_METHODS: Readonly<Record<string, readonly string[]>> = {
   ...CONTRACT_METHODS,
+  'envoy.service.auth.v3.Authorization': ['Check'],
   'grpc.health.v1.Health': ['Check', 'List', 'Watch'],
   'grpc.reflection.v1.ServerReflection': ['ServerReflectionInfo'],
   'grpc.reflection.v1alpha.ServerReflection': ['ServerReflectionInfo'],

@@ -17,7 +17,7 @@ import { startTestServer, type TestServer } from '../helpers/startTestServer.js'
 /** Each file of the descriptor sets `npm run generate` wrote, by name, as bytes. */
 function builtFiles(): Map<string, Buffer> {
   const files = new Map<string, Buffer>();
-  for (const name of ['apikeys', 'grpc_health', 'grpc_reflection']) {
+  for (const name of ['apikeys', 'grpc_health', 'grpc_reflection', 'envoy_ext_authz']) {
     const reader = new BinaryReader(readFileSync(`gen/descriptors/${name}.binpb`));
     while (reader.pos < reader.len) {
       reader.tag(); // field 1, length-delimited: the only field of a FileDescriptorSet

@@ -1,3 +1,4 @@
+import type { Attributes } from '@opentelemetry/api';
 import type { handleServerStreamingCall, handleUnaryCall, sendUnaryData, ServerWritableStream } from '@grpc/grpc-js';
 
 import type { CallContext } from './CallContext.js';
@@ -21,13 +22,20 @@ export type ServerStreamingHandler<Req, Res> = (
 ) => void | Promise<void>;
 
 /** What one method adds to its service's pipeline. */
-export interface MethodOptions {
+export interface MethodOptions<Res = unknown> {
   /** Level of the log line of a successful call (default `info`; `debug` for a hot path). */
   readonly successLogLevel?: 'info' | 'debug';
+  /** Span attributes of a successful traced call, from its response (never a secret). */
+  readonly traceAttributes?: (response: Res) => Attributes | undefined;
 }
 
-function method(path: string, invoke: RpcMethod['invoke'], options: MethodOptions): RpcMethod {
-  return { path, invoke, successLogLevel: options.successLogLevel ?? 'info' };
+function method<Res>(path: string, invoke: RpcMethod['invoke'], options: MethodOptions<Res>): RpcMethod {
+  return {
+    path,
+    invoke,
+    successLogLevel: options.successLogLevel ?? 'info',
+    traceAttributes: options.traceAttributes as RpcMethod['traceAttributes'],
+  };
 }
 
 function endStream(stream: ServerWritableStream<unknown, unknown>): void {
@@ -52,7 +60,7 @@ export class CallPipeline {
   unary<Req, Res>(
     path: string,
     handler: UnaryHandler<Req, Res>,
-    options: MethodOptions = {},
+    options: MethodOptions<Res> = {},
   ): handleUnaryCall<Req, Res> {
     const described = method(path, (call) => handler(call.grpc.request as Req, call.context, call), options);
     const run = this.run;

@@ -1,4 +1,5 @@
 import type { ServerUnaryCall } from '@grpc/grpc-js';
+import type { Attributes } from '@opentelemetry/api';
 
 import { ANONYMOUS, type CallContext } from './CallContext.js';
 
@@ -8,6 +9,8 @@ export interface RpcMethod {
   readonly path: string;
   /** Level of the log line of a successful call: `debug` for a hot path, else `info`. */
   readonly successLogLevel: 'info' | 'debug';
+  /** A traced call's attributes from its response (key id, decision; never a secret). */
+  readonly traceAttributes?: ((response: unknown) => Attributes | undefined) | undefined;
   /** Runs the method's handler: the innermost step of the pipeline. */
   readonly invoke: (call: RpcCall) => unknown;
 }

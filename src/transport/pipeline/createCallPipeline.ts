@@ -1,3 +1,4 @@
+import type { TextMapPropagator, Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 
 import { applyDefaultDeadline } from './applyDefaultDeadline.js';
@@ -12,6 +13,7 @@ import { observingSteps } from './observingSteps.js';
 import type { RpcObserver } from './recordMetrics.js';
 import { refuseExpiredDeadline } from './refuseExpiredDeadline.js';
 import { refuseUndecodable } from './refuseUndecodable.js';
+import { traceCalls } from './traceCalls.js';
 
 /** What every method of a service shares: where to log, who may call, what to record. */
 export interface ServiceOptions {
@@ -24,12 +26,15 @@ export interface ServiceOptions {
   readonly defaultDeadlineMs?: number | undefined;
   /** Told of each call ended by that default deadline (a metric). */
   readonly onDefaultDeadline?: (() => void) | undefined;
-  /** How many refused callers are logged a second (shared by every service); omitted: all of them. */
+  /** How many failed calls are logged a second (shared by every service); omitted: all of them. */
   readonly failureLogBudget?: LogBudget | undefined;
+  /** Traces (a server span per call); omitted: no step, no cost. */
+  readonly tracing?: { readonly tracer: Tracer; readonly propagator: TextMapPropagator } | undefined;
 }
 
 /**
- * The standard pipeline of a service, outermost first: metrics and the log line see every call, refused
+ * The standard pipeline of a service, outermost first: the call's span (when traced), so every step runs
+ * inside it; metrics and the log line see every call, refused
  * ones included (a caller the server interceptor refused never reaches the pipeline: createRejectionReporter
  * runs the same observing steps for it); an expired call is refused before anyone is asked; a call without
  * a deadline gets the service's default; errors become statuses inside them,
@@ -38,6 +43,7 @@ export interface ServiceOptions {
  */
 export function createCallPipeline(options: ServiceOptions): CallPipeline {
   const steps: Middleware[] = [
+    ...(options.tracing === undefined ? [] : [traceCalls(options.tracing.tracer, options.tracing.propagator)]),
     ...observingSteps(options),
     refuseExpiredDeadline,
     ...(options.defaultDeadlineMs === undefined
