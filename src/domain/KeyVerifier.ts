@@ -44,7 +44,16 @@ export interface VerifyInput {
 export type DecisionCounts = Record<'valid' | DenialReason, number>;
 
 function noDecisions(): DecisionCounts {
-  return { valid: 0, malformed: 0, not_found: 0, revoked: 0, expired: 0, disabled: 0, ip_not_allowed: 0, insufficient_scope: 0 };
+  return {
+    valid: 0,
+    malformed: 0,
+    not_found: 0,
+    revoked: 0,
+    expired: 0,
+    disabled: 0,
+    ip_not_allowed: 0,
+    insufficient_scope: 0,
+  };
 }
 
 /** Settings of KeyVerifier. */

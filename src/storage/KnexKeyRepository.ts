@@ -62,8 +62,8 @@ export class KnexKeyRepository implements KeyRepository {
     const attributes = { system: this.system, operation: 'SELECT', collection: 'api_keys' };
     return traceQuery(this.tracer, 'SELECT api_keys', attributes, () =>
       this.run(async () => {
-      const row = (await this.db('api_keys').where('secret_hash', secretHash).first()) as KeyRow | undefined;
-      return row === undefined ? null : fromKeyRow(row);
+        const row = (await this.db('api_keys').where('secret_hash', secretHash).first()) as KeyRow | undefined;
+        return row === undefined ? null : fromKeyRow(row);
       }),
     );
   }
