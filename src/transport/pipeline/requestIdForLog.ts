@@ -7,11 +7,20 @@ export const MAX_REQUEST_ID_LENGTH = 64;
 /** What a caller's request id may be made of to be logged as sent. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 /**
- * A run this long of hex, base62 or base64url-without-dashes characters looks like a secret (a service
- * token, an API key's random part, a signature): 32 hex digits already hold 128 bits. Dashes, dots and
- * colons break runs, so UUIDs, dates, host names and `service:1234` style ids are logged as sent.
+ * An id with this many letters, digits and underscores in all could hold a secret (a service token, an
+ * API key's random part, a signature), however dashes or dots split it: 32 hex digits already hold 128
+ * bits. Counted over the whole id, not per run: a run limit let two 21-digit halves joined by a dash (168
+ * random bits) through (issue 12 attack review). Short ids, ULIDs (26), host:port:counter ids pass.
  */
-const SECRET_LIKE_RUN = /[A-Za-z0-9_]{32,}/;
+const SECRET_LIKE_CHARACTERS = 32;
+const WORD_CHARACTER = /[A-Za-z0-9_]/g;
+/** A UUID (8-4-4-4-12 hex, the usual request id and Envoy's): logged as sent, although it has 32 digits. */
+const UUID = /^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$/;
+
+function safeShape(id: string): boolean {
+  if (!REQUEST_ID.test(id)) return false;
+  return UUID.test(id) || (id.match(WORD_CHARACTER)?.length ?? 0) < SECRET_LIKE_CHARACTERS;
+}
 
 /** The request id of a call's log line, and why the caller's own was not used when it was not. */
 export interface LoggedRequestId {
@@ -20,7 +29,7 @@ export interface LoggedRequestId {
   readonly requestIdNote?: string;
 }
 
-const NOT_SAFE = `x-request-id not logged: it is not at most ${MAX_REQUEST_ID_LENGTH} characters of [A-Za-z0-9._:-] without a run of 32 or more letters/digits (which could be a secret); this id was generated instead`;
+const NOT_SAFE = `x-request-id not logged: it is neither a UUID nor at most ${MAX_REQUEST_ID_LENGTH} characters of [A-Za-z0-9._:-] with fewer than ${SECRET_LIKE_CHARACTERS} letters/digits (more could be a secret); this id was generated instead`;
 
 /**
  * The caller's `x-request-id` when it has a shape that cannot carry a secret, else a fresh UUID with a
@@ -30,6 +39,6 @@ const NOT_SAFE = `x-request-id not logged: it is not at most ${MAX_REQUEST_ID_LE
 export function requestIdForLog(metadata: Metadata): LoggedRequestId {
   const [sent] = metadata.get('x-request-id');
   if (sent === undefined || sent === '') return { requestId: randomUUID() };
-  if (typeof sent === 'string' && REQUEST_ID.test(sent) && !SECRET_LIKE_RUN.test(sent)) return { requestId: sent };
+  if (typeof sent === 'string' && safeShape(sent)) return { requestId: sent };
   return { requestId: randomUUID(), requestIdNote: NOT_SAFE };
 }

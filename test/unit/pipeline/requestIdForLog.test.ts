@@ -19,7 +19,7 @@ describe('requestIdForLog', () => {
     ['a short plain id', 'req-42.retry_1'],
     ['a UUID', randomUUID()],
     ['a host:port:counter id', 'checkout-7f9c:8080:000123'],
-    ['an id of 64 characters with separators', `${'ab12cd34-'.repeat(7)}a`],
+    ['a ULID', '01ARZ3NDEKTSV4RRFFQ69G5FAV'],
   ])('keeps %s as sent, without a note', (_, value) => {
     expect(requestIdForLog(metadataWith(value))).toEqual({ requestId: value });
   });
@@ -39,6 +39,12 @@ describe('requestIdForLog', () => {
     ['a base64url token', randomBytes(24).toString('base64url').replace(/-/g, 'A')],
     ['an API key', generateSecret('admin').secret],
     ['too long', 'x-'.repeat(33)],
+    [
+      'a secret split by dashes',
+      `${randomBytes(11).toString('hex').slice(0, 21)}-${randomBytes(11).toString('hex').slice(0, 21)}`,
+    ],
+    ['two UUIDs joined by a dot', `${randomUUID()}.${randomUUID()}`.slice(0, 64)],
+    ['an id of 64 characters with separators', `${'ab12cd34-'.repeat(7)}a`],
     ['with spaces or punctuation', 'req 42; drop'],
   ])('replaces %s with a UUID and a note, never its text', (_, value) => {
     const logged = requestIdForLog(metadataWith(value));
