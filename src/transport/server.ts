@@ -131,6 +131,8 @@ function arrivalBounds(
   const services: [Record<string, { readonly path: string }>, 'keyAdmin' | 'keyVerifier', number][] = [
     [KeyAdminService, 'keyAdmin', limits.adminDefaultDeadlineMs],
     [KeyVerifierService, 'keyVerifier', limits.verifierDefaultDeadlineMs],
+    // Envoy's Check shares KeyVerifier's callers and deadline.
+    [AuthorizationService, 'keyVerifier', limits.verifierDefaultDeadlineMs],
   ];
   for (const [service, name, ms] of services) {
     const bound = { ms, onExceeded: onExceeded === undefined ? undefined : () => onExceeded(name) };
