@@ -18,6 +18,12 @@ import { createCredentialedClients, createTestCertificates, tlsCredentials } fro
 import { checkHealth } from '../helpers/healthClient.js';
 import { startTestServer, type TestServer } from '../helpers/startTestServer.js';
 
+/** The /metrics text of a test server (its METRICS_ADDRESS, as it logged it). */
+async function metricsOf(server: TestServer): Promise<string> {
+  const metricsAddress = /"metricsAddress":"([^"]+)"/.exec(server.logs.join(''))?.[1];
+  return (await fetch(`http://${metricsAddress ?? 'none'}/metrics`)).text();
+}
+
 /** The SETTINGS the server sent on a fresh HTTP/2 connection. */
 async function serverSettings(address: string): Promise<http2.Settings> {
   const session = http2.connect(`http://${address}`);
@@ -104,8 +110,7 @@ describe('the handshake bound [sqlite]', () => {
       'closed',
       'closed',
     ]);
-    const metricsAddress = /"metricsAddress":"([^"]+)"/.exec(server.logs.join(''))?.[1];
-    const metrics = await (await fetch(`http://${metricsAddress ?? 'none'}/metrics`)).text();
+    const metrics = await metricsOf(server);
     expect(metrics).toMatch(/apikeys_transport_limit_events_total\{reason="handshake_timeout"\} 2/);
   });
 
@@ -165,8 +170,7 @@ describe('the handshake bound [sqlite]', () => {
       prefaceOnly.destroy();
       certificates.remove();
     }
-    const metricsAddress = /"metricsAddress":"([^"]+)"/.exec(server.logs.join(''))?.[1];
-    const metrics = await (await fetch(`http://${metricsAddress ?? 'none'}/metrics`)).text();
+    const metrics = await metricsOf(server);
     expect(metrics).toMatch(/apikeys_transport_limit_events_total\{reason="settings_timeout"\} 2/);
     expect(metrics).not.toMatch(/reason="handshake_timeout"/);
   });
@@ -179,8 +183,7 @@ describe('the handshake bound [sqlite]', () => {
     expect(
       await Promise.all([socketClosedByServer(prefaceOnly, 10_000), socketClosedByServer(silent, 10_000)]),
     ).toEqual(['closed', 'closed']);
-    const metricsAddress = /"metricsAddress":"([^"]+)"/.exec(server.logs.join(''))?.[1];
-    const metrics = await (await fetch(`http://${metricsAddress ?? 'none'}/metrics`)).text();
+    const metrics = await metricsOf(server);
     // Each connection counted once, by the bound that closed it.
     expect(metrics).toMatch(/apikeys_transport_limit_events_total\{reason="settings_timeout"\} 1\n/);
     expect(metrics).toMatch(/apikeys_transport_limit_events_total\{reason="handshake_timeout"\} 1\n/);
@@ -227,8 +230,7 @@ describe('connection limits [sqlite]', () => {
     } finally {
       for (const socket of [...held, ...other]) socket.destroy();
     }
-    const metricsAddress = /"metricsAddress":"([^"]+)"/.exec(server.logs.join(''))?.[1];
-    const metrics = await (await fetch(`http://${metricsAddress ?? 'none'}/metrics`)).text();
+    const metrics = await metricsOf(server);
     expect(metrics).toMatch(/apikeys_transport_limit_events_total\{reason="ip_connection_limit"\} 1\n/);
     expect(metrics).toMatch(/apikeys_transport_limit_events_total\{reason="connection_limit"\} 1\n/);
   });
@@ -312,8 +314,7 @@ describe('refused calls [sqlite]', () => {
     expect(oneByOne).toBeGreaterThanOrEqual(5);
     expect(oneByOne).toBeLessThanOrEqual(10);
     expect(oneByOne + suppressed).toBe(200);
-    const metricsAddress = /"metricsAddress":"([^"]+)"/.exec(server.logs.join(''))?.[1];
-    const metrics = await (await fetch(`http://${metricsAddress ?? 'none'}/metrics`)).text();
+    const metrics = await metricsOf(server);
     expect(metrics).toContain(
       'apikeys_rpc_handled_total{method="/apikeys.v1.KeyVerifier/VerifyKey",code="UNAUTHENTICATED"} 200',
     );
@@ -349,8 +350,7 @@ describe('the server-side default deadline', () => {
         setTimeout(() => resolve('still open'), 10_000).unref();
       });
       expect(outcome).toBe(`grpc-status ${status.DEADLINE_EXCEEDED}`);
-      const metricsAddress = /"metricsAddress":"([^"]+)"/.exec(server.logs.join(''))?.[1];
-      const metrics = await (await fetch(`http://${metricsAddress ?? 'none'}/metrics`)).text();
+      const metrics = await metricsOf(server);
       expect(metrics).toMatch(/apikeys_transport_limit_events_total\{reason="verifier_default_deadline"\} 1\n/);
     } finally {
       session.destroy();
