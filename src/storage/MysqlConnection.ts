@@ -12,7 +12,7 @@ export interface MysqlConnection {
   readonly threadId: number | null;
   /** The command in progress, null while the connection is idle (internal to mysql2, stable since 1.x). */
   readonly _command: unknown;
-  query(sql: string, values: readonly unknown[], callback: (error: MysqlError | null) => void): unknown;
+  query(sql: string, values: readonly unknown[], callback: (error: MysqlError | null, rows?: unknown) => void): unknown;
 }
 
 /** An error as mysql2 reports it. */
@@ -51,13 +51,13 @@ export function enforceStatementDeadline(connection: MysqlConnection, timeoutMs:
   });
 }
 
-/** Runs one statement on a raw mysql2 connection. */
+/** Runs one statement on a raw mysql2 connection; resolves with what mysql2 returns (rows for a SELECT). */
 export function queryConnection(
   connection: MysqlConnection,
   sql: string,
   values: readonly unknown[] = [],
-): Promise<void> {
+): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    connection.query(sql, values, (error) => (error === null ? resolve() : reject(error)));
+    connection.query(sql, values, (error, rows) => (error === null ? resolve(rows) : reject(error)));
   });
 }
