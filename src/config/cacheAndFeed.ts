@@ -70,7 +70,10 @@ export const CACHE_AND_FEED_SETTINGS = {
     '`5000`',
   ),
   USAGE_RETENTION_DAYS: documented(
-    intRange(1, 3660)({
+    intRange(
+      1,
+      3660,
+    )({
       default: 400,
       desc: 'how many UTC days of usage history (`key_usage`, GetKeyUsage) are kept; older days are deleted hourly',
     }),

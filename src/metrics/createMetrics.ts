@@ -242,12 +242,7 @@ function registerLastUsedMetrics(registers: Registers, { lastUsed }: MetricsSour
   ];
   for (const [name, help, read] of counters) mirroredCounter(registers, name, help, read);
   gauge(registers, 'apikeys_last_used_pending', 'Keys with unflushed last-used data', () => lastUsed.pendingCount);
-  gauge(
-    registers,
-    'apikeys_usage_pending',
-    'Key-days with unflushed usage counts',
-    () => lastUsed.unwrittenUsageCount,
-  );
+  gauge(registers, 'apikeys_usage_pending', 'Key-days with unflushed usage counts', () => lastUsed.unwrittenUsageCount);
 }
 
 /** One snapshot of the replicas' table per scrape, shared by its gauges; null when it could not be read. */

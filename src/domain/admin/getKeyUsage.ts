@@ -53,9 +53,7 @@ function usageRange(input: KeyUsageInput, today: number): [number, number] {
   const lastDay = input.endDay === '' ? today : parseUtcDay(input.endDay, 'end_day');
   const firstDay = input.startDay === '' ? lastDay - DEFAULT_USAGE_DAYS + 1 : parseUtcDay(input.startDay, 'start_day');
   if (firstDay > lastDay) {
-    throw invalidArgument(
-      `start_day (${formatUtcDay(firstDay)}) must not be after end_day (${formatUtcDay(lastDay)})`,
-    );
+    throw invalidArgument(`start_day (${formatUtcDay(firstDay)}) must not be after end_day (${formatUtcDay(lastDay)})`);
   }
   const length = lastDay - firstDay + 1;
   if (length > MAX_USAGE_DAYS) {
