@@ -102,7 +102,13 @@ export class InMemoryKeyRepository implements KeyRepository {
   /** While true, every call fails with UNAVAILABLE and changes nothing. */
   unavailable = false;
 
-  private committed: Tables = { keys: new Map(), auditEvents: new Map(), changes: new Map(), head: 0, usage: new Map() };
+  private committed: Tables = {
+    keys: new Map(),
+    auditEvents: new Map(),
+    changes: new Map(),
+    head: 0,
+    usage: new Map(),
+  };
   private queue: Promise<unknown> = Promise.resolve();
 
   findByHash(secretHash: Buffer): Promise<ApiKeyRecord | null> {
