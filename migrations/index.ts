@@ -7,6 +7,7 @@ import * as serviceSecrets from './20261202_003_service_secrets.js';
 import * as keySuspension from './20261203_101_key_suspension.js';
 import * as keyMetadata from './20261203_102_key_metadata.js';
 import * as idleAndExpiring from './20261203_103_idle_and_expiring_indexes.js';
+import * as keyUsage from './20261203_104_key_usage.js';
 
 /**
  * Every migration, in order. Listed statically (instead of knex reading a directory) so the same code
@@ -20,6 +21,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Knex.Migration]> = [
   ['20261203_101_key_suspension', keySuspension],
   ['20261203_102_key_metadata', keyMetadata],
   ['20261203_103_idle_and_expiring_indexes', idleAndExpiring],
+  ['20261203_104_key_usage', keyUsage],
 ];
 
 /** A knex migration source over MIGRATIONS. */

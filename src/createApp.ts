@@ -12,6 +12,7 @@ import { UnknownKeyGate } from './domain/UnknownKeyGate.js';
 import { ChangeFeed } from './domain/ChangeFeed.js';
 import { PageTokens } from './domain/pageToken.js';
 import { LastUsedRecorder } from './domain/LastUsedRecorder.js';
+import { isUsageOutcome, UsageTally } from './domain/UsageTally.js';
 import { ReplicaPropagationWaiter } from './domain/ReplicaPropagationWaiter.js';
 import type { ScopeCatalog } from './domain/ScopeCatalog.js';
 import { boundedStop } from './lifecycle/boundedStop.js';
@@ -19,6 +20,7 @@ import { ChangeFeedPruner } from './lifecycle/ChangeFeedPruner.js';
 import type { Component } from './lifecycle/Component.js';
 import { DatabaseComponent } from './lifecycle/DatabaseComponent.js';
 import { LastUsedFlusher } from './lifecycle/LastUsedFlusher.js';
+import { UsagePruner } from './lifecycle/UsagePruner.js';
 import { Lifecycle } from './lifecycle/Lifecycle.js';
 import { newReplicaId } from './lifecycle/newReplicaId.js';
 import { PageTokenSecretComponent } from './lifecycle/PageTokenSecretComponent.js';
@@ -197,11 +199,13 @@ function createCollaborators(config: Config, dependencies: AppDependencies) {
     for (const hash of hashes) knownKeys.add(hash, false);
     cache.invalidate(hashes);
   };
+  const usage = new UsageTally();
   const lastUsed = new LastUsedRecorder({
     repository,
     logger,
     flushIntervalMs: config.lastUsedFlushMs,
     batchSize: 500,
+    usage,
   });
   const pageTokenSecret = new PageTokenSecretComponent(db, config.pageTokenSecret);
   const admin = createKeyAdministration({
@@ -226,6 +230,9 @@ function createCollaborators(config: Config, dependencies: AppDependencies) {
     scopes,
     clock,
     onVerified: (key, now, clientIp) => lastUsed.record(key.id, now, clientIp),
+    onDecided: (key, outcome, now) => {
+      if (isUsageOutcome(outcome)) usage.add(key.id, now, outcome);
+    },
   });
   return {
     clock,
@@ -390,6 +397,7 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
     heartbeat,
     new LastUsedFlusher(lastUsed, logger),
     new ChangeFeedPruner(repository, clock, logger, config.changeFeedRetentionHours, replicas),
+    new UsagePruner(repository, clock, logger, config.usageRetentionDays),
     certificates,
     grpc,
   ]);

@@ -48,6 +48,8 @@ export interface Config {
   readonly changeFeedRetentionHours: number;
   readonly stalenessBoundMs: number;
   readonly lastUsedFlushMs: number;
+  /** USAGE_RETENTION_DAYS: days of usage history kept. */
+  readonly usageRetentionDays: number;
   /** PROPAGATION_WAIT_MS; 0 = writes do not wait for the replicas. */
   readonly propagationWaitMs: number;
   readonly replicaHeartbeatMs: number;

@@ -69,6 +69,16 @@ export const CACHE_AND_FEED_SETTINGS = {
     intRange(10, 3_600_000)({ default: 5000, desc: 'how often coalesced last-used data is written' }),
     '`5000`',
   ),
+  USAGE_RETENTION_DAYS: documented(
+    intRange(
+      1,
+      3660,
+    )({
+      default: 400,
+      desc: 'how many UTC days of usage history (`key_usage`, GetKeyUsage) are kept; older days are deleted hourly',
+    }),
+    '`400`',
+  ),
 };
 
 /** The cross-field rule of this section: the staleness bound must outlast two polls. */

@@ -73,6 +73,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     changeFeedRetentionHours: raw.CHANGE_FEED_RETENTION_HOURS,
     stalenessBoundMs: raw.STALENESS_BOUND_MS,
     lastUsedFlushMs: raw.LAST_USED_FLUSH_MS,
+    usageRetentionDays: raw.USAGE_RETENTION_DAYS,
     propagationWaitMs: raw.PROPAGATION_WAIT_MS,
     replicaHeartbeatMs: raw.REPLICA_HEARTBEAT_MS,
     replicaTimeoutMs: raw.REPLICA_TIMEOUT_MS,

@@ -1,5 +1,6 @@
 import type { KeyPatch } from './KeyPatch.js';
 import type { ApiKeyRecord, AuditEventRecord, KeyState } from './types.js';
+import type { UsageEntry } from './UsageTally.js';
 
 // Storage imports the patch type from here, next to the interface that takes it.
 export type { KeyPatch } from './KeyPatch.js';
@@ -135,9 +136,15 @@ export interface KeyRepository {
   /**
    * Stores last-used observations in one transaction, without touching update times or the change feed.
    * Never replaces a time with an older or equal one, whatever the order of the batch; unknown keys are
-   * skipped.
+   * skipped. In the same transaction, adds `usage` to the usage history (each key-day's counts added to
+   * what is stored, so replicas' flushes sum). UNKNOWN when the commit was sent but not confirmed (it may
+   * have happened); any other failure means nothing was written.
    */
-  recordLastUsed(entries: readonly LastUsedEntry[]): Promise<void>;
+  recordLastUsed(entries: readonly LastUsedEntry[], usage?: readonly UsageEntry[]): Promise<void>;
+  /** The stored usage of a key, days `firstDay`…`lastDay` inclusive, ascending; days without a row are absent. */
+  readUsage(keyId: string, firstDay: number, lastDay: number): Promise<UsageEntry[]>;
+  /** Deletes usage rows of days strictly before `beforeDay`; returns how many. */
+  pruneUsage(beforeDay: number): Promise<number>;
   /** Change-feed rows after `afterPosition`, ascending, at most `limit`. */
   readChanges(afterPosition: number, limit: number): Promise<KeyChange[]>;
   /**

@@ -66,6 +66,11 @@ export interface KeyVerifierOptions {
    * canonical client address, or null when the request carried none or text that is not an address.
    */
   readonly onVerified?: (key: VerifiableKey, now: number, clientIp: string | null) => void;
+  /**
+   * Told of every decision about a key that exists (success, or a denial other than malformed and not
+   * found), for the usage history; must not block.
+   */
+  readonly onDecided?: (key: VerifiableKey, outcome: 'valid' | DenialReason, now: number) => void;
 }
 
 /**
@@ -101,14 +106,21 @@ export class KeyVerifier {
    */
   verify(input: VerifyInput, counts: DecisionCounts = this.stats): Verification | Promise<Verification> {
     this.requireKnownScopes(input.requiredScopes);
-    if (!hasKeyLength(input.key)) return count(counts, this.malformed());
+    if (!hasKeyLength(input.key)) return this.count(counts, this.malformed());
     const digest = secretDigest(input.key);
     // A hit means this exact string was well-formed when it was first looked up (equal SHA-256 ⇒ equal
     // string), so the shape and checksum need not be checked again.
     const cached = this.options.cache.peekDigest(digest);
-    if (cached !== undefined) return count(counts, this.decide(input, cached));
-    if (!isWellFormedKey(input.key)) return count(counts, this.malformed());
-    return this.options.cache.fetchDigest(digest).then((found) => count(counts, this.decide(input, found)));
+    if (cached !== undefined) return this.count(counts, this.decide(input, cached));
+    if (!isWellFormedKey(input.key)) return this.count(counts, this.malformed());
+    return this.options.cache.fetchDigest(digest).then((found) => this.count(counts, this.decide(input, found)));
+  }
+
+  private count(counts: DecisionCounts, outcome: Verification): Verification {
+    const reason = outcome.valid ? 'valid' : outcome.reason;
+    counts[reason]++;
+    if (outcome.key !== undefined) this.options.onDecided?.(outcome.key, reason, outcome.now);
+    return outcome;
   }
 
   private malformed(): Verification {
@@ -185,11 +197,6 @@ export class KeyVerifier {
 
 /** The service name verify counts under by default. */
 export const VERIFY_KEY_SERVICE = 'apikeys.v1.KeyVerifier';
-
-function count(counts: DecisionCounts, outcome: Verification): Verification {
-  counts[outcome.valid ? 'valid' : outcome.reason]++;
-  return outcome;
-}
 
 function deny(reason: DenialReason, message: string, now: number, key?: VerifiableKey): Verification {
   return key === undefined ? { valid: false, reason, message, now } : { valid: false, reason, message, now, key };

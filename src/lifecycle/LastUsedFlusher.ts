@@ -6,7 +6,7 @@ import type { StopDeadline } from './StopDeadline.js';
 
 /**
  * The last-used recorder's flush timer, and its final flush at stop: within the shutdown budget, saying
- * how many keys' last-used data the process exits without.
+ * how many keys' last-used data (and key-days of usage counts) the process exits without.
  */
 export class LastUsedFlusher implements Component {
   constructor(
@@ -20,9 +20,13 @@ export class LastUsedFlusher implements Component {
 
   async stop(deadline: StopDeadline): Promise<void> {
     const finished = await deadline.bound(this.recorder.stop());
-    if (this.recorder.unwrittenCount > 0) {
+    if (this.recorder.unwrittenCount > 0 || this.recorder.unwrittenUsageCount > 0) {
       this.logger.error(
-        { timeoutMs: deadline.timeoutMs, unwrittenKeys: this.recorder.unwrittenCount },
+        {
+          timeoutMs: deadline.timeoutMs,
+          unwrittenKeys: this.recorder.unwrittenCount,
+          unwrittenUsageKeyDays: this.recorder.unwrittenUsageCount,
+        },
         finished
           ? 'final last-used flush failed; exiting without it'
           : 'shutdown deadline reached before the final last-used flush finished; exiting without it',

@@ -229,9 +229,20 @@ function registerLastUsedMetrics(registers: Registers, { lastUsed }: MetricsSour
     ['apikeys_last_used_flushes_total', 'Successful last-used flushes', () => lastUsed.stats.flushes],
     ['apikeys_last_used_flush_errors_total', 'Failed last-used flushes (retried)', () => lastUsed.stats.flushErrors],
     ['apikeys_last_used_rows_written_total', 'Last-used rows written', () => lastUsed.stats.rowsWritten],
+    [
+      'apikeys_usage_decisions_counted_total',
+      'Verification decisions about existing keys counted for the usage history (GetKeyUsage)',
+      () => lastUsed.usageStats.counted,
+    ],
+    [
+      'apikeys_usage_counts_dropped_total',
+      'Usage counts given up because their flush was not confirmed (it may have committed; never written twice)',
+      () => lastUsed.usageStats.dropped,
+    ],
   ];
   for (const [name, help, read] of counters) mirroredCounter(registers, name, help, read);
   gauge(registers, 'apikeys_last_used_pending', 'Keys with unflushed last-used data', () => lastUsed.pendingCount);
+  gauge(registers, 'apikeys_usage_pending', 'Key-days with unflushed usage counts', () => lastUsed.unwrittenUsageCount);
 }
 
 /** One snapshot of the replicas' table per scrape, shared by its gauges; null when it could not be read. */

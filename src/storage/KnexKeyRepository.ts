@@ -13,6 +13,7 @@ import type {
 import { AppError } from '../domain/AppError.js';
 import { traceQuery } from './traceQuery.js';
 import type { ApiKeyRecord, AuditEventRecord } from '../domain/types.js';
+import type { UsageEntry } from '../domain/UsageTally.js';
 import { isMysql } from './isMysql.js';
 import { pageNewestFirst } from './pageNewestFirst.js';
 import {
@@ -30,6 +31,7 @@ import {
 } from './rows.js';
 import { runTransaction } from './runTransaction.js';
 import { toDatabaseError } from './toDatabaseError.js';
+import { addUsage, fromUsageRow, type UsageRow } from './usageRows.js';
 import { whereKeyStates } from './whereKeyStates.js';
 
 /** A change to append to the feed when its transaction is about to commit. */
@@ -142,19 +144,43 @@ export class KnexKeyRepository implements KeyRepository {
     });
   }
 
-  recordLastUsed(entries: readonly LastUsedEntry[]): Promise<void> {
+  recordLastUsed(entries: readonly LastUsedEntry[], usage: readonly UsageEntry[] = []): Promise<void> {
     return this.run(async () => {
-      // One transaction per batch keeps it one fsync; the WHERE keeps the newest time when several
-      // replicas flush observations of the same key.
-      await this.db.transaction(async (trx) => {
-        for (const entry of entries) {
-          await trx('api_keys')
-            .where('id', entry.keyId)
-            .andWhere((q) => void q.whereNull('last_used_time').orWhere('last_used_time', '<', entry.time))
-            .update({ last_used_time: entry.time, last_used_ip: entry.ip });
-        }
-      });
+      // One transaction per batch keeps it one fsync, and the usage counts commit with the last-used
+      // times or not at all. The WHERE keeps the newest time when several replicas flush observations
+      // of the same key.
+      let committing = false;
+      await this.db
+        .transaction(async (trx) => {
+          for (const entry of entries) {
+            await trx('api_keys')
+              .where('id', entry.keyId)
+              .andWhere((q) => void q.whereNull('last_used_time').orWhere('last_used_time', '<', entry.time))
+              .update({ last_used_time: entry.time, last_used_ip: entry.ip });
+          }
+          await addUsage(trx, this.mysql, usage);
+          committing = true;
+        })
+        .catch((error: unknown) => {
+          // Counts are added, not set: a flush that may have committed must not be written again.
+          throw committing && this.mysql ? commitFailure(error) : error;
+        });
     });
+  }
+
+  readUsage(keyId: string, firstDay: number, lastDay: number): Promise<UsageEntry[]> {
+    return this.run(async () => {
+      const rows = await this.db<UsageRow>('key_usage')
+        .where('key_id', keyId)
+        .andWhere('day', '>=', firstDay)
+        .andWhere('day', '<=', lastDay)
+        .orderBy('day', 'asc');
+      return rows.map(fromUsageRow);
+    });
+  }
+
+  pruneUsage(beforeDay: number): Promise<number> {
+    return this.run(() => this.db('key_usage').where('day', '<', beforeDay).delete());
   }
 
   readChanges(afterPosition: number, limit: number): Promise<KeyChange[]> {

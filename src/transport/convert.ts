@@ -7,6 +7,7 @@ import {
   AuditAction as ProtoAuditAction,
   type AuditEvent,
   DenialReason as ProtoDenialReason,
+  type GetKeyUsageResponse,
   KeyState as ProtoKeyState,
   LeakOutcome,
   type LeakedKeyResult,
@@ -18,6 +19,7 @@ import {
 } from '../../gen/apikeys/v1/api_keys.js';
 import type { Timestamp } from '../../gen/google/protobuf/timestamp.js';
 import { invalidArgument } from '../domain/AppError.js';
+import type { KeyUsage } from '../domain/admin/getKeyUsage.js';
 import type { LeakResult } from '../domain/admin/reportLeakedKeys.js';
 import type { Verification } from '../domain/KeyVerifier.js';
 import type { Propagation } from '../domain/Propagation.js';
@@ -26,6 +28,8 @@ import type { ScopeDefinition } from '../domain/ScopeCatalog.js';
 import type { VerifiableKey } from '../domain/VerifiableKey.js';
 import type { Actor, ApiKeyRecord, AuditAction, AuditEventRecord, KeyState, Role } from '../domain/types.js';
 import { keyStateAt } from '../domain/types.js';
+import { USAGE_OUTCOMES } from '../domain/UsageTally.js';
+import { formatUtcDay } from '../domain/utcDay.js';
 import { requireIdentifier } from '../domain/validation.js';
 
 const ROLE_FROM_PROTO: ReadonlyMap<number, Role> = new Map([
@@ -231,5 +235,27 @@ export function verificationToProto(outcome: Verification): VerifyKeyResponse {
     message: outcome.message,
     ...keyFields(outcome.key),
     authenticateTime: timestampFromMs(outcome.now),
+  };
+}
+
+/** A key's usage history, days as `YYYY-MM-DD`, denials by reason in ascending order of the reason's number. */
+export function keyUsageToProto(usage: KeyUsage): GetKeyUsageResponse {
+  return {
+    keyId: usage.keyId,
+    startDay: formatUtcDay(usage.firstDay),
+    endDay: formatUtcDay(usage.lastDay),
+    days: usage.days.map(({ day, counts }) => {
+      const denials = USAGE_OUTCOMES.flatMap((outcome) =>
+        outcome === 'valid' || counts[outcome] === 0
+          ? []
+          : [{ reason: DENIAL_TO_PROTO[outcome], count: counts[outcome] }],
+      ).sort((a, b) => a.reason - b.reason);
+      return {
+        day: formatUtcDay(day),
+        verified: counts.valid,
+        denied: denials.reduce((sum, denial) => sum + denial.count, 0),
+        denials,
+      };
+    }),
   };
 }

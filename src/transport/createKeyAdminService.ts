@@ -5,6 +5,7 @@ import {
   actorFromProto,
   apiKeyToProto,
   auditEventToProto,
+  keyUsageToProto,
   leakResultToProto,
   propagationToProto,
   scopeToProto,
@@ -42,6 +43,14 @@ export function createKeyAdminService(
     getKey: pipeline.unary(method('GetKey'), async (request, context) => {
       const key = await admin.getKey(actorFromProto(request.actor, context.caller), request.keyId);
       return { key: apiKeyToProto(key, clock.now()) };
+    }),
+    getKeyUsage: pipeline.unary(method('GetKeyUsage'), async (request, context) => {
+      const usage = await admin.getKeyUsage(actorFromProto(request.actor, context.caller), {
+        keyId: request.keyId,
+        startDay: request.startDay,
+        endDay: request.endDay,
+      });
+      return keyUsageToProto(usage);
     }),
     listKeys: pipeline.unary(method('ListKeys'), async (request, context) => {
       const actor = actorFromProto(request.actor, context.caller);

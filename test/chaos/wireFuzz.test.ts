@@ -24,6 +24,7 @@ import {
   CreateKeyRequest,
   DenialReason,
   GetKeyRequest,
+  GetKeyUsageRequest,
   KeyOwnerFilter,
   KeyState,
   ListAuditEventsRequest,
@@ -94,6 +95,10 @@ function seedsFor(actor: Actor, keyId: string, secret: string, pageToken: string
       ).finish(),
     ],
     [admin('GetKey'), GetKeyRequest.encode({ actor, keyId }).finish()],
+    [
+      admin('GetKeyUsage'),
+      GetKeyUsageRequest.encode({ actor, keyId, startDay: '2026-11-01', endDay: '2026-12-01' }).finish(),
+    ],
     [
       admin('ListKeys'),
       ListKeysRequest.encode({

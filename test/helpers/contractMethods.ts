@@ -6,6 +6,7 @@ export const CONTRACT_METHODS: Readonly<Record<string, readonly string[]>> = {
   'apikeys.v1.KeyAdmin': [
     'CreateKey',
     'GetKey',
+    'GetKeyUsage',
     'ListKeys',
     'UpdateKey',
     'RevokeKey',

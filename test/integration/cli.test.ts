@@ -297,6 +297,50 @@ describe('apikeys CLI (the real binary against a real server) [sqlite]', () => {
       ]);
     });
 
+    it('usage prints a table of days and a sparkline of verifications and denials', async () => {
+      const env = adminEnv();
+      const created = await createKey(env);
+      const day = (offset: number) => new Date(Date.now() - offset * 86_400_000).toISOString().slice(0, 10);
+      const dayNumber = (offset: number) => Math.floor(Date.now() / 86_400_000) - offset;
+      await server.app.db('key_usage').insert([
+        { key_id: created.key.id, day: dayNumber(2), verified: 8, insufficient_scope: 2 },
+        { key_id: created.key.id, day: dayNumber(0), verified: 1, insufficient_scope: 0 },
+      ]);
+      for (let i = 0; i < 3; i++) {
+        await server.clients.verifier.verifyKey({
+          key: created.secret,
+          clientIp: '',
+          requiredScopes: ['tickets:read'],
+        });
+      }
+      await server.app.lastUsed.flush();
+      const run = await apikeys(['usage', created.key.id, '--days', '3'], { env });
+      expect(run.code).toBe(0);
+      expect(run.stdout.split('\n')).toEqual([
+        'DAY         VERIFIED  DENIED  DENIALS',
+        `${day(2)}  8         2       insufficient_scope 2`,
+        `${day(1)}  0         0`,
+        `${day(0)}  4         0`,
+        '',
+        'verified  █ ▄  12 in all',
+        'denied    █    2 in all',
+        `          ${day(2)} … ${day(0)} (UTC), one column per day`,
+        '',
+      ]);
+      const parsed = json(
+        await apikeys(['usage', created.key.id, '--until', day(1), '--days', '2', '--json'], { env }),
+      ) as {
+        days: { day: string; verified?: number }[];
+      };
+      expect(parsed.days).toEqual([
+        { day: day(2), verified: 8, denied: 2, denials: [{ reason: 'DENIAL_REASON_INSUFFICIENT_SCOPE', count: 2 }] },
+        { day: day(1) },
+      ]);
+      const tooMany = await apikeys(['usage', created.key.id, '--days', '367'], { env });
+      expect(tooMany.code).toBe(2);
+      expect(tooMany.stderr).toMatch(/--days must be an integer from 1 to 366, got "367"/);
+    });
+
     it('verify reads the key from standard input and exits 0 for a valid key', async () => {
       const created = await createKey(adminEnv());
       const run = await apikeys(['verify', '--scope', 'tickets:read', '--ip', '198.51.100.7'], {

@@ -28,6 +28,7 @@ import {
   CreateKeyRequest,
   DenialReason,
   GetKeyRequest,
+  GetKeyUsageRequest,
   KeyOwnerFilter,
   ListAuditEventsRequest,
   ListKeysRequest,
@@ -62,6 +63,7 @@ type StatusName = keyof typeof status;
 type RpcName =
   | 'CreateKey'
   | 'GetKey'
+  | 'GetKeyUsage'
   | 'ListKeys'
   | 'UpdateKey'
   | 'RevokeKey'
@@ -200,6 +202,16 @@ function judgeIdentifier(field: string, emptyAllowed = false): (bad: BadText) =>
   };
 }
 
+/** A UTC day `YYYY-MM-DD`; empty means the default. */
+function judgeDay(field: string): (bad: BadText) => Expected | undefined {
+  return (bad) => {
+    if (bytesOf(bad).length === 0) return undefined;
+    return invalid(
+      new RegExp(`^${escape(field)} must be a UTC date written YYYY-MM-DD \\(e\\.g\\. 2026-12-03\\), got "`),
+    );
+  };
+}
+
 function judgeName(bad: BadText): Expected | undefined {
   if (isBlank(bad)) return invalid(/^name is required \(1–100 characters\)$/);
   const length = codePointLength(new TextDecoder().decode(bytesOf(bad)).trim());
@@ -331,6 +343,18 @@ const GET_KEY = adminRpc(
   ({ actor }, { keyId }) => ({ actor, keyId }),
   (fields) => GetKeyRequest.encode(GetKeyRequest.fromPartial(fields as unknown as GetKeyRequest)).finish(),
   [{ field: 'key_id', place: at(2), judge: judgeIdentifier('key_id') }],
+);
+const GET_KEY_USAGE = adminRpc(
+  'GetKeyUsage',
+  false,
+  ({ actor }, { keyId }) => ({ actor, keyId, startDay: '', endDay: '' }),
+  (fields) =>
+    GetKeyUsageRequest.encode(GetKeyUsageRequest.fromPartial(fields as unknown as GetKeyUsageRequest)).finish(),
+  [
+    { field: 'key_id', place: at(2), judge: judgeIdentifier('key_id') },
+    { field: 'start_day', place: at(3), judge: judgeDay('start_day') },
+    { field: 'end_day', place: at(4), judge: judgeDay('end_day') },
+  ],
 );
 const LIST_KEYS = adminRpc(
   'ListKeys',
@@ -465,6 +489,7 @@ const VERIFY_KEY: Rpc = {
 const RPCS: readonly Rpc[] = [
   CREATE_KEY,
   GET_KEY,
+  GET_KEY_USAGE,
   LIST_KEYS,
   UPDATE_KEY,
   REVOKE_KEY,

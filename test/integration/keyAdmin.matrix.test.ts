@@ -36,6 +36,7 @@ const OTHER_USER = 'bob';
 const PERMITTED: Readonly<Record<string, readonly RoleName[]>> = {
   CreateKey: ['ROLE_ADMIN', 'ROLE_READ_ONLY_ADMIN'],
   GetKey: ['ROLE_ADMIN', 'ROLE_READ_ONLY_ADMIN'],
+  GetKeyUsage: ['ROLE_ADMIN', 'ROLE_READ_ONLY_ADMIN'],
   ListKeys: ['ROLE_ADMIN', 'ROLE_READ_ONLY_ADMIN'],
   UpdateKey: ['ROLE_ADMIN'],
   'UpdateKey enabled=false': ['ROLE_ADMIN'],
@@ -87,6 +88,19 @@ const KEYED_RPCS: readonly MatrixRpc[] = [
     call: ({ server, actor, key }) => server.clients.admin.getKey({ actor, keyId: key.key.id }),
     verifySuccess: ({ key }, response) => {
       expect((response as { key?: { id: string } }).key?.id).toBe(key.key.id);
+      return Promise.resolve();
+    },
+  },
+  {
+    name: 'GetKeyUsage',
+    targetsKey: true,
+    writes: () => false,
+    call: ({ server, actor, key }) =>
+      server.clients.admin.getKeyUsage({ actor, keyId: key.key.id, startDay: '', endDay: '' }),
+    verifySuccess: ({ key }, response) => {
+      const usage = response as { keyId: string; days: unknown[] };
+      expect(usage.keyId).toBe(key.key.id);
+      expect(usage.days).toHaveLength(30);
       return Promise.resolve();
     },
   },

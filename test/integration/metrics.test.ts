@@ -80,10 +80,14 @@ describe('operator HTTP endpoints of one process', () => {
     expect(sample(body, 'apikeys_change_feed_lag_seconds')).toBeLessThan(30);
     expect(sample(body, 'apikeys_change_feed_last_success_timestamp_seconds')).toBeGreaterThan(1_700_000_000);
     expect(sample(body, 'apikeys_last_used_pending')).toBe(1);
+    expect(sample(body, 'apikeys_usage_decisions_counted_total')).toBe(5);
+    expect(sample(body, 'apikeys_usage_pending')).toBe(1);
     await server.app.lastUsed.flush();
     const after = await (await fetch(`${base}/metrics`)).text();
     expect(sample(after, 'apikeys_last_used_flushes_total')).toBeGreaterThanOrEqual(1);
     expect(sample(after, 'apikeys_last_used_flush_errors_total')).toBe(0);
+    expect(sample(after, 'apikeys_usage_pending')).toBe(0);
+    expect(sample(after, 'apikeys_usage_counts_dropped_total')).toBe(0);
     expect(after).toMatch(/apikeys_db_pool_connections\{state="used"\} \d+/);
     expect(after).toMatch(/process_resident_memory_bytes \d+/);
   });

@@ -12,6 +12,7 @@ import type {
 import { applyKeyPatch, type KeyPatch } from '../../src/domain/KeyPatch.js';
 import { keyStateAt, type ApiKeyRecord, type AuditEventRecord, type KeyState } from '../../src/domain/types.js';
 import { toDatabaseError } from '../../src/storage/toDatabaseError.js';
+import { noUsage, USAGE_OUTCOMES, type UsageEntry } from '../../src/domain/UsageTally.js';
 
 /** The committed contents: records are immutable values, so a transaction copies the maps, not the rows. */
 interface Tables {
@@ -20,6 +21,8 @@ interface Tables {
   changes: Map<number, KeyChange>;
   /** The feed head: the last position taken. */
   head: number;
+  /** Usage history by `day:keyId`. */
+  usage: Map<string, UsageEntry>;
 }
 
 function copyTables(tables: Tables): Tables {
@@ -28,6 +31,7 @@ function copyTables(tables: Tables): Tables {
     auditEvents: new Map(tables.auditEvents),
     changes: new Map(tables.changes),
     head: tables.head,
+    usage: new Map(tables.usage),
   };
 }
 
@@ -98,7 +102,13 @@ export class InMemoryKeyRepository implements KeyRepository {
   /** While true, every call fails with UNAVAILABLE and changes nothing. */
   unavailable = false;
 
-  private committed: Tables = { keys: new Map(), auditEvents: new Map(), changes: new Map(), head: 0 };
+  private committed: Tables = {
+    keys: new Map(),
+    auditEvents: new Map(),
+    changes: new Map(),
+    head: 0,
+    usage: new Map(),
+  };
   private queue: Promise<unknown> = Promise.resolve();
 
   findByHash(secretHash: Buffer): Promise<ApiKeyRecord | null> {
@@ -182,7 +192,7 @@ export class InMemoryKeyRepository implements KeyRepository {
     });
   }
 
-  recordLastUsed(entries: readonly LastUsedEntry[]): Promise<void> {
+  recordLastUsed(entries: readonly LastUsedEntry[], usage: readonly UsageEntry[] = []): Promise<void> {
     return this.serialised(() => {
       const working = copyTables(this.committed);
       for (const entry of entries) {
@@ -190,8 +200,39 @@ export class InMemoryKeyRepository implements KeyRepository {
         if (key === undefined || (key.lastUsedTime !== null && key.lastUsedTime >= entry.time)) continue;
         working.keys.set(key.id, { ...key, lastUsedTime: entry.time, lastUsedIp: entry.ip });
       }
+      for (const entry of usage) {
+        const slot = `${entry.day}:${entry.keyId}`;
+        const stored = working.usage.get(slot)?.counts ?? noUsage();
+        const counts = noUsage();
+        for (const outcome of USAGE_OUTCOMES) counts[outcome] = stored[outcome] + entry.counts[outcome];
+        working.usage.set(slot, { keyId: entry.keyId, day: entry.day, counts });
+      }
       this.committed = working;
       return Promise.resolve();
+    });
+  }
+
+  readUsage(keyId: string, firstDay: number, lastDay: number): Promise<UsageEntry[]> {
+    return this.read(() =>
+      [...this.committed.usage.values()]
+        .filter((entry) => entry.keyId === keyId && entry.day >= firstDay && entry.day <= lastDay)
+        .sort((a, b) => a.day - b.day)
+        .map((entry) => ({ ...entry, counts: { ...entry.counts } })),
+    );
+  }
+
+  pruneUsage(beforeDay: number): Promise<number> {
+    return this.serialised(() => {
+      const working = copyTables(this.committed);
+      let deleted = 0;
+      for (const [slot, entry] of working.usage) {
+        if (entry.day < beforeDay) {
+          working.usage.delete(slot);
+          deleted++;
+        }
+      }
+      this.committed = working;
+      return Promise.resolve(deleted);
     });
   }
 

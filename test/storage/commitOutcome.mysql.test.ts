@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { AppError } from '../../src/domain/AppError.js';
@@ -6,6 +7,8 @@ import { setTo } from '../../src/domain/FieldUpdate.js';
 import { keyPatch } from '../../src/domain/KeyPatch.js';
 import { createDatabase, migrateDatabase, parseDatabaseUrl } from '../../src/storage/createDatabase.js';
 import { KnexKeyRepository } from '../../src/storage/KnexKeyRepository.js';
+import { LastUsedRecorder } from '../../src/domain/LastUsedRecorder.js';
+import { UsageTally } from '../../src/domain/UsageTally.js';
 import { commitOfKeyWrite, proxiedDatabase } from '../helpers/replicaProcess.js';
 import type { TcpProxy } from '../helpers/TcpProxy.js';
 import { TEST_MYSQL_URL, type TestDatabase } from '../helpers/testDatabase.js';
@@ -64,5 +67,29 @@ describeMysql(`a COMMIT whose answer never comes [mysql]${skipped}`, () => {
     expect(message).toMatch(/^the key database did not confirm the commit/);
     // Not UNAVAILABLE, which tells a caller that retrying is safe: a retried CreateKey would make a second key.
     expect(code).toBe('UNKNOWN');
+  });
+
+  it('drops the usage counts of a last-used flush whose COMMIT was not confirmed: stored once, never twice', async () => {
+    const repository = new KnexKeyRepository(proxied);
+    const usage = new UsageTally();
+    const recorder = new LastUsedRecorder({
+      repository,
+      logger: pino({ level: 'silent' }),
+      flushIntervalMs: 3_600_000,
+      batchSize: 500,
+      usage,
+    });
+    const day = 20_000;
+    recorder.record('k1', Date.now(), null);
+    for (let i = 0; i < 7; i++) usage.add('k1', day * 86_400_000, 'valid');
+    const held = proxy.holdWhen(commitOfKeyWrite());
+    void held.then(() => proxy.releaseUnanswered());
+    await recorder.flush();
+    expect(usage.stats.dropped).toBe(7);
+    expect(usage.pendingCount).toBe(0);
+    // The next flush writes the last-used time again (idempotent) but not the counts.
+    await recorder.flush();
+    const rows = (await direct('key_usage').where({ key_id: 'k1', day })) as { verified: number | string }[];
+    expect(rows.map((row) => Number(row.verified))).toEqual([7]);
   });
 });

@@ -5,6 +5,7 @@ import { keyAndTransactionCases } from './cases/keyAndTransactionCases.js';
 import { keyPatchCases } from './cases/keyPatchCases.js';
 import { lastUsedCases } from './cases/lastUsedCases.js';
 import { listingCases } from './cases/listingCases.js';
+import { usageCases } from './cases/usageCases.js';
 import { type ContractTarget, useContractTarget } from './keyRepository.contract.js';
 
 /** Declares every KeyRepository contract case against `target`. */
@@ -13,6 +14,7 @@ export function defineKeyRepositoryContract(target: ContractTarget): void {
   keyAndTransactionCases(subject);
   changeFeedCases(subject);
   lastUsedCases(subject);
+  usageCases(subject);
   listingCases(subject);
   keyPatchCases(subject);
   concurrencyCases(subject, target.capabilities);

@@ -28,7 +28,7 @@ function knexTarget(kind: DatabaseKind): ContractTarget {
       await migrateDatabase(db);
     },
     fresh: async () => {
-      for (const table of ['api_keys', 'audit_events', 'key_feed']) await opened()(table).truncate();
+      for (const table of ['api_keys', 'audit_events', 'key_feed', 'key_usage']) await opened()(table).truncate();
       // Feed positions start again at 1.
       await opened()('key_feed_head').where('id', 1).update({ position: 0 });
       return { repository: new KnexKeyRepository(opened()) };

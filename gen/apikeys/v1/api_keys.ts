@@ -551,6 +551,65 @@ export interface GetKeyResponse {
   key?: ApiKey | undefined;
 }
 
+/** Request of KeyAdmin.GetKeyUsage. */
+export interface GetKeyUsageRequest {
+  /** Who is acting (either admin role). */
+  actor?:
+    | Actor
+    | undefined;
+  /** The key's id. */
+  keyId: string;
+  /**
+   * First day of the range, a UTC date `YYYY-MM-DD`, inclusive. Empty: 29 days before `end_day` (30
+   * days in all).
+   */
+  startDay: string;
+  /**
+   * Last day of the range, a UTC date `YYYY-MM-DD`, inclusive; at most 365 days after `start_day` (366
+   * days in all). Empty: today (UTC).
+   */
+  endDay: string;
+}
+
+/** Response of KeyAdmin.GetKeyUsage. */
+export interface GetKeyUsageResponse {
+  /** The key's id. */
+  keyId: string;
+  /** The first day covered (`YYYY-MM-DD`, UTC): `start_day`, or its default. */
+  startDay: string;
+  /** The last day covered (`YYYY-MM-DD`, UTC): `end_day`, or its default. */
+  endDay: string;
+  /** One bucket per day from `start_day` to `end_day`, oldest first, days without use included as zeros. */
+  days: KeyUsageDay[];
+}
+
+/** What happened to one key on one UTC day. */
+export interface KeyUsageDay {
+  /** The day, a UTC date `YYYY-MM-DD`. */
+  day: string;
+  /** Verifications that accepted the key (`valid = true`). */
+  verified: number;
+  /**
+   * Verifications that denied the key: the sum of `denials`. Only denials of this key once identified
+   * count (revoked, expired, suspended, IP not allowed, insufficient scope); a malformed or unknown key
+   * names no key.
+   */
+  denied: number;
+  /**
+   * The denials by reason, in ascending order of the reason's number; reasons with no denials are left
+   * out.
+   */
+  denials: DenialCount[];
+}
+
+/** How many verifications were denied for one reason. */
+export interface DenialCount {
+  /** The reason (never DENIAL_REASON_UNSPECIFIED, MALFORMED or NOT_FOUND). */
+  reason: DenialReason;
+  /** How many denials, at least 1. */
+  count: number;
+}
+
 /** Request of KeyAdmin.ListKeys. */
 export interface ListKeysRequest {
   /** Who is acting (either admin role). */
@@ -2229,6 +2288,466 @@ export const GetKeyResponse: MessageFns<GetKeyResponse> = {
   fromPartial<I extends Exact<DeepPartial<GetKeyResponse>, I>>(object: I): GetKeyResponse {
     const message = createBaseGetKeyResponse();
     message.key = (object.key !== undefined && object.key !== null) ? ApiKey.fromPartial(object.key) : undefined;
+    return message;
+  },
+};
+
+function createBaseGetKeyUsageRequest(): GetKeyUsageRequest {
+  return { actor: undefined, keyId: "", startDay: "", endDay: "" };
+}
+
+export const GetKeyUsageRequest: MessageFns<GetKeyUsageRequest> = {
+  encode(message: GetKeyUsageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.actor !== undefined) {
+      Actor.encode(message.actor, writer.uint32(10).fork()).join();
+    }
+    if (message.keyId !== "") {
+      writer.uint32(18).string(message.keyId);
+    }
+    if (message.startDay !== "") {
+      writer.uint32(26).string(message.startDay);
+    }
+    if (message.endDay !== "") {
+      writer.uint32(34).string(message.endDay);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetKeyUsageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetKeyUsageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.actor = Actor.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.startDay = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.endDay = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetKeyUsageRequest {
+    return {
+      actor: isSet(object.actor) ? Actor.fromJSON(object.actor) : undefined,
+      keyId: isSet(object.keyId)
+        ? globalThis.String(object.keyId)
+        : isSet(object.key_id)
+        ? globalThis.String(object.key_id)
+        : "",
+      startDay: isSet(object.startDay)
+        ? globalThis.String(object.startDay)
+        : isSet(object.start_day)
+        ? globalThis.String(object.start_day)
+        : "",
+      endDay: isSet(object.endDay)
+        ? globalThis.String(object.endDay)
+        : isSet(object.end_day)
+        ? globalThis.String(object.end_day)
+        : "",
+    };
+  },
+
+  toJSON(message: GetKeyUsageRequest): unknown {
+    const obj: any = {};
+    if (message.actor !== undefined) {
+      obj.actor = Actor.toJSON(message.actor);
+    }
+    if (message.keyId !== "") {
+      obj.keyId = message.keyId;
+    }
+    if (message.startDay !== "") {
+      obj.startDay = message.startDay;
+    }
+    if (message.endDay !== "") {
+      obj.endDay = message.endDay;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetKeyUsageRequest>, I>>(base?: I): GetKeyUsageRequest {
+    return GetKeyUsageRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetKeyUsageRequest>, I>>(object: I): GetKeyUsageRequest {
+    const message = createBaseGetKeyUsageRequest();
+    message.actor = (object.actor !== undefined && object.actor !== null) ? Actor.fromPartial(object.actor) : undefined;
+    message.keyId = object.keyId ?? "";
+    message.startDay = object.startDay ?? "";
+    message.endDay = object.endDay ?? "";
+    return message;
+  },
+};
+
+function createBaseGetKeyUsageResponse(): GetKeyUsageResponse {
+  return { keyId: "", startDay: "", endDay: "", days: [] };
+}
+
+export const GetKeyUsageResponse: MessageFns<GetKeyUsageResponse> = {
+  encode(message: GetKeyUsageResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.keyId !== "") {
+      writer.uint32(10).string(message.keyId);
+    }
+    if (message.startDay !== "") {
+      writer.uint32(18).string(message.startDay);
+    }
+    if (message.endDay !== "") {
+      writer.uint32(26).string(message.endDay);
+    }
+    for (const v of message.days) {
+      KeyUsageDay.encode(v!, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetKeyUsageResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetKeyUsageResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.startDay = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.endDay = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.days.push(KeyUsageDay.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetKeyUsageResponse {
+    return {
+      keyId: isSet(object.keyId)
+        ? globalThis.String(object.keyId)
+        : isSet(object.key_id)
+        ? globalThis.String(object.key_id)
+        : "",
+      startDay: isSet(object.startDay)
+        ? globalThis.String(object.startDay)
+        : isSet(object.start_day)
+        ? globalThis.String(object.start_day)
+        : "",
+      endDay: isSet(object.endDay)
+        ? globalThis.String(object.endDay)
+        : isSet(object.end_day)
+        ? globalThis.String(object.end_day)
+        : "",
+      days: globalThis.Array.isArray(object?.days) ? object.days.map((e: any) => KeyUsageDay.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: GetKeyUsageResponse): unknown {
+    const obj: any = {};
+    if (message.keyId !== "") {
+      obj.keyId = message.keyId;
+    }
+    if (message.startDay !== "") {
+      obj.startDay = message.startDay;
+    }
+    if (message.endDay !== "") {
+      obj.endDay = message.endDay;
+    }
+    if (message.days?.length) {
+      obj.days = message.days.map((e) => KeyUsageDay.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetKeyUsageResponse>, I>>(base?: I): GetKeyUsageResponse {
+    return GetKeyUsageResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetKeyUsageResponse>, I>>(object: I): GetKeyUsageResponse {
+    const message = createBaseGetKeyUsageResponse();
+    message.keyId = object.keyId ?? "";
+    message.startDay = object.startDay ?? "";
+    message.endDay = object.endDay ?? "";
+    message.days = object.days?.map((e) => KeyUsageDay.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseKeyUsageDay(): KeyUsageDay {
+  return { day: "", verified: 0, denied: 0, denials: [] };
+}
+
+export const KeyUsageDay: MessageFns<KeyUsageDay> = {
+  encode(message: KeyUsageDay, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.day !== "") {
+      writer.uint32(10).string(message.day);
+    }
+    if (message.verified !== 0) {
+      writer.uint32(16).int64(message.verified);
+    }
+    if (message.denied !== 0) {
+      writer.uint32(24).int64(message.denied);
+    }
+    for (const v of message.denials) {
+      DenialCount.encode(v!, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KeyUsageDay {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKeyUsageDay();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.day = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.verified = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.denied = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.denials.push(DenialCount.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): KeyUsageDay {
+    return {
+      day: isSet(object.day) ? globalThis.String(object.day) : "",
+      verified: isSet(object.verified) ? globalThis.Number(object.verified) : 0,
+      denied: isSet(object.denied) ? globalThis.Number(object.denied) : 0,
+      denials: globalThis.Array.isArray(object?.denials) ? object.denials.map((e: any) => DenialCount.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: KeyUsageDay): unknown {
+    const obj: any = {};
+    if (message.day !== "") {
+      obj.day = message.day;
+    }
+    if (message.verified !== 0) {
+      obj.verified = Math.round(message.verified);
+    }
+    if (message.denied !== 0) {
+      obj.denied = Math.round(message.denied);
+    }
+    if (message.denials?.length) {
+      obj.denials = message.denials.map((e) => DenialCount.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<KeyUsageDay>, I>>(base?: I): KeyUsageDay {
+    return KeyUsageDay.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<KeyUsageDay>, I>>(object: I): KeyUsageDay {
+    const message = createBaseKeyUsageDay();
+    message.day = object.day ?? "";
+    message.verified = object.verified ?? 0;
+    message.denied = object.denied ?? 0;
+    message.denials = object.denials?.map((e) => DenialCount.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDenialCount(): DenialCount {
+  return { reason: 0, count: 0 };
+}
+
+export const DenialCount: MessageFns<DenialCount> = {
+  encode(message: DenialCount, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reason !== 0) {
+      writer.uint32(8).int32(message.reason);
+    }
+    if (message.count !== 0) {
+      writer.uint32(16).int64(message.count);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DenialCount {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDenialCount();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.reason = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.count = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DenialCount {
+    return {
+      reason: isSet(object.reason) ? denialReasonFromJSON(object.reason) : 0,
+      count: isSet(object.count) ? globalThis.Number(object.count) : 0,
+    };
+  },
+
+  toJSON(message: DenialCount): unknown {
+    const obj: any = {};
+    if (message.reason !== 0) {
+      obj.reason = denialReasonToJSON(message.reason);
+    }
+    if (message.count !== 0) {
+      obj.count = Math.round(message.count);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DenialCount>, I>>(base?: I): DenialCount {
+    return DenialCount.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DenialCount>, I>>(object: I): DenialCount {
+    const message = createBaseDenialCount();
+    message.reason = object.reason ?? 0;
+    message.count = object.count ?? 0;
     return message;
   },
 };
@@ -5652,6 +6171,23 @@ export const KeyAdminService = {
     responseSerialize: (value: GetKeyResponse): Buffer => Buffer.from(GetKeyResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetKeyResponse => GetKeyResponse.decode(value),
   },
+  /**
+   * Returns a key's usage history: per UTC day, how many verifications (VerifyKey and Envoy's Check)
+   * succeeded and how many were denied, by reason, with days without use as zeros. Either admin role.
+   * NOT_FOUND if the key is absent or in another organization; INVALID_ARGUMENT for a day that is not
+   * `YYYY-MM-DD`, a reversed range or one longer than 366 days. Counts are written by each replica every
+   * LAST_USED_FLUSH_MS, so the current day trails the traffic by up to that long; days older than
+   * USAGE_RETENTION_DAYS have been deleted and read as zeros.
+   */
+  getKeyUsage: {
+    path: "/apikeys.v1.KeyAdmin/GetKeyUsage" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetKeyUsageRequest): Buffer => Buffer.from(GetKeyUsageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetKeyUsageRequest => GetKeyUsageRequest.decode(value),
+    responseSerialize: (value: GetKeyUsageResponse): Buffer => Buffer.from(GetKeyUsageResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetKeyUsageResponse => GetKeyUsageResponse.decode(value),
+  },
   /** Lists keys of the actor's organization, newest first, paginated. */
   listKeys: {
     path: "/apikeys.v1.KeyAdmin/ListKeys" as const,
@@ -5771,6 +6307,15 @@ export interface KeyAdminServer extends UntypedServiceImplementation {
   createKey: handleUnaryCall<CreateKeyRequest, CreateKeyResponse>;
   /** Returns one key of the actor's organization. NOT_FOUND if absent or in another organization. */
   getKey: handleUnaryCall<GetKeyRequest, GetKeyResponse>;
+  /**
+   * Returns a key's usage history: per UTC day, how many verifications (VerifyKey and Envoy's Check)
+   * succeeded and how many were denied, by reason, with days without use as zeros. Either admin role.
+   * NOT_FOUND if the key is absent or in another organization; INVALID_ARGUMENT for a day that is not
+   * `YYYY-MM-DD`, a reversed range or one longer than 366 days. Counts are written by each replica every
+   * LAST_USED_FLUSH_MS, so the current day trails the traffic by up to that long; days older than
+   * USAGE_RETENTION_DAYS have been deleted and read as zeros.
+   */
+  getKeyUsage: handleUnaryCall<GetKeyUsageRequest, GetKeyUsageResponse>;
   /** Lists keys of the actor's organization, newest first, paginated. */
   listKeys: handleUnaryCall<ListKeysRequest, ListKeysResponse>;
   /**
@@ -5847,6 +6392,29 @@ export interface KeyAdminClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetKeyResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Returns a key's usage history: per UTC day, how many verifications (VerifyKey and Envoy's Check)
+   * succeeded and how many were denied, by reason, with days without use as zeros. Either admin role.
+   * NOT_FOUND if the key is absent or in another organization; INVALID_ARGUMENT for a day that is not
+   * `YYYY-MM-DD`, a reversed range or one longer than 366 days. Counts are written by each replica every
+   * LAST_USED_FLUSH_MS, so the current day trails the traffic by up to that long; days older than
+   * USAGE_RETENTION_DAYS have been deleted and read as zeros.
+   */
+  getKeyUsage(
+    request: GetKeyUsageRequest,
+    callback: (error: ServiceError | null, response: GetKeyUsageResponse) => void,
+  ): ClientUnaryCall;
+  getKeyUsage(
+    request: GetKeyUsageRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetKeyUsageResponse) => void,
+  ): ClientUnaryCall;
+  getKeyUsage(
+    request: GetKeyUsageRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetKeyUsageResponse) => void,
   ): ClientUnaryCall;
   /** Lists keys of the actor's organization, newest first, paginated. */
   listKeys(
@@ -6110,6 +6678,17 @@ function fromJsonTimestamp(o: any): Timestamp {
   } else {
     return Timestamp.fromJSON(o);
   }
+}
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
 }
 
 function isObject(value: any): boolean {

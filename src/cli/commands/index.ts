@@ -10,6 +10,7 @@ import { rotate } from './rotate.js';
 import { scopes } from './scopes.js';
 import { resume, suspend } from './setEnabled.js';
 import { update } from './update.js';
+import { usage } from './usage.js';
 import { verify } from './verify.js';
 
 /** Every command, in the order `apikeys --help` lists them. */
@@ -26,5 +27,6 @@ export const COMMANDS: readonly Command[] = [
   reportLeaked,
   scopes,
   audit,
+  usage,
   verify,
 ];

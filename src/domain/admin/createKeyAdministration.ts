@@ -3,6 +3,7 @@ import type { AcknowledgedKey } from './acknowledgement.js';
 import type { Actor, ApiKeyRecord, AuditEventRecord } from '../types.js';
 import { createKey, type CreatedKey, type CreateKeyInput } from './createKey.js';
 import { getKey } from './getKey.js';
+import { getKeyUsage, type KeyUsage, type KeyUsageInput } from './getKeyUsage.js';
 import type { KeyAdministrationDependencies } from './KeyAdministrationDependencies.js';
 import { listAuditEvents, type ListAuditInput } from './listAuditEvents.js';
 import { listKeys, type ListKeysInput } from './listKeys.js';
@@ -22,6 +23,7 @@ import type { UseCaseContext } from './UseCaseContext.js';
 export interface KeyAdministration {
   createKey(actor: Actor, input: CreateKeyInput, context?: UseCaseContext): Promise<CreatedKey>;
   getKey(actor: Actor, keyId: string): Promise<ApiKeyRecord>;
+  getKeyUsage(actor: Actor, input: KeyUsageInput): Promise<KeyUsage>;
   listKeys(actor: Actor, input: ListKeysInput): Promise<Page<ApiKeyRecord>>;
   updateKey(actor: Actor, input: UpdateKeyInput, context?: UseCaseContext): Promise<AcknowledgedKey>;
   revokeKey(actor: Actor, keyId: string, reason: string, context?: UseCaseContext): Promise<AcknowledgedKey>;
@@ -37,6 +39,7 @@ export function createKeyAdministration(deps: KeyAdministrationDependencies): Ke
   return {
     createKey: (actor, input, context) => createKey(deps, actor, input, context),
     getKey: (actor, keyId) => getKey(deps, actor, keyId),
+    getKeyUsage: (actor, input) => getKeyUsage(deps, actor, input),
     listKeys: (actor, input) => listKeys(deps, actor, input),
     updateKey: (actor, input, context) => updateKey(deps, actor, input, context),
     revokeKey: (actor, keyId, reason, context) => revokeKey(deps, actor, keyId, reason, context),
