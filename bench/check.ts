@@ -6,8 +6,9 @@
  * nghttp2-client) sends the same load to VerifyKey and to Check with a realistic Envoy CheckRequest (10
  * headers: the pseudo-headers, user-agent, accept, x-request-id, Envoy's timeout header, authorization,
  * x-forwarded-for), in alternating rounds; the server's CPU time (/proc/<pid>/stat) is divided by the
- * calls it answered. Then warm VerifyKey again on three processes: tracing off, on with 1 % sampling, on
- * with 100 %, exporting to an OTLP/HTTP receiver in this process.
+ * calls it answered. Then warm VerifyKey again on three processes side by side: tracing off, on with 1 %
+ * sampling, on with 100 %, exporting to an OTLP/HTTP receiver in this process that drops what it gets;
+ * they take turns in rotated order. Every round is printed, and each ratio per round.
  *
  * Settings (environment): BENCH_SECONDS (5), BENCH_CONNECTIONS (16), BENCH_STREAMS (8), BENCH_ROUNDS (4).
  */
@@ -124,6 +125,10 @@ function load(service: Service, path: string, frameFile: string, seconds = SECON
   return { rps: succeeded / seconds, cpuUsPerCall: spent / succeeded, failed };
 }
 
+function roundLine(run: Run): string {
+  return `${run.rps.toFixed(0)} calls/s, ${run.cpuUsPerCall.toFixed(1)} µs/call${run.failed > 0 ? `, ${run.failed} failed` : ''}`;
+}
+
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
@@ -202,10 +207,15 @@ async function main(): Promise<void> {
   const runs = { verify: [] as Run[], check: [] as Run[] };
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? (['verify', 'check'] as const) : (['check', 'verify'] as const);
-    for (const which of order)
-      runs[which].push(
-        load(service, which === 'verify' ? VERIFY_PATH : CHECK_PATH, which === 'verify' ? verifyFile : checkFile),
+    for (const which of order) {
+      const run = load(
+        service,
+        which === 'verify' ? VERIFY_PATH : CHECK_PATH,
+        which === 'verify' ? verifyFile : checkFile,
       );
+      runs[which].push(run);
+      log(`  round ${round + 1}: ${which === 'verify' ? 'VerifyKey' : 'Check'}: ${roundLine(run)}`);
+    }
   }
   await service.stop();
   const summary = (label: string, list: readonly Run[]) => {
@@ -217,7 +227,10 @@ async function main(): Promise<void> {
   };
   const verifyCpu = summary('VerifyKey (warm)', runs.verify);
   const checkCpu = summary('Check (warm, 10 headers)', runs.check);
-  log(`Check / VerifyKey server CPU per call: ${(checkCpu / verifyCpu).toFixed(2)} (goal ≤ 1.30)`);
+  const perRound = runs.check.map((run, round) => run.cpuUsPerCall / runs.verify[round]!.cpuUsPerCall);
+  log(
+    `Check / VerifyKey server CPU per call: ${(checkCpu / verifyCpu).toFixed(2)} (goal ≤ 1.30; per round: ${perRound.map((ratio) => ratio.toFixed(2)).join(', ')})`,
+  );
 
   const sink = await startSink();
   const tracings: [string, Record<string, string>][] = [
@@ -225,15 +238,27 @@ async function main(): Promise<void> {
     ['tracing on, 1 % sampled', { OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint, OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01' }],
     ['tracing on, 100 % sampled', { OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint, OTEL_TRACES_SAMPLER: 'always_on' }],
   ]; // prettier-ignore
-  const baseline: number[] = [];
-  for (const [label, tracingEnv] of tracings) {
-    const traced = await startService({ ...database, ...tracingEnv });
-    load(traced, VERIFY_PATH, verifyFile, 2);
-    const list = Array.from({ length: Math.max(2, ROUNDS / 2) }, () => load(traced, VERIFY_PATH, verifyFile));
-    await traced.stop();
-    const cpu = summary(`VerifyKey, ${label}`, list);
-    if (baseline.length === 0) baseline.push(cpu);
-    else log(`  × ${(cpu / baseline[0]!).toFixed(2)} of tracing off`);
+  // The three processes run side by side (idle but for the one under load) and take turns in rotated
+  // order, so that a neighbour's load on a shared machine falls on all three alike.
+  const traced = await Promise.all(tracings.map(([, tracingEnv]) => startService({ ...database, ...tracingEnv })));
+  for (const service of traced) load(service, VERIFY_PATH, verifyFile, 2);
+  const tracedRuns = tracings.map(() => [] as Run[]);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let turn = 0; turn < tracings.length; turn++) {
+      const which = (round + turn) % tracings.length;
+      const run = load(traced[which]!, VERIFY_PATH, verifyFile);
+      tracedRuns[which]!.push(run);
+      log(`  round ${round + 1}: VerifyKey, ${tracings[which]![0]}: ${roundLine(run)}`);
+    }
+  }
+  await Promise.all(traced.map((service) => service.stop()));
+  const baseline = summary(`VerifyKey, ${tracings[0]![0]}`, tracedRuns[0]!);
+  for (let which = 1; which < tracings.length; which++) {
+    const cpu = summary(`VerifyKey, ${tracings[which]![0]}`, tracedRuns[which]!);
+    const ratios = tracedRuns[which]!.map((run, round) => run.cpuUsPerCall / tracedRuns[0]![round]!.cpuUsPerCall);
+    log(
+      `  × ${(cpu / baseline).toFixed(2)} of tracing off (per round: ${ratios.map((ratio) => ratio.toFixed(2)).join(', ')})`,
+    );
   }
   log(`OTLP export requests received: ${sink.requests()}`);
   sink.close();
