@@ -74,6 +74,28 @@ describeEachDatabase('Envoy ext_authz Check', (kind) => {
       expect(server.app.verifier.stats.valid).toBe(verifyBefore);
     });
 
+    it('counts the refusals made before the key is looked at in the same metric, by their reason', async () => {
+      const decisions = async () =>
+        (await server.app.registry.metrics())
+          .split('\n')
+          .filter((line) => line.startsWith(`apikeys_decisions_total{service="${AUTHORIZATION_SERVICE}"`));
+      const countOf = (lines: string[], reason: string) =>
+        Number(lines.find((line) => line.includes(`reason="${reason}"`))?.split(' ')[1] ?? 0);
+      const before = await decisions();
+      await check({ contextExtensions: READ });
+      await check({ headers: { authorization: 'Bearer a,b' }, contextExtensions: READ });
+      await check({ headers: { authorization: 'Bearer x' }, contextExtensions: { required_scopes: 'nope:nope' } });
+      await check({ headers: { authorization: 'Bearer x' } });
+      const after = await decisions();
+      for (const reason of [
+        'missing_authorization',
+        'invalid_authorization',
+        'route_misconfigured',
+        'route_not_configured',
+      ])
+        expect(countOf(after, reason), reason).toBe(countOf(before, reason) + 1);
+    });
+
     it('matches the allowlist with the peer address, IPv4-mapped IPv6 included, as VerifyKey does', async () => {
       const created = await createTestKey(server, admin(), { allowedIps: ['203.0.113.50'] });
       const mapped = await check({
@@ -258,6 +280,24 @@ describeEachDatabase('Envoy ext_authz Check, configured', (kind) => {
     expect(comments).toMatchObject({ status: 403, body: { error: { code: 'insufficient_scope' } } });
     const unmatched = denialOf(await check({ method: 'DELETE', path: '/tickets/42', headers: key }));
     expect(unmatched.body.error.code).toBe('route_not_configured');
+  });
+
+  it('matches rules on the percent-decoded path, and refuses 400 a path upstream could read as another route', async () => {
+    const reader = await createTestKey(server, admin(), { scopes: ['tickets:read'] });
+    const key = { 'x-api-key': reader.secret };
+    // Without scopes for /admin, a rule for /tickets/** must not decide /tickets/../admin/keys.
+    expect((await check({ path: '/tick%65ts/42', headers: key })).status?.code).toBe(status.OK);
+    for (const path of [
+      '/tickets/../admin/keys',
+      '/tickets/%2e%2e/admin',
+      '/tickets/..%2Fadmin',
+      '//tickets/1',
+      '/tickets\\..\\admin',
+    ]) {
+      const denial = denialOf(await check({ path, headers: key }));
+      expect(denial, path).toMatchObject({ status: 400, body: { error: { code: 'path_not_normalized' } } });
+      expect(denial.body.error.message).toContain('normalize_path');
+    }
   });
 
   it('takes the client IP one trusted hop from the right of x-forwarded-for; garbage there is no address', async () => {

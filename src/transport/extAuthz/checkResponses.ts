@@ -130,6 +130,7 @@ export function encodeCheckResponse(response: CheckResponse): Buffer {
 }
 
 const HTTP_STATUS = {
+  400: StatusCode.BadRequest,
   401: StatusCode.Unauthorized,
   403: StatusCode.Forbidden,
   500: StatusCode.InternalServerError,
@@ -151,7 +152,7 @@ function challenge(status: number, code: string, keyHeader: string): string | un
  * `{"error": {"code", "message"}}` (VerifyKey's message text), `WWW-Authenticate` on 401.
  */
 export function deniedResponse(
-  status: 401 | 403 | 500,
+  status: 400 | 401 | 403 | 500,
   code: string,
   message: string,
   keyHeader: string,
