@@ -21,8 +21,14 @@ import { join } from 'node:path';
 
 import { Client, credentials } from '@grpc/grpc-js';
 
-import { CreateKeyRequest, KeyAdminService, Role, VerifyKeyRequest } from '../gen/apikeys/v1/api_keys.js';
-import { CheckRequest } from '../gen/envoy/service/auth/v3/external_auth.js';
+import {
+  CreateKeyRequest,
+  KeyAdminService,
+  KeyVerifierService,
+  Role,
+  VerifyKeyRequest,
+} from '../gen/apikeys/v1/api_keys.js';
+import { AuthorizationService, CheckRequest } from '../gen/envoy/service/auth/v3/external_auth.js';
 import { promisedClient } from '../src/client/promisedClient.js';
 import { envoyCheckRequest } from '../test/helpers/envoyCheck.js';
 
@@ -147,19 +153,10 @@ async function prepare(service: Service, dir: string): Promise<{ verifyFile: str
       allowedIps: ['198.51.100.0/24'],
     }),
   );
-  client.close();
   const verifyFile = join(dir, 'verify.bin');
   const checkFile = join(dir, 'check.bin');
-  writeFileSync(
-    verifyFile,
-    frame(
-      VerifyKeyRequest.encode({
-        key: created.secret,
-        clientIp: '198.51.100.7',
-        requiredScopes: ['tickets:read'],
-      }).finish(),
-    ),
-  );
+  const verify = { key: created.secret, clientIp: '198.51.100.7', requiredScopes: ['tickets:read'] };
+  writeFileSync(verifyFile, frame(VerifyKeyRequest.encode(verify).finish()));
   const check = envoyCheckRequest({
     sourceAddress: '198.51.100.7',
     headers: { authorization: `Bearer ${created.secret}`, 'x-forwarded-for': '198.51.100.7' },
@@ -168,6 +165,12 @@ async function prepare(service: Service, dir: string): Promise<{ verifyFile: str
   const headerCount = Object.keys(check.attributes?.request?.http?.headers ?? {}).length;
   if (headerCount !== 10) throw new Error(`the Check request should carry 10 headers, has ${headerCount}`);
   writeFileSync(checkFile, frame(CheckRequest.encode(check).finish()));
+  // h2load counts any HTTP 200 as a success, a gRPC error or a denial included: both requests must allow.
+  const verified = await promisedClient(client, KeyVerifierService).verifyKey(verify);
+  const checked = await promisedClient(client, AuthorizationService).check(check);
+  client.close();
+  if (!verified.valid || checked.httpResponse?.$case !== 'okResponse')
+    throw new Error(`the benchmark's requests must be allowed: ${verified.message}, ${JSON.stringify(checked)}`);
   return { verifyFile, checkFile };
 }
 

@@ -73,7 +73,7 @@ async function run(config: Config, logger: Logger, role: ProcessRole): Promise<v
   if (port === null) return;
   logger.info(
     { address: `${config.listenAddress.host}:${port}`, database: config.databaseDisplay, ...role.listeningFields },
-    'api-key-service listening (KeyAdmin, KeyVerifier, reflection, health)',
+    'api-key-service listening (KeyAdmin, KeyVerifier, Envoy ext_authz Check, reflection, health)',
   );
 }
 
