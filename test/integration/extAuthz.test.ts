@@ -18,6 +18,7 @@ import {
   type HttpRequestShape,
 } from '../helpers/envoyCheck.js';
 import { grpcError } from '../helpers/grpcClients.js';
+import { runServiceToExit } from '../helpers/startProcess.js';
 import { BUF_CURL_GRPC, runBuf } from '../helpers/bufCurl.js';
 import { checkHealth } from '../helpers/healthClient.js';
 import { actorOf, newOrganizationId } from '../helpers/testActors.js';
@@ -333,5 +334,24 @@ describe('Envoy ext_authz Check with VERIFIER_REQUIRES_AUTH=true', () => {
     metadata.set('authorization', `Bearer ${token}`);
     const answered = await envoy.check(request, { metadata });
     expect(denialOf(answered).body.error.code).toBe('missing_authorization');
+  });
+});
+
+describe('EXT_AUTHZ_RULES_FILE at the start of the service process', () => {
+  it('refuses a rule scope the catalog lacks like any configuration problem: exit 2, one message, no stack trace', async () => {
+    const rules = join(tmpdir(), `ext-authz-bad-scope-${process.pid}.yaml`);
+    writeFileSync(rules, 'rules:\n  - path: /tickets/**\n    scopes: [tickets:raed]\n');
+    const { code, stdout, stderr } = await runServiceToExit({
+      LISTEN_ADDRESS: '127.0.0.1:0',
+      METRICS_ADDRESS: 'off',
+      DATABASE_URL: `sqlite:${join(tmpdir(), `ext-authz-bad-scope-${process.pid}.db`)}`,
+      EXT_AUTHZ_RULES_FILE: rules,
+    });
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr.trim().split('\n')).toEqual([
+      'api-key-service: invalid configuration:',
+      '  EXT_AUTHZ_RULES_FILE rule 1 (/tickets/**): scope "tickets:raed" is not in the scope catalog',
+    ]);
   });
 });
