@@ -6,8 +6,9 @@
  * nghttp2-client) sends the same load to VerifyKey and to Check with a realistic Envoy CheckRequest (10
  * headers: the pseudo-headers, user-agent, accept, x-request-id, Envoy's timeout header, authorization,
  * x-forwarded-for), in alternating rounds; the server's CPU time (/proc/<pid>/stat) is divided by the
- * calls it answered. Then warm VerifyKey again on three processes: tracing off, on with 1 % sampling, on
- * with 100 %, exporting to an OTLP/HTTP receiver in this process.
+ * calls it answered. Then warm VerifyKey again on three processes side by side: tracing off, on with 1 %
+ * sampling, on with 100 %, exporting to an OTLP/HTTP receiver in this process that drops what it gets;
+ * they take turns in rotated order. Every round is printed, and each ratio per round.
  *
  * Settings (environment): BENCH_SECONDS (5), BENCH_CONNECTIONS (16), BENCH_STREAMS (8), BENCH_ROUNDS (4).
  */
@@ -20,8 +21,14 @@ import { join } from 'node:path';
 
 import { Client, credentials } from '@grpc/grpc-js';
 
-import { CreateKeyRequest, KeyAdminService, Role, VerifyKeyRequest } from '../gen/apikeys/v1/api_keys.js';
-import { CheckRequest } from '../gen/envoy/service/auth/v3/external_auth.js';
+import {
+  CreateKeyRequest,
+  KeyAdminService,
+  KeyVerifierService,
+  Role,
+  VerifyKeyRequest,
+} from '../gen/apikeys/v1/api_keys.js';
+import { AuthorizationService, CheckRequest } from '../gen/envoy/service/auth/v3/external_auth.js';
 import { promisedClient } from '../src/client/promisedClient.js';
 import { envoyCheckRequest } from '../test/helpers/envoyCheck.js';
 
@@ -124,6 +131,10 @@ function load(service: Service, path: string, frameFile: string, seconds = SECON
   return { rps: succeeded / seconds, cpuUsPerCall: spent / succeeded, failed };
 }
 
+function roundLine(run: Run): string {
+  return `${run.rps.toFixed(0)} calls/s, ${run.cpuUsPerCall.toFixed(1)} µs/call${run.failed > 0 ? `, ${run.failed} failed` : ''}`;
+}
+
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
@@ -142,19 +153,10 @@ async function prepare(service: Service, dir: string): Promise<{ verifyFile: str
       allowedIps: ['198.51.100.0/24'],
     }),
   );
-  client.close();
   const verifyFile = join(dir, 'verify.bin');
   const checkFile = join(dir, 'check.bin');
-  writeFileSync(
-    verifyFile,
-    frame(
-      VerifyKeyRequest.encode({
-        key: created.secret,
-        clientIp: '198.51.100.7',
-        requiredScopes: ['tickets:read'],
-      }).finish(),
-    ),
-  );
+  const verify = { key: created.secret, clientIp: '198.51.100.7', requiredScopes: ['tickets:read'] };
+  writeFileSync(verifyFile, frame(VerifyKeyRequest.encode(verify).finish()));
   const check = envoyCheckRequest({
     sourceAddress: '198.51.100.7',
     headers: { authorization: `Bearer ${created.secret}`, 'x-forwarded-for': '198.51.100.7' },
@@ -163,6 +165,12 @@ async function prepare(service: Service, dir: string): Promise<{ verifyFile: str
   const headerCount = Object.keys(check.attributes?.request?.http?.headers ?? {}).length;
   if (headerCount !== 10) throw new Error(`the Check request should carry 10 headers, has ${headerCount}`);
   writeFileSync(checkFile, frame(CheckRequest.encode(check).finish()));
+  // h2load counts any HTTP 200 as a success, a gRPC error or a denial included: both requests must allow.
+  const verified = await promisedClient(client, KeyVerifierService).verifyKey(verify);
+  const checked = await promisedClient(client, AuthorizationService).check(check);
+  client.close();
+  if (!verified.valid || checked.httpResponse?.$case !== 'okResponse')
+    throw new Error(`the benchmark's requests must be allowed: ${verified.message}, ${JSON.stringify(checked)}`);
   return { verifyFile, checkFile };
 }
 
@@ -202,10 +210,15 @@ async function main(): Promise<void> {
   const runs = { verify: [] as Run[], check: [] as Run[] };
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? (['verify', 'check'] as const) : (['check', 'verify'] as const);
-    for (const which of order)
-      runs[which].push(
-        load(service, which === 'verify' ? VERIFY_PATH : CHECK_PATH, which === 'verify' ? verifyFile : checkFile),
+    for (const which of order) {
+      const run = load(
+        service,
+        which === 'verify' ? VERIFY_PATH : CHECK_PATH,
+        which === 'verify' ? verifyFile : checkFile,
       );
+      runs[which].push(run);
+      log(`  round ${round + 1}: ${which === 'verify' ? 'VerifyKey' : 'Check'}: ${roundLine(run)}`);
+    }
   }
   await service.stop();
   const summary = (label: string, list: readonly Run[]) => {
@@ -217,7 +230,10 @@ async function main(): Promise<void> {
   };
   const verifyCpu = summary('VerifyKey (warm)', runs.verify);
   const checkCpu = summary('Check (warm, 10 headers)', runs.check);
-  log(`Check / VerifyKey server CPU per call: ${(checkCpu / verifyCpu).toFixed(2)} (goal ≤ 1.30)`);
+  const perRound = runs.check.map((run, round) => run.cpuUsPerCall / runs.verify[round]!.cpuUsPerCall);
+  log(
+    `Check / VerifyKey server CPU per call: ${(checkCpu / verifyCpu).toFixed(2)} (goal ≤ 1.30; per round: ${perRound.map((ratio) => ratio.toFixed(2)).join(', ')})`,
+  );
 
   const sink = await startSink();
   const tracings: [string, Record<string, string>][] = [
@@ -225,15 +241,27 @@ async function main(): Promise<void> {
     ['tracing on, 1 % sampled', { OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint, OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01' }],
     ['tracing on, 100 % sampled', { OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint, OTEL_TRACES_SAMPLER: 'always_on' }],
   ]; // prettier-ignore
-  const baseline: number[] = [];
-  for (const [label, tracingEnv] of tracings) {
-    const traced = await startService({ ...database, ...tracingEnv });
-    load(traced, VERIFY_PATH, verifyFile, 2);
-    const list = Array.from({ length: Math.max(2, ROUNDS / 2) }, () => load(traced, VERIFY_PATH, verifyFile));
-    await traced.stop();
-    const cpu = summary(`VerifyKey, ${label}`, list);
-    if (baseline.length === 0) baseline.push(cpu);
-    else log(`  × ${(cpu / baseline[0]!).toFixed(2)} of tracing off`);
+  // The three processes run side by side (idle but for the one under load) and take turns in rotated
+  // order, so that a neighbour's load on a shared machine falls on all three alike.
+  const traced = await Promise.all(tracings.map(([, tracingEnv]) => startService({ ...database, ...tracingEnv })));
+  for (const service of traced) load(service, VERIFY_PATH, verifyFile, 2);
+  const tracedRuns = tracings.map(() => [] as Run[]);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let turn = 0; turn < tracings.length; turn++) {
+      const which = (round + turn) % tracings.length;
+      const run = load(traced[which]!, VERIFY_PATH, verifyFile);
+      tracedRuns[which]!.push(run);
+      log(`  round ${round + 1}: VerifyKey, ${tracings[which]![0]}: ${roundLine(run)}`);
+    }
+  }
+  await Promise.all(traced.map((service) => service.stop()));
+  const baseline = summary(`VerifyKey, ${tracings[0]![0]}`, tracedRuns[0]!);
+  for (let which = 1; which < tracings.length; which++) {
+    const cpu = summary(`VerifyKey, ${tracings[which]![0]}`, tracedRuns[which]!);
+    const ratios = tracedRuns[which]!.map((run, round) => run.cpuUsPerCall / tracedRuns[0]![round]!.cpuUsPerCall);
+    log(
+      `  × ${(cpu / baseline).toFixed(2)} of tracing off (per round: ${ratios.map((ratio) => ratio.toFixed(2)).join(', ')})`,
+    );
   }
   log(`OTLP export requests received: ${sink.requests()}`);
   sink.close();

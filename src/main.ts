@@ -6,12 +6,15 @@ import { type Logger, pino } from 'pino';
 import { createPrimaryRole } from './cluster/createPrimaryRole.js';
 import type { Config } from './config/Config.js';
 import { ConfigError } from './config/ConfigError.js';
+import { routeRuleScopeProblems } from './config/extAuthz.js';
 import { securityWarnings } from './config/insecureSetup.js';
 import { loadConfig } from './config/loadConfig.js';
 import { createServerRole } from './createServerRole.js';
+import type { ScopeCatalog } from './domain/ScopeCatalog.js';
 import { drainPeriodFor } from './lifecycle/drainPeriodFor.js';
 import type { ProcessRole } from './lifecycle/ProcessRole.js';
 import { StopDeadline } from './lifecycle/StopDeadline.js';
+import { loadScopeCatalog } from './loadScopeCatalog.js';
 
 /** Fields that may carry a secret are never written, whatever a log call passes. */
 const REDACT = ['secret', 'key', 'request', 'metadata', '*.secret', '*.key', 'authorization', '*.authorization'];
@@ -19,9 +22,23 @@ const REDACT = ['secret', 'key', 'request', 'metadata', '*.secret', '*.key', 'au
 /** What SIGHUP does once there is something to reload: re-read the TLS files. */
 let onReloadSignal = (): void => undefined;
 
+/**
+ * The configuration, and the files it names that only make sense together: the scopes of
+ * EXT_AUTHZ_RULES_FILE against the catalog (SCOPES_FILE). A problem is reported as every other
+ * configuration problem, on stderr with exit code 2, before any process is forked.
+ */
 function readConfig(): Config {
   try {
-    return loadConfig();
+    const config = loadConfig();
+    let catalog: ScopeCatalog;
+    try {
+      catalog = loadScopeCatalog(config.scopesFile);
+    } catch (error) {
+      throw new ConfigError(`invalid configuration:\n  ${(error as Error).message}`);
+    }
+    const problems = routeRuleScopeProblems(config.extAuthz.rules, catalog);
+    if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    return config;
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`api-key-service: ${error.message}\n`);
@@ -73,7 +90,7 @@ async function run(config: Config, logger: Logger, role: ProcessRole): Promise<v
   if (port === null) return;
   logger.info(
     { address: `${config.listenAddress.host}:${port}`, database: config.databaseDisplay, ...role.listeningFields },
-    'api-key-service listening (KeyAdmin, KeyVerifier, reflection, health)',
+    'api-key-service listening (KeyAdmin, KeyVerifier, Envoy ext_authz Check, reflection, health)',
   );
 }
 

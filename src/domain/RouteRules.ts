@@ -45,7 +45,42 @@ export function pathPatternProblem(path: string): string | null {
     return `path ${JSON.stringify(path)}: "**" may only be the last segment`;
   if (segments.some((segment) => segment !== '*' && segment !== '**' && segment.includes('*')))
     return `path ${JSON.stringify(path)}: "*" must be a whole segment`;
+  if (
+    /[%\\]/.test(path) ||
+    segments.some(
+      (segment, index) => segment === '.' || segment === '..' || (segment === '' && index < segments.length - 1),
+    )
+  )
+    return `path ${JSON.stringify(path)} must be a normalized path: no "%", "\\", "." or ".." segments or "//" (request paths are matched percent-decoded)`;
   return null;
+}
+
+/**
+ * The segments of a request path as the protected service will read them (percent-decoded, query and
+ * fragment cut), or why the path cannot be matched safely: a dot segment (`/tickets/../admin`), an empty
+ * segment (`//admin`), an encoded `/` or `\`, a backslash, or broken percent-encoding. Such a path means
+ * one thing to a rule and possibly another upstream (which may resolve `..`, merge slashes or decode
+ * `%2F`), so no rule may decide it. Envoy's `normalize_path` and `merge_slashes` remove the first two.
+ */
+export function requestPathSegments(path: string): { segments: string[] } | { problem: string } {
+  if (!path.startsWith('/')) return { problem: 'no leading "/"' };
+  const end = path.search(/[?#]/);
+  const raw = (end === -1 ? path : path.slice(0, end)).split('/').slice(1);
+  const segments: string[] = [];
+  for (const [index, segment] of raw.entries()) {
+    if (segment.includes('\\')) return { problem: 'a backslash' };
+    let decoded: string;
+    try {
+      decoded = segment.includes('%') ? decodeURIComponent(segment) : segment;
+    } catch {
+      return { problem: 'broken percent-encoding' };
+    }
+    if (decoded.includes('/') || decoded.includes('\\')) return { problem: 'an encoded "/" or "\\"' };
+    if (decoded === '.' || decoded === '..') return { problem: 'a dot segment ("." or "..")' };
+    if (decoded === '' && index < raw.length - 1) return { problem: 'an empty segment ("//")' };
+    segments.push(decoded);
+  }
+  return { segments };
 }
 
 function compile(rule: RouteRule): CompiledRule {
@@ -73,13 +108,11 @@ export class RouteRules {
   static readonly NONE = new RouteRules([]);
 
   /**
-   * The scopes of the first rule matching `method` and `path` (the query string and fragment are not
-   * part of the match), or undefined when none matches.
+   * The scopes of the first rule matching `method` and the segments of requestPathSegments (the query
+   * string and fragment are not part of the match), or undefined when none matches.
    */
-  scopesFor(method: string, path: string): readonly string[] | undefined {
+  scopesFor(method: string, segments: readonly string[]): readonly string[] | undefined {
     if (this.compiled.length === 0) return undefined;
-    const end = path.search(/[?#]/);
-    const segments = (end === -1 ? path : path.slice(0, end)).split('/').slice(1);
     return this.compiled.find((compiled) => matches(compiled, method.toUpperCase(), segments))?.rule.scopes;
   }
 }

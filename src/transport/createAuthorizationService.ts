@@ -23,6 +23,12 @@ export function createAuthorizationService(
 ): AuthorizationServer {
   const pipeline = createCallPipeline(options);
   const counts = verifier.countsFor(AUTHORIZATION_SERVICE);
+  // Refusals decided before the key is looked at (no usable key, an unconfigured or misconfigured route,
+  // a path no rule may judge) count under their own reasons beside the verifier's, in the same metric.
+  const refusals = counts as Record<string, number>;
+  const refused = (code: string): void => {
+    refusals[code] = (refusals[code] ?? 0) + 1;
+  };
   const answer = (outcome: Verification): CheckResponse =>
     outcome.valid
       ? allowedResponse(outcome, settings.keyHeader, settings.removeKeyHeader)
@@ -39,9 +45,11 @@ export function createAuthorizationService(
               { method: http?.method, host: http?.host, path: http?.path.split('?')[0] },
               input.message,
             );
+            refused('route_misconfigured');
             return deniedResponse(500, 'route_misconfigured', input.message, settings.keyHeader);
           }
           case 'refuse':
+            refused(input.code);
             return deniedResponse(input.status, input.code, input.message, settings.keyHeader);
           case 'verify': {
             const outcome = verifier.verify(input, counts);

@@ -18,6 +18,7 @@ import {
   type HttpRequestShape,
 } from '../helpers/envoyCheck.js';
 import { grpcError } from '../helpers/grpcClients.js';
+import { runServiceToExit } from '../helpers/startProcess.js';
 import { BUF_CURL_GRPC, runBuf } from '../helpers/bufCurl.js';
 import { checkHealth } from '../helpers/healthClient.js';
 import { actorOf, newOrganizationId } from '../helpers/testActors.js';
@@ -72,6 +73,28 @@ describeEachDatabase('Envoy ext_authz Check', (kind) => {
       await check({ headers: bearer(created), contextExtensions: READ });
       expect(server.app.verifier.countsFor(AUTHORIZATION_SERVICE).valid).toBe(before.valid + 1);
       expect(server.app.verifier.stats.valid).toBe(verifyBefore);
+    });
+
+    it('counts the refusals made before the key is looked at in the same metric, by their reason', async () => {
+      const decisions = async () =>
+        (await server.app.registry.metrics())
+          .split('\n')
+          .filter((line) => line.startsWith(`apikeys_decisions_total{service="${AUTHORIZATION_SERVICE}"`));
+      const countOf = (lines: string[], reason: string) =>
+        Number(lines.find((line) => line.includes(`reason="${reason}"`))?.split(' ')[1] ?? 0);
+      const before = await decisions();
+      await check({ contextExtensions: READ });
+      await check({ headers: { authorization: 'Bearer a,b' }, contextExtensions: READ });
+      await check({ headers: { authorization: 'Bearer x' }, contextExtensions: { required_scopes: 'nope:nope' } });
+      await check({ headers: { authorization: 'Bearer x' } });
+      const after = await decisions();
+      for (const reason of [
+        'missing_authorization',
+        'invalid_authorization',
+        'route_misconfigured',
+        'route_not_configured',
+      ])
+        expect(countOf(after, reason), reason).toBe(countOf(before, reason) + 1);
     });
 
     it('matches the allowlist with the peer address, IPv4-mapped IPv6 included, as VerifyKey does', async () => {
@@ -260,6 +283,24 @@ describeEachDatabase('Envoy ext_authz Check, configured', (kind) => {
     expect(unmatched.body.error.code).toBe('route_not_configured');
   });
 
+  it('matches rules on the percent-decoded path, and refuses 400 a path upstream could read as another route', async () => {
+    const reader = await createTestKey(server, admin(), { scopes: ['tickets:read'] });
+    const key = { 'x-api-key': reader.secret };
+    // Without scopes for /admin, a rule for /tickets/** must not decide /tickets/../admin/keys.
+    expect((await check({ path: '/tick%65ts/42', headers: key })).status?.code).toBe(status.OK);
+    for (const path of [
+      '/tickets/../admin/keys',
+      '/tickets/%2e%2e/admin',
+      '/tickets/..%2Fadmin',
+      '//tickets/1',
+      '/tickets\\..\\admin',
+    ]) {
+      const denial = denialOf(await check({ path, headers: key }));
+      expect(denial, path).toMatchObject({ status: 400, body: { error: { code: 'path_not_normalized' } } });
+      expect(denial.body.error.message).toContain('normalize_path');
+    }
+  });
+
   it('takes the client IP one trusted hop from the right of x-forwarded-for; garbage there is no address', async () => {
     const created = await createTestKey(server, admin(), { allowedIps: ['198.51.100.0/24'] });
     const key = { 'x-api-key': created.secret };
@@ -293,5 +334,24 @@ describe('Envoy ext_authz Check with VERIFIER_REQUIRES_AUTH=true', () => {
     metadata.set('authorization', `Bearer ${token}`);
     const answered = await envoy.check(request, { metadata });
     expect(denialOf(answered).body.error.code).toBe('missing_authorization');
+  });
+});
+
+describe('EXT_AUTHZ_RULES_FILE at the start of the service process', () => {
+  it('refuses a rule scope the catalog lacks like any configuration problem: exit 2, one message, no stack trace', async () => {
+    const rules = join(tmpdir(), `ext-authz-bad-scope-${process.pid}.yaml`);
+    writeFileSync(rules, 'rules:\n  - path: /tickets/**\n    scopes: [tickets:raed]\n');
+    const { code, stdout, stderr } = await runServiceToExit({
+      LISTEN_ADDRESS: '127.0.0.1:0',
+      METRICS_ADDRESS: 'off',
+      DATABASE_URL: `sqlite:${join(tmpdir(), `ext-authz-bad-scope-${process.pid}.db`)}`,
+      EXT_AUTHZ_RULES_FILE: rules,
+    });
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr.trim().split('\n')).toEqual([
+      'api-key-service: invalid configuration:',
+      '  EXT_AUTHZ_RULES_FILE rule 1 (/tickets/**): scope "tickets:raed" is not in the scope catalog',
+    ]);
   });
 });

@@ -14,7 +14,9 @@
  * the expected message type and the decoder's complaint (grpc-js alone would say INTERNAL).
  *
  * The walk is generated: the generic cases (size, framing, deadline, actor) apply to every RPC, the field
- * cases to every text, list, number, enum, timestamp and token field of each RPC.
+ * cases to every text, list, number, enum, timestamp and token field of each RPC. Envoy's Check has its own
+ * walk (its bad values go into headers, the downstream address and the route's context extensions, and a
+ * refusal is an answer: the HTTP denial Envoy sends to the client).
  */
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
@@ -42,6 +44,7 @@ import {
   VerifyKeyRequest,
   VerifyKeyResponse,
 } from '../../gen/apikeys/v1/api_keys.js';
+import { CheckResponse } from '../../gen/envoy/service/auth/v3/external_auth.js';
 import { toBase62 } from '../../src/domain/randomBase62.js';
 import { codePointLength } from '../../src/domain/validation.js';
 import { createTestKey } from '../helpers/createTestKey.js';
@@ -1207,6 +1210,252 @@ async function send(
   return environment.raw.call(testCase.rpc.path, body, { deadline });
 }
 
+// ------------------------------------------------------------------------------ Envoy's ext_authz Check
+
+const CHECK_PATH = '/envoy.service.auth.v3.Authorization/Check';
+
+/** The parts of a CheckRequest as Envoy's HTTP filter builds it, each header and extension as raw bytes. */
+interface CheckShape {
+  readonly source?: Uint8Array;
+  readonly headers?: readonly (readonly [string, Uint8Array])[];
+  readonly headerMap?: readonly (readonly [string, Uint8Array])[];
+  readonly extensions?: readonly (readonly [string, Uint8Array])[];
+}
+
+const utf8 = (text: string): Uint8Array => Buffer.from(text, 'utf8');
+const ENVOY_HEADERS: readonly (readonly [string, Uint8Array])[] = [
+  [':authority', utf8('api.toptickets.example')],
+  [':method', utf8('GET')],
+  [':path', utf8('/tickets/42')],
+  [':scheme', utf8('https')],
+  ['user-agent', utf8('curl/8.5.0')],
+];
+const READ_EXTENSION: readonly [string, Uint8Array] = ['required_scopes', utf8('tickets:read')];
+
+/** A CheckRequest written field by field (the generated encoder cannot write invalid UTF-8). */
+function checkBody(shape: CheckShape): Uint8Array {
+  const entries = (list: readonly (readonly [string, Uint8Array])[]): RawField[] =>
+    list.map(
+      ([key, value]) =>
+        [
+          3,
+          [
+            [1, key],
+            [2, value],
+          ],
+        ] as const,
+    );
+  const http: RawField[] = [[2, 'GET'], ...entries(shape.headers ?? ENVOY_HEADERS), [4, '/tickets/42']];
+  if (shape.headerMap !== undefined)
+    http.push([
+      13,
+      shape.headerMap.map(
+        ([key, value]) =>
+          [
+            1,
+            [
+              [1, key],
+              [3, value],
+            ],
+          ] as const,
+      ),
+    ]);
+  const extensions = (shape.extensions ?? [READ_EXTENSION]).map(
+    ([key, value]) =>
+      [
+        10,
+        [
+          [1, key],
+          [2, value],
+        ],
+      ] as const,
+  );
+  const socket: RawField[] = [
+    [2, shape.source ?? utf8('203.0.113.50')],
+    [3, 51234],
+  ];
+  return encodeFields([[1, [[1, [[1, [[1, socket]]]]], [4, [[2, http]]], ...extensions]]]);
+}
+
+const withKey = (secret: string, more: readonly (readonly [string, Uint8Array])[] = []) => [
+  ...ENVOY_HEADERS,
+  ['authorization', utf8(`Bearer ${secret}`)] as const,
+  ...more,
+];
+
+/** What a Check case must end with: a gRPC error, or a denial Envoy sends to the client. */
+type CheckExpected =
+  | { readonly code: Exclude<StatusName, 'OK'>; readonly message: RegExp }
+  | { readonly httpStatus: 400 | 401 | 403 | 500; readonly codes: readonly string[]; readonly message: RegExp }
+  | { readonly allowed: true };
+
+interface CheckCase {
+  readonly title: string;
+  readonly expected: CheckExpected;
+  body(target: Target): Uint8Array;
+  readonly expiredDeadline?: boolean;
+}
+
+const KEY_401 = ['missing_authorization', 'invalid_authorization', 'malformed'] as const;
+
+function checkCases(): CheckCase[] {
+  const cases: CheckCase[] = [
+    {
+      title: 'refuses a message just above the 64 KiB limit with RESOURCE_EXHAUSTED naming the limit',
+      expected: { code: 'RESOURCE_EXHAUSTED', message: tooLarge(DEFAULT_LIMIT).message },
+      body: ({ secret }) => checkBody({ headers: withKey(secret, [['x-padding', new Uint8Array(DEFAULT_LIMIT)]]) }),
+    },
+    {
+      title: 'refuses 10,000 headers (beyond 64 KiB) with RESOURCE_EXHAUSTED',
+      expected: { code: 'RESOURCE_EXHAUSTED', message: tooLarge(DEFAULT_LIMIT).message },
+      body: ({ secret }) =>
+        checkBody({
+          headers: withKey(
+            secret,
+            many((index) => [`x-h${index}`, utf8('v')] as const),
+          ),
+        }),
+    },
+    {
+      title: 'refuses 1,025 headers with INVALID_ARGUMENT naming the limit',
+      expected: { code: 'INVALID_ARGUMENT', message: /at most 1024 headers allowed, got 1031/ },
+      body: ({ secret }) =>
+        checkBody({
+          headers: withKey(
+            secret,
+            many((index) => [`x-h${index}`, utf8('v')] as const, 1025),
+          ),
+        }),
+    },
+    {
+      title: 'refuses a header_map of 2,000 entries with INVALID_ARGUMENT naming the limit',
+      expected: { code: 'INVALID_ARGUMENT', message: /at most 1024 headers allowed, got 2000/ },
+      body: () => checkBody({ headers: [], headerMap: many((index) => [`x-h${index}`, utf8('v')] as const, 2000) }),
+    },
+    {
+      title: 'answers bytes that are not protobuf with INVALID_ARGUMENT naming CheckRequest',
+      expected: {
+        code: 'INVALID_ARGUMENT',
+        message: /^request is not a valid envoy\.service\.auth\.v3\.CheckRequest message/,
+      },
+      body: () => new Uint8Array(16).fill(0xff),
+    },
+    {
+      title: 'answers a CheckRequest without attributes with INVALID_ARGUMENT saying what is missing',
+      expected: { code: 'INVALID_ARGUMENT', message: /^attributes is required/ },
+      body: () => new Uint8Array(),
+    },
+    {
+      title: 'answers a CheckRequest of a TCP connection (no HTTP request) with INVALID_ARGUMENT',
+      expected: { code: 'INVALID_ARGUMENT', message: /^attributes\.request\.http is required/ },
+      body: () => encodeFields([[1, [[4, [[1, [[1, 5]]]]]]]]),
+    },
+    {
+      title: 'answers a valid Check whose client deadline is already in the past with DEADLINE_EXCEEDED',
+      expected: { code: 'DEADLINE_EXCEEDED', message: /^Deadline exceeded/ },
+      body: ({ secret }) => checkBody({ headers: withKey(secret) }),
+      expiredDeadline: true,
+    },
+    {
+      title: 'refuses 10,000 required scopes in the route configuration with a 500 naming the setting',
+      expected: {
+        httpStatus: 500,
+        codes: ['route_misconfigured'],
+        message: /context_extensions\.required_scopes lists 10000 scopes/,
+      },
+      body: ({ secret }) =>
+        checkBody({
+          headers: withKey(secret),
+          extensions: [['required_scopes', utf8(many((index) => `s${index}`).join(','))]],
+        }),
+    },
+    {
+      title: 'refuses several authorization headers (header_map) 401 without echoing them',
+      expected: { httpStatus: 401, codes: ['invalid_authorization'], message: /^more than one API key/ },
+      body: ({ secret }) =>
+        checkBody({
+          headers: [],
+          headerMap: [
+            ['authorization', utf8(`Bearer ${secret}`)],
+            ['Authorization', utf8(`Bearer ${secret}`)],
+          ],
+        }),
+    },
+  ];
+  for (const bad of BAD_TEXTS) {
+    const bytes = bytesOf(bad);
+    cases.push(
+      {
+        title: `answers an Authorization header "Bearer <${bad.label}>" 401 with a challenge`,
+        expected: { httpStatus: 401, codes: KEY_401, message: /./ },
+        body: () =>
+          checkBody({ headers: [...ENVOY_HEADERS, ['authorization', Buffer.concat([utf8('Bearer '), bytes])]] }),
+      },
+      {
+        title: `answers an Authorization header of ${bad.label} 401 with a challenge`,
+        expected: { httpStatus: 401, codes: KEY_401, message: /./ },
+        body: () => checkBody({ headers: [...ENVOY_HEADERS, ['authorization', bytes]] }),
+      },
+      {
+        title: `refuses a downstream address of ${bad.label} 403 for a key with an allowlist`,
+        expected: { httpStatus: 403, codes: ['ip_not_allowed'], message: /has an IP allowlist/ },
+        body: ({ secret }) => checkBody({ headers: withKey(secret), source: bytes }),
+      },
+      {
+        title: `answers required_scopes of ${bad.label} in the route configuration ${isBlank(bad) ? 'as no scope required' : 'with a 500 naming the setting'}`,
+        expected: isBlank(bad)
+          ? { allowed: true }
+          : {
+              httpStatus: 500,
+              codes: ['route_misconfigured'],
+              message: /^route configuration error: context_extensions\.required_scopes names /,
+            },
+        body: ({ secret }) => checkBody({ headers: withKey(secret), extensions: [['required_scopes', bytes]] }),
+      },
+    );
+  }
+  return cases;
+}
+
+async function runCheckCase(environment: Environment, testCase: CheckCase): Promise<void> {
+  const { server, context } = environment;
+  const before = await storedState(server.app.db);
+  const outcome = await environment.raw.call(CHECK_PATH, testCase.body(context.target), {
+    deadline: testCase.expiredDeadline === true ? Date.now() - 1000 : Date.now() + 20_000,
+  });
+  const { expected } = testCase;
+  if ('code' in expected) {
+    expect(status[outcome.code], outcome.details).toBe(expected.code);
+    expect(outcome.details).toMatch(expected.message);
+    expect(outcome.details.length).toBeLessThanOrEqual(MAX_DETAILS);
+  } else {
+    expect(status[outcome.code], outcome.details).toBe('OK');
+    const response = CheckResponse.decode(outcome.response ?? new Uint8Array());
+    const text = JSON.stringify(CheckResponse.toJSON(response));
+    expect(text).not.toContain(context.target.secret.slice(17));
+    if ('allowed' in expected) {
+      expect(response.httpResponse?.$case).toBe('okResponse');
+    } else {
+      expect(response.httpResponse?.$case).toBe('deniedResponse');
+      const denied = response.httpResponse?.$case === 'deniedResponse' ? response.httpResponse.value : undefined;
+      const statusNames = { 400: 'BadRequest', 401: 'Unauthorized', 403: 'Forbidden', 500: 'InternalServerError' };
+      expect(CheckResponse.toJSON(response)).toMatchObject({
+        deniedResponse: { status: { code: statusNames[expected.httpStatus] } },
+      });
+      const body = JSON.parse(denied?.body ?? '{}') as { error?: { code?: string; message?: string } };
+      expect(expected.codes).toContain(body.error?.code);
+      expect(body.error?.message).toMatch(expected.message);
+      expect(body.error?.message?.length ?? 0).toBeLessThanOrEqual(MAX_DETAILS);
+      expect(body.error?.message).not.toMatch(/[\n\r]/);
+      const challenge = denied?.headers.find((option) => option.header?.key === 'www-authenticate');
+      if (expected.httpStatus === 401) expect(challenge?.header?.value).toMatch(/^Bearer/);
+    }
+  }
+  expect(await storedState(server.app.db), 'nothing may be stored').toEqual(before);
+}
+
+const CHECK_CASES = checkCases();
+
 describeEachDatabase('hostile input: every RPC through its bad-input catalogue', (kind) => {
   let standard: Environment;
   let raised: Environment;
@@ -1233,7 +1482,14 @@ describeEachDatabase('hostile input: every RPC through its bad-input catalogue',
     });
   }
 
+  describe("Envoy's Check", () => {
+    for (const testCase of CHECK_CASES) {
+      it(`${testCase.title}; stores nothing`, () => runCheckCase(standard, testCase));
+    }
+  });
+
   it('walks every RPC through at least 60 cases (ReportLeakedKeys, with no actor and one refusable text, 20)', () => {
+    expect(CHECK_CASES.length).toBeGreaterThanOrEqual(60);
     for (const rpc of RPCS) {
       expect(CASES.get(rpc.name)?.length, rpc.name).toBeGreaterThanOrEqual(rpc === REPORT_LEAKED_KEYS ? 20 : 60);
     }

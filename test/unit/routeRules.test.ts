@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import { parseRouteRules, routeRuleScopeProblems } from '../../src/config/extAuthz.js';
 import { loadConfig } from '../../src/config/loadConfig.js';
-import { RouteRules } from '../../src/domain/RouteRules.js';
+import { requestPathSegments, RouteRules } from '../../src/domain/RouteRules.js';
 import { ScopeCatalog } from '../../src/domain/ScopeCatalog.js';
 
 describe('EXT_AUTHZ_RULES_FILE', () => {
@@ -47,11 +47,55 @@ describe('EXT_AUTHZ_RULES_FILE', () => {
       { methods: ['GET', 'HEAD'], path: '/tickets/**', scopes: ['tickets:read'] },
       { methods: [], path: '/health', scopes: [] },
     ]);
-    expect(rules.scopesFor('GET', '/tickets/42/comments?page=2')).toEqual(['comments:read']);
-    expect(rules.scopesFor('get', '/tickets/42/comments/7')).toEqual(['tickets:read']);
-    expect(rules.scopesFor('HEAD', '/tickets')).toEqual(['tickets:read']);
-    expect(rules.scopesFor('POST', '/tickets/42')).toBeUndefined();
-    expect(rules.scopesFor('DELETE', '/health#x')).toEqual([]);
-    expect(rules.scopesFor('GET', '/healthz')).toBeUndefined();
+    const scopesFor = (method: string, path: string) => {
+      const parsed = requestPathSegments(path);
+      if ('problem' in parsed) throw new Error(parsed.problem);
+      return rules.scopesFor(method, parsed.segments);
+    };
+    expect(scopesFor('GET', '/tickets/42/comments?page=2')).toEqual(['comments:read']);
+    expect(scopesFor('get', '/tickets/42/comments/7')).toEqual(['tickets:read']);
+    expect(scopesFor('HEAD', '/tickets')).toEqual(['tickets:read']);
+    expect(scopesFor('POST', '/tickets/42')).toBeUndefined();
+    expect(scopesFor('DELETE', '/health#x')).toEqual([]);
+    expect(scopesFor('GET', '/healthz')).toBeUndefined();
+  });
+
+  it('matches percent-decoded segments, and refuses a path that upstream could read as another one', () => {
+    const rules = new RouteRules([{ methods: [], path: '/tickets/**', scopes: ['tickets:read'] }]);
+    const parsed = requestPathSegments('/tick%65ts/%34%32?x=%2F');
+    expect(parsed).toEqual({ segments: ['tickets', '42'] });
+    expect(rules.scopesFor('GET', 'segments' in parsed ? parsed.segments : [])).toEqual(['tickets:read']);
+    expect(requestPathSegments('/tickets/')).toEqual({ segments: ['tickets', ''] });
+    const problems = {
+      '/tickets/../admin/keys': 'a dot segment',
+      '/tickets/%2e%2E/admin': 'a dot segment',
+      '/tickets/./42': 'a dot segment',
+      '//admin/keys': 'an empty segment',
+      '/tickets//42': 'an empty segment',
+      '/tickets/..%2Fadmin': 'an encoded "/"',
+      '/tickets/%5c..': 'an encoded "/"',
+      '/tickets\\..\\admin': 'a backslash',
+      '/tickets/%zz': 'broken percent-encoding',
+      'tickets/42': 'no leading "/"',
+      '*': 'no leading "/"',
+    };
+    for (const [path, problem] of Object.entries(problems))
+      expect((requestPathSegments(path) as { problem?: string }).problem, path).toContain(problem);
+  });
+
+  it('refuses rule paths that are not normalized (they could never match a request path)', () => {
+    const { problems } = parseRouteRules(
+      [
+        'rules:',
+        '  - path: /a/../b',
+        '    scopes: []',
+        '  - path: /a%2Fb',
+        '    scopes: []',
+        '  - path: //a',
+        '    scopes: []',
+      ].join('\n'),
+    );
+    expect(problems).toHaveLength(3);
+    expect(problems[0]).toContain('must be a normalized path');
   });
 });

@@ -3,6 +3,7 @@ import type { AttributeContext_HttpRequest } from '../../../gen/envoy/service/au
 import { parseBearerToken } from '../../client/parseBearerToken.js';
 import type { ExtAuthzConfig } from '../../config/extAuthz.js';
 import { invalidArgument } from '../../domain/AppError.js';
+import { requestPathSegments } from '../../domain/RouteRules.js';
 import { MAX_SCOPES_PER_REQUEST, type ScopeCatalog } from '../../domain/ScopeCatalog.js';
 
 /** Most request headers a CheckRequest may carry (Envoy's own default limit is 100). */
@@ -17,7 +18,7 @@ export type CheckInput =
       readonly requiredScopes: readonly string[];
     }
   /** Refused before the key is looked at: no usable key, or a route with no scopes (fail closed). */
-  | { readonly kind: 'refuse'; readonly status: 401 | 403; readonly code: string; readonly message: string }
+  | { readonly kind: 'refuse'; readonly status: 400 | 401 | 403; readonly code: string; readonly message: string }
   /** The route's own configuration is wrong (a 500 that names the setting; logged at error). */
   | { readonly kind: 'misconfigured'; readonly message: string };
 
@@ -138,8 +139,19 @@ function scopesOf(
     }
     return scopes;
   }
-  const ruled = settings.rules.scopesFor(http.method, http.path);
-  if (ruled !== undefined) return ruled;
+  if (settings.rules.rules.length > 0) {
+    const path = requestPathSegments(http.path);
+    if ('problem' in path) {
+      return {
+        kind: 'refuse',
+        status: 400,
+        code: 'path_not_normalized',
+        message: `the request path has ${path.problem}; EXT_AUTHZ_RULES_FILE matches normalized paths only: send the path in normal form (Envoy: normalize_path and merge_slashes)`,
+      };
+    }
+    const ruled = settings.rules.scopesFor(http.method, path.segments);
+    if (ruled !== undefined) return ruled;
+  }
   if (settings.unmatched === 'require_key') return [];
   return {
     kind: 'refuse',

@@ -1,7 +1,8 @@
+import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 
 import {
-  type HeaderValueOption,
+  HeaderValueOption,
   HeaderValueOption_HeaderAppendAction,
 } from '../../../gen/envoy/config/core/v3/base.js';
 import { StatusCode } from '../../../gen/envoy/type/v3/http_status.js';
@@ -43,6 +44,15 @@ interface KeyParts {
   readonly metadata: Readonly<Record<string, unknown>>;
   /** The same facts as the encoded entries of a Struct (a Struct is only its map's entries). */
   readonly metadataEntries: Uint8Array;
+  /** `headers` as encoded `OkHttpResponse.headers` entries (a repeated field is only its entries). */
+  readonly okHeaders: Uint8Array;
+}
+
+/** `headers` as encoded entries of `OkHttpResponse.headers` (field 2). */
+function okHeaderEntries(headers: readonly HeaderValueOption[]): Uint8Array {
+  const writer = new BinaryWriter();
+  for (const option of headers) HeaderValueOption.encode(option, writer.uint32(18).fork()).join();
+  return writer.finish();
 }
 
 const keyPartsCache = new WeakMap<VerifiableKey, KeyParts>();
@@ -58,78 +68,126 @@ function keyParts(key: VerifiableKey): KeyParts {
       key_prefix: key.prefix,
       scopes: [...key.scopes],
     };
+    const headers = [
+      header(UPSTREAM_HEADERS.keyId, key.id),
+      header(UPSTREAM_HEADERS.organizationId, key.organizationId),
+      header(UPSTREAM_HEADERS.keyName, headerSafe(key.name)),
+      header(UPSTREAM_HEADERS.scopes, key.scopes.join(',')),
+    ];
     parts = {
-      headers: [
-        header(UPSTREAM_HEADERS.keyId, key.id),
-        header(UPSTREAM_HEADERS.organizationId, key.organizationId),
-        header(UPSTREAM_HEADERS.keyName, headerSafe(key.name)),
-        header(UPSTREAM_HEADERS.scopes, key.scopes.join(',')),
-      ],
+      headers,
       metadata,
       metadataEntries: Struct.encode(Struct.wrap(metadata)).finish(),
+      okHeaders: okHeaderEntries(headers),
     };
     keyPartsCache.set(key, parts);
   }
   return parts;
 }
 
+/** The authenticated-at of one millisecond, as header and metadata, encoded once for every call within it. */
+interface Stamp {
+  readonly ms: number;
+  readonly iso: string;
+  readonly header: HeaderValueOption;
+  readonly okHeader: Uint8Array;
+  readonly metadataEntry: Uint8Array;
+}
+
+let lastStamp: Stamp | undefined;
+
+function stampOf(ms: number): Stamp {
+  if (lastStamp?.ms === ms) return lastStamp;
+  const iso = new Date(ms).toISOString();
+  const option = header(UPSTREAM_HEADERS.authenticatedAt, iso);
+  lastStamp = {
+    ms,
+    iso,
+    header: option,
+    okHeader: okHeaderEntries([option]),
+    metadataEntry: Struct.encode(Struct.wrap({ authenticated_at: iso })).finish(),
+  };
+  return lastStamp;
+}
+
+/** `OkHttpResponse.headers_to_remove` (field 5) of each key header, encoded once. */
+const removals = new Map<string, Uint8Array>();
+
+function removalOf(keyHeader: string): Uint8Array {
+  let encoded = removals.get(keyHeader);
+  if (encoded === undefined) {
+    encoded = new BinaryWriter().uint32(42).string(keyHeader).finish();
+    removals.set(keyHeader, encoded);
+  }
+  return encoded;
+}
+
 /**
- * The encoded dynamic metadata of an allowed response, when it was prepared from the key's cached parts
- * (encodeCheckResponse appends it instead of encoding the Struct's values again on every call).
+ * The encoded parts of an allowed response, when it was prepared from the key's cached parts and this
+ * millisecond's stamp (encodeCheckResponse joins them instead of encoding the response's values again).
  */
-const ENCODED_METADATA = Symbol('encoded dynamic metadata');
+const PREPARED = Symbol('encoded parts of an allowed response');
 
-type PreparedResponse = CheckResponse & { [ENCODED_METADATA]?: Uint8Array };
+interface Prepared {
+  readonly parts: KeyParts;
+  readonly stamp: Stamp;
+  readonly removal: Uint8Array;
+}
 
-/** An allowed request: the key's facts as upstream headers and dynamic metadata, the key header removed. */
+type PreparedResponse = CheckResponse & { [PREPARED]?: Prepared };
+
+const NOTHING = new Uint8Array(0);
+
+/**
+ * An allowed request: the key's facts as upstream headers and dynamic metadata, the key header removed.
+ * The response must not be changed afterwards: its wire encoding is prepared with it.
+ */
 export function allowedResponse(
   outcome: Extract<Verification, { valid: true }>,
   keyHeader: string,
   removeKeyHeader: boolean,
 ): CheckResponse {
-  const { key, now } = outcome;
-  const parts = keyParts(key);
-  const authenticatedAt = new Date(now).toISOString();
+  const parts = keyParts(outcome.key);
+  const stamp = stampOf(outcome.now);
   const response: PreparedResponse = {
     status: { code: GrpcStatus.OK, message: '', details: [] },
     httpResponse: {
       $case: 'okResponse',
       value: {
-        headers: [...parts.headers, header(UPSTREAM_HEADERS.authenticatedAt, authenticatedAt)],
+        headers: [...parts.headers, stamp.header],
         headersToRemove: removeKeyHeader ? [keyHeader] : [],
         responseHeadersToAdd: [],
         queryParametersToSet: [],
         queryParametersToRemove: [],
       },
     },
-    dynamicMetadata: { ...parts.metadata, authenticated_at: authenticatedAt },
+    dynamicMetadata: { ...parts.metadata, authenticated_at: stamp.iso },
   };
-  const entries = Struct.encode(Struct.wrap({ authenticated_at: authenticatedAt })).finish();
-  response[ENCODED_METADATA] = concat(parts.metadataEntries, entries);
+  response[PREPARED] = { parts, stamp, removal: removeKeyHeader ? removalOf(keyHeader) : NOTHING };
   return response;
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const joined = new Uint8Array(a.length + b.length);
-  joined.set(a);
-  joined.set(b, a.length);
-  return joined;
-}
-
 /**
- * CheckResponse's wire encoding. An allowed response's dynamic metadata (field 4) is written from the
- * bytes allowedResponse prepared: the key's facts encoded once per key, then this call's time (a Struct's
- * encoding is the concatenation of its entries, in any order). The rest is ts-proto's encoding.
+ * CheckResponse's wire encoding. An allowed response is joined from the bytes allowedResponse prepared:
+ * status OK (an empty google.rpc.Status), then `ok_response` as the key's headers encoded once per key,
+ * this millisecond's authenticated-at and the key header's removal, then the dynamic metadata as the
+ * key's facts and the time (a Struct's, like a repeated field's, encoding is the concatenation of its
+ * entries). Any other response is ts-proto's encoding.
  */
 export function encodeCheckResponse(response: CheckResponse): Buffer {
-  const prepared = (response as PreparedResponse)[ENCODED_METADATA];
+  const prepared = (response as PreparedResponse)[PREPARED];
   if (prepared === undefined) return Buffer.from(CheckResponse.encode(response).finish());
-  const writer = CheckResponse.encode({ ...response, dynamicMetadata: undefined });
-  writer.uint32(34).bytes(prepared);
-  return Buffer.from(writer.finish());
+  const { parts, stamp, removal } = prepared;
+  const writer = new BinaryWriter();
+  writer.uint32(10).fork().join();
+  writer.uint32(26).fork().raw(parts.okHeaders).raw(stamp.okHeader).raw(removal).join();
+  writer.uint32(34).fork().raw(parts.metadataEntries).raw(stamp.metadataEntry).join();
+  const bytes = writer.finish();
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 const HTTP_STATUS = {
+  400: StatusCode.BadRequest,
   401: StatusCode.Unauthorized,
   403: StatusCode.Forbidden,
   500: StatusCode.InternalServerError,
@@ -151,7 +209,7 @@ function challenge(status: number, code: string, keyHeader: string): string | un
  * `{"error": {"code", "message"}}` (VerifyKey's message text), `WWW-Authenticate` on 401.
  */
 export function deniedResponse(
-  status: 401 | 403 | 500,
+  status: 400 | 401 | 403 | 500,
   code: string,
   message: string,
   keyHeader: string,
