@@ -1,18 +1,17 @@
 /**
  * Memory of the key cache, in a process of its own (run by bench/verify.ts with --expose-gc): fills a
  * KeyCache with `count` keys (2 scopes, a 2-entry IPv4+IPv6 allowlist, as the bench seeds them) from an
- * in-memory repository, verifies each once through KeyVerifier and the VerifyKey response conversion (so
+ * in-memory repository, verifies each once through KeyVerifier and the VerifyKey response encoding (so
  * whatever the hot path keeps per key is counted too), and prints one JSON line: heap and array-buffer
  * bytes per key after GC (the keys' hashes are held by the test array and not counted) and the RSS.
  */
-import { VerifyKeyResponse } from '../gen/apikeys/v1/api_keys.js';
 import { newId } from '../src/domain/admin/newId.js';
 import { KeyCache } from '../src/domain/KeyCache.js';
 import { KeyVerifier } from '../src/domain/KeyVerifier.js';
 import { generateSecret } from '../src/domain/keyFormat.js';
 import { ScopeCatalog } from '../src/domain/ScopeCatalog.js';
 import type { ApiKeyRecord } from '../src/domain/types.js';
-import { verificationToProto } from '../src/transport/convert.js';
+import { encodeVerification } from '../src/transport/encodeVerification.js';
 
 const count = Number(process.argv[2] ?? 100_000);
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -63,14 +62,14 @@ const verifier = new KeyVerifier({ cache, scopes, clock: { now: () => Date.now()
 for (const { secret } of secrets) {
   const outcome = await verifier.verify({ key: secret, clientIp: '198.51.100.7', requiredScopes: ['tickets:read'] });
   if (!outcome.valid) throw new Error(`a key did not verify: ${outcome.message}`);
-  VerifyKeyResponse.encode(verificationToProto(outcome));
+  encodeVerification(outcome);
 }
 // Twice more, warm: what a warm call keeps per key exists by now.
 for (let round = 0; round < 2; round++) {
   for (const { secret } of secrets) {
     const outcome = verifier.verify({ key: secret, clientIp: '198.51.100.7', requiredScopes: ['tickets:read'] });
     if (outcome instanceof Promise || !outcome.valid) throw new Error('a warm key did not verify from memory');
-    VerifyKeyResponse.encode(verificationToProto(outcome));
+    encodeVerification(outcome);
   }
 }
 gc();

@@ -7,6 +7,7 @@ import { KeyAdminService, KeyVerifierService } from '../../gen/apikeys/v1/api_ke
 import type { KeyAdminServer, KeyVerifierServer } from '../../gen/apikeys/v1/api_keys.js';
 import { authenticateBeforeReading, type CallerGuard } from './authenticateBeforeReading.js';
 import { HealthWatches } from './HealthWatches.js';
+import { passEncodedResponses } from './passEncodedResponses.js';
 import { addReflectionService } from './reflection/addReflectionService.js';
 import { DescriptorIndex } from './reflection/DescriptorIndex.js';
 import type { ReloadingCertificates } from './ReloadingCertificates.js';
@@ -119,7 +120,7 @@ export function createServer(parts: ServerParts): BuiltServer {
     serverOptions(parts.maxReceiveMessageBytes, parts.limits ?? DEFAULT_TRANSPORT_LIMITS, parts.callerGuards),
   );
   server.addService(withTolerantDecoding(KeyAdminService), parts.keyAdmin);
-  server.addService(withTolerantDecoding(KeyVerifierService), parts.keyVerifier);
+  server.addService(passEncodedResponses(withTolerantDecoding(KeyVerifierService)), parts.keyVerifier);
   const health = new HealthImplementation({
     '': 'NOT_SERVING',
     ...Object.fromEntries(SERVICE_NAMES.map((name) => [name, 'NOT_SERVING'])),
