@@ -33,7 +33,7 @@ export function logCalls(logger: Logger, rejections?: LogBudget): Middleware {
     const level = levelOf(call, code, cause);
     if (!logger.isLevelEnabled(level)) return;
     if (cause instanceof CallerRejectedError && rejections?.admit() === false) return;
-    const durationMs = Number(process.hrtime.bigint() - call.started) / 1e6;
+    const durationMs = performance.now() - call.started;
     const fields: Record<string, unknown> = {
       ...requestIdForLog(call.grpc.metadata),
       method: call.method.path,
