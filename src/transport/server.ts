@@ -6,6 +6,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import { KeyAdminService, KeyVerifierService } from '../../gen/apikeys/v1/api_keys.js';
 import type { KeyAdminServer, KeyVerifierServer } from '../../gen/apikeys/v1/api_keys.js';
 import { authenticateBeforeReading, type CallerGuard } from './authenticateBeforeReading.js';
+import { decodeVerifyKeyRequest } from './decodeVerifyKeyRequest.js';
 import { HealthWatches } from './HealthWatches.js';
 import { passEncodedResponses } from './passEncodedResponses.js';
 import { addReflectionService } from './reflection/addReflectionService.js';
@@ -13,6 +14,12 @@ import { DescriptorIndex } from './reflection/DescriptorIndex.js';
 import type { ReloadingCertificates } from './ReloadingCertificates.js';
 import { withTolerantDecoding } from './tolerantDecoding.js';
 import { DEFAULT_TRANSPORT_LIMITS, type TransportLimits } from './TransportLimits.js';
+
+/** KeyVerifier, its requests read by decodeVerifyKeyRequest (ts-proto's result, without its reader). */
+const KEY_VERIFIER_SERVICE = {
+  ...KeyVerifierService,
+  verifyKey: { ...KeyVerifierService.verifyKey, requestDeserialize: decodeVerifyKeyRequest },
+};
 
 /** Fully qualified names of the services this server answers. */
 export const SERVICE_NAMES = ['apikeys.v1.KeyAdmin', 'apikeys.v1.KeyVerifier'] as const;
@@ -120,7 +127,7 @@ export function createServer(parts: ServerParts): BuiltServer {
     serverOptions(parts.maxReceiveMessageBytes, parts.limits ?? DEFAULT_TRANSPORT_LIMITS, parts.callerGuards),
   );
   server.addService(withTolerantDecoding(KeyAdminService), parts.keyAdmin);
-  server.addService(passEncodedResponses(withTolerantDecoding(KeyVerifierService)), parts.keyVerifier);
+  server.addService(passEncodedResponses(withTolerantDecoding(KEY_VERIFIER_SERVICE)), parts.keyVerifier);
   const health = new HealthImplementation({
     '': 'NOT_SERVING',
     ...Object.fromEntries(SERVICE_NAMES.map((name) => [name, 'NOT_SERVING'])),
