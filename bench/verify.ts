@@ -16,7 +16,8 @@
  * Settings (environment): BENCH_MYSQL_URL (else embedded SQLite), BENCH_KEYS (1000000), BENCH_SECONDS
  * (10), BENCH_CONNECTIONS (8), BENCH_STREAMS (16 per connection), BENCH_WORKERS (cores), BENCH_ROUNDS (8),
  * BENCH_REVOCATIONS (100), BENCH_COLD_SAMPLES (1000), BENCH_WARM_ONLY (1: only the warm comparison and
- * the memory figures; no large table, revocations or workers), BENCH_RSS_KEYS (1000000).
+ * the memory figures; no large table, revocations or workers), BENCH_RSS_KEYS (1000000),
+ * BENCH_BEFORE_DIR (a checkout of earlier code: its VerifyKey joins the rounds as a fifth contender).
  */
 import { type ChildProcess, execFileSync, fork, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -49,9 +50,10 @@ const STREAMS = Number(env.BENCH_STREAMS ?? 16);
 const WORKERS = Number(env.BENCH_WORKERS ?? availableParallelism());
 const REVOCATIONS = Number(env.BENCH_REVOCATIONS ?? 100);
 const COLD_SAMPLES = Number(env.BENCH_COLD_SAMPLES ?? 1000);
-const ROUNDS = Number(env.BENCH_ROUNDS ?? 8); // a multiple of 4: each contender in each position equally often
+const ROUNDS = Number(env.BENCH_ROUNDS ?? 8); // a multiple of the contenders: each in each position equally often
 const WARM_ONLY = env.BENCH_WARM_ONLY === '1';
 const RSS_KEYS = Number(env.BENCH_RSS_KEYS ?? 1_000_000);
+const BEFORE_DIR = env.BENCH_BEFORE_DIR === '' ? undefined : env.BENCH_BEFORE_DIR;
 /** Pin the server to CPU 0 and h2load to CPU 1 for the single-process comparison (less noise). */
 const PIN = env.BENCH_PIN !== '0' && availableParallelism() >= 2 && spawnSync('taskset', ['-V']).status === 0;
 const SMALL_TABLE = 1000;
@@ -75,8 +77,14 @@ process.on('exit', () => {
   for (const child of children) child.kill('SIGKILL');
 });
 
-function startChild(script: string, extraEnv: Record<string, string>, pinned = false): Promise<Child> {
+function startChild(
+  script: string,
+  extraEnv: Record<string, string>,
+  pinned = false,
+  cwd: string = process.cwd(),
+): Promise<Child> {
   const child = fork(script, [], {
+    cwd,
     env: {
       ...env,
       LISTEN_ADDRESS: '127.0.0.1:0',
@@ -449,12 +457,16 @@ async function main(): Promise<void> {
   const bare = await startChild('bench/bareServer.ts', { BARE_RESPONSE_HEX: responseHex }, PIN);
   const noop = await startChild('bench/noopServer.ts', {}, PIN);
   const withoutMetrics = await startChild('src/main.ts', { ...serviceEnv, METRICS_ADDRESS: 'off' }, PIN);
-  type Name = 'bare' | 'noop' | 'verify' | 'nometrics';
+  // BENCH_BEFORE_DIR: a checkout of the code before a change (npm ci done there), run as a fifth
+  // contender with the same settings, so a change's before/after is measured in one run.
+  const before = BEFORE_DIR === undefined ? undefined : await startChild('src/main.ts', serviceEnv, PIN, BEFORE_DIR);
+  type Name = 'bare' | 'noop' | 'verify' | 'nometrics' | 'before';
   const contenders: readonly [Name, string, Child][] = [
     ['bare', 'bare grpc-js handler', bare],
     ['noop', 'no-op (service server)', noop],
     ['verify', 'VerifyKey (defaults)', service],
     ['nometrics', 'VerifyKey, METRICS_ADDRESS=off', withoutMetrics],
+    ...(before === undefined ? [] : [['before', 'VerifyKey before (defaults)', before] as [Name, string, Child]]),
   ];
   // Every process is warmed the same before the first round (JIT, caches, connection pools), so a
   // process started last does not pay its warm-up inside a measured round.
@@ -470,6 +482,7 @@ async function main(): Promise<void> {
     rounds.push(measured as Record<Name, Measured>);
   }
   await bare.stop();
+  await before?.stop();
   await noop.stop();
   await withoutMetrics.stop();
   const median = (values: readonly number[]): number => {
@@ -521,6 +534,13 @@ async function main(): Promise<void> {
   log(
     `| throughput, VerifyKey / bare | ${ratio((r) => r.verify.rps / r.bare.rps)}; medians ${medianOf('verify', 'rps').toFixed(0)} / ${medianOf('bare', 'rps').toFixed(0)} req/s | ≥ 0.9 |`,
   );
+  if (before !== undefined) {
+    log(
+      `| server CPU per call, before / after (BENCH_BEFORE_DIR=${BEFORE_DIR ?? ''}) | ${ratio((r) => r.before.cpuUs / r.verify.cpuUs)}; medians ${medianOf('before', 'cpuUs').toFixed(1)} / ${medianOf('verify', 'cpuUs').toFixed(1)} µs | |`,
+    );
+    log(`| server CPU per call, bare / VerifyKey before | ${ratio((r) => r.bare.cpuUs / r.before.cpuUs)} | |`);
+    log(`| throughput, after / before | ${ratio((r) => r.verify.rps / r.before.rps)} | |`);
+  }
   log(`| server CPU per call, bare / no-op | ${ratio((r) => r.bare.cpuUs / r.noop.cpuUs)} | |`);
   log(`| server CPU per call, no-op / VerifyKey | ${ratio((r) => r.noop.cpuUs / r.verify.cpuUs)} | |`);
   log(`| throughput, VerifyKey / no-op | ${ratio((r) => r.verify.rps / r.noop.rps)} | |`);
