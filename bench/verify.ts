@@ -17,7 +17,8 @@
  * (10), BENCH_CONNECTIONS (8), BENCH_STREAMS (16 per connection), BENCH_WORKERS (cores), BENCH_ROUNDS (8),
  * BENCH_REVOCATIONS (100), BENCH_COLD_SAMPLES (1000), BENCH_WARM_ONLY (1: only the warm comparison and
  * the memory figures; no large table, revocations or workers), BENCH_RSS_KEYS (1000000),
- * BENCH_BEFORE_DIR (a checkout of earlier code: its VerifyKey joins the rounds as a fifth contender).
+ * BENCH_BEFORE_DIR (a checkout of earlier code: its VerifyKey joins the rounds as a fifth contender),
+ * BENCH_CPU_PROF_DIR (the default-settings service writes a V8 CPU profile there).
  */
 import { type ChildProcess, execFileSync, fork, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -54,6 +55,8 @@ const ROUNDS = Number(env.BENCH_ROUNDS ?? 8); // a multiple of the contenders: e
 const WARM_ONLY = env.BENCH_WARM_ONLY === '1';
 const RSS_KEYS = Number(env.BENCH_RSS_KEYS ?? 1_000_000);
 const BEFORE_DIR = env.BENCH_BEFORE_DIR === '' ? undefined : env.BENCH_BEFORE_DIR;
+/** BENCH_CPU_PROF_DIR: the default-settings service writes a V8 CPU profile there when it stops. */
+const PROFILE_DIR = env.BENCH_CPU_PROF_DIR === '' ? undefined : env.BENCH_CPU_PROF_DIR;
 /** Pin the server to CPU 0 and h2load to CPU 1 for the single-process comparison (less noise). */
 const PIN = env.BENCH_PIN !== '0' && availableParallelism() >= 2 && spawnSync('taskset', ['-V']).status === 0;
 const SMALL_TABLE = 1000;
@@ -93,7 +96,16 @@ function startChild(
       SHUTDOWN_DRAIN_MS: '0',
       ...extraEnv,
     },
-    execArgv: ['--import', 'tsx'],
+    execArgv: [
+      '--import',
+      'tsx',
+      ...(script === 'src/main.ts' &&
+      PROFILE_DIR !== undefined &&
+      cwd === process.cwd() &&
+      !('METRICS_ADDRESS' in extraEnv)
+        ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`]
+        : []),
+    ],
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
   children.add(child);
