@@ -1,12 +1,13 @@
 /**
  * `node --import tsx bench/hotPathParts.ts` — the parts of a warm VerifyKey that issue 13 replaced,
  * each against what it replaced, in ns per call on this process alone (the end-to-end bench cannot
- * resolve a microsecond on a shared 2-core machine): response encoding, request decoding, RPC metrics.
+ * resolve a microsecond on a shared 2-core machine): response encoding, request decoding, RPC metrics, call durations, the client_ip read.
  * Each pair alternates over 7 rounds; the median is printed.
  */
 import { Counter, Histogram, Registry } from 'prom-client';
 
 import { VerifyKeyRequest, VerifyKeyResponse } from '../gen/apikeys/v1/api_keys.js';
+import { clientAddress, readClientAddress } from '../src/domain/clientAddress.js';
 import { IpAllowlist } from '../src/domain/IpAllowlist.js';
 import type { Verification } from '../src/domain/KeyVerifier.js';
 import { registerRpcMetrics, RPC_DURATION_BUCKETS } from '../src/metrics/createMetrics.js';
@@ -112,5 +113,10 @@ compare(
     const started = performance.now();
     return (performance.now() - started) / 1000;
   },
+);
+compare(
+  'client_ip: read per call → process-wide memo',
+  () => readClientAddress('198.51.100.7').kind.length,
+  () => clientAddress('198.51.100.7').kind.length,
 );
 if (sink === -1) process.stdout.write('\n');
