@@ -1,10 +1,7 @@
 import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 
-import {
-  HeaderValueOption,
-  HeaderValueOption_HeaderAppendAction,
-} from '../../../gen/envoy/config/core/v3/base.js';
+import { HeaderValueOption, HeaderValueOption_HeaderAppendAction } from '../../../gen/envoy/config/core/v3/base.js';
 import { StatusCode } from '../../../gen/envoy/type/v3/http_status.js';
 import { CheckResponse } from '../../../gen/envoy/service/auth/v3/external_auth.js';
 import { Struct } from '../../../gen/google/protobuf/struct.js';
