@@ -339,6 +339,7 @@ async function revocationDelays(a: Child, b: Child, count: number): Promise<numb
       name: `revocation ${i}`,
       scopes: ['tickets:read'],
       allowedIps: [],
+      metadata: {},
     });
     if (!(await verify(onB, created.secret)).valid) throw new Error('new key did not verify on replica B');
     await call('revokeKey', { actor, keyId: created.key.id, reason: 'bench' });
