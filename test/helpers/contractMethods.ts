@@ -14,5 +14,5 @@ export const CONTRACT_METHODS: Readonly<Record<string, readonly string[]>> = {
     'ListScopes',
     'ListAuditEvents',
   ],
-  'apikeys.v1.KeyVerifier': ['VerifyKey'],
+  'apikeys.v1.KeyVerifier': ['VerifyKey', 'WatchKeyChanges', 'ReportKeyUse'],
 };
