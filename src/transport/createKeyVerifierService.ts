@@ -1,7 +1,5 @@
-import { status } from '@grpc/grpc-js';
-
 import type { KeyVerifierServer, WatchKeyChangesResponse } from '../../gen/apikeys/v1/api_keys.js';
-import { invalidArgument } from '../domain/AppError.js';
+import { AppError, invalidArgument } from '../domain/AppError.js';
 import { clientAddress } from '../domain/clientAddress.js';
 import { secretDigest } from '../domain/keyFormat.js';
 import type { KeyVerifier, Verification } from '../domain/KeyVerifier.js';
@@ -11,7 +9,6 @@ import type { Clock } from '../domain/Clock.js';
 import { cacheFieldsToProto, type ClientCacheLimits } from './cacheEntryToProto.js';
 import { msFromTimestamp, verificationToProto } from './convert.js';
 import { createCallPipeline, type ServiceOptions } from './pipeline/createCallPipeline.js';
-import { CallFailure } from './pipeline/CallFailure.js';
 
 /** Most uses one ReportKeyUse call may carry. */
 export const MAX_KEY_USES_PER_REPORT = 1000;
@@ -59,7 +56,7 @@ export function createKeyVerifierService(
       '/apikeys.v1.KeyVerifier/WatchKeyChanges',
       (_request, _context, responses) => {
         if (clientCache === undefined) {
-          throw new CallFailure(status.UNIMPLEMENTED, 'WatchKeyChanges is not served by this process');
+          throw new AppError('UNAVAILABLE', 'WatchKeyChanges is not served by this process');
         }
         const { watchers, maxBufferedMessages } = clientCache;
         return new Promise<void>((resolve, reject) => {
@@ -73,16 +70,16 @@ export function createKeyVerifierService(
             disconnect(reason) {
               reject(
                 reason === 'slow'
-                  ? new CallFailure(
-                      status.RESOURCE_EXHAUSTED,
+                  ? new AppError(
+                      'RESOURCE_EXHAUSTED',
                       `watcher disconnected: more than ${maxBufferedMessages} messages unread (WATCH_MAX_BUFFERED_MESSAGES); reconnect and read faster`,
                     )
-                  : new CallFailure(status.UNAVAILABLE, 'the server is stopping; reconnect to another replica'),
+                  : new AppError('UNAVAILABLE', 'the server is stopping; reconnect to another replica'),
               );
             },
           });
           if (unsubscribe === null) {
-            reject(new CallFailure(status.UNAVAILABLE, 'the server is stopping; reconnect to another replica'));
+            reject(new AppError('UNAVAILABLE', 'the server is stopping; reconnect to another replica'));
             return;
           }
           responses.signal.addEventListener('abort', () => {
@@ -94,7 +91,7 @@ export function createKeyVerifierService(
     ),
     reportKeyUse: pipeline.unary('/apikeys.v1.KeyVerifier/ReportKeyUse', (request) => {
       if (clientCache === undefined) {
-        throw new CallFailure(status.UNIMPLEMENTED, 'ReportKeyUse is not served by this process');
+        throw new AppError('UNAVAILABLE', 'ReportKeyUse is not served by this process');
       }
       if (request.uses.length > MAX_KEY_USES_PER_REPORT) {
         throw invalidArgument(`uses: at most ${MAX_KEY_USES_PER_REPORT} entries allowed, got ${request.uses.length}`);
