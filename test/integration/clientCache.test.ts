@@ -72,7 +72,7 @@ function rawWatch(address: string) {
 }
 
 describeEachDatabase('WatchKeyChanges', (kind) => {
-  const server = useTestServer(kind, SERVER_ENV);
+  const server = useTestServer(kind, { ...SERVER_ENV, WATCH_MAX_BUFFERED_MESSAGES: '4' });
   const actor = actorOf(newOrganizationId('watch'), 'alice', Role.ROLE_ADMIN);
 
   it('opens with a heartbeat that states its interval and the server staleness bound', async () => {
@@ -119,6 +119,38 @@ describeEachDatabase('WatchKeyChanges', (kind) => {
       );
     } finally {
       watch.close();
+    }
+  });
+
+  it('disconnects a watcher that does not read with RESOURCE_EXHAUSTED', async () => {
+    const client = new Client(server.address, credentials.createInsecure());
+    const definition = KeyVerifierService.watchKeyChanges;
+    const call = client.makeServerStreamRequest(
+      definition.path,
+      definition.requestSerialize,
+      definition.responseDeserialize,
+      {},
+      new Metadata(),
+    );
+    let ended: ServiceError | undefined;
+    call.on('error', (error: ServiceError) => (ended = error));
+    call.once('data', () => call.pause());
+    try {
+      await vi.waitFor(() => expect(call.isPaused()).toBe(true), WAIT);
+      const slowBefore = server.app.watchers.stats.disconnects.slow;
+      const changes = Array.from({ length: 1000 }, (_unused, i) => ({
+        hexDigest: sha256(String(i)),
+        keyVersion: 1,
+      }));
+      await vi.waitFor(() => {
+        server.app.watchers.changed(changes);
+        expect(server.app.watchers.stats.disconnects.slow).toBeGreaterThan(slowBefore);
+      }, WAIT);
+      call.resume();
+      await vi.waitFor(() => expect(ended?.code).toBe(status.RESOURCE_EXHAUSTED), WAIT);
+    } finally {
+      call.cancel();
+      client.close();
     }
   });
 
