@@ -18,6 +18,8 @@ export class KeyChangeWatch {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private readonly watchdog: NodeJS.Timeout;
   private closed = false;
+  /** Silence was seen once: confirmed only at the next tick, after the event loop has read the socket. */
+  private silenceSeen = false;
   /** Streams opened, for tests. */
   streamsOpened = 0;
 
@@ -59,6 +61,7 @@ export class KeyChangeWatch {
     call.on('data', (message: WatchKeyChangesResponse) => {
       if (this.call !== call) return;
       this.lastMessageAt = performance.now();
+      this.silenceSeen = false;
       if (first) {
         first = false;
         this.backoffMs = WATCH_BACKOFF_MS.first;
@@ -85,10 +88,19 @@ export class KeyChangeWatch {
     this.reconnectTimer.unref();
   }
 
-  /** A stream that sends nothing (not even a heartbeat) for `silenceMs` is given up and replaced. */
+  /**
+   * A stream that sends nothing (not even a heartbeat) for `silenceMs` is given up and replaced. Seen
+   * twice, one tick apart, so a caller that kept the event loop busy (messages waiting in the socket,
+   * unread) does not lose a healthy stream: between two timer ticks the loop reads its sockets.
+   */
   private checkSilence(): void {
     const call = this.call;
     if (call === undefined || performance.now() - this.lastMessageAt <= this.silenceMs) return;
+    if (!this.silenceSeen) {
+      this.silenceSeen = true;
+      return;
+    }
+    this.silenceSeen = false;
     this.call = undefined;
     call.cancel();
     this.lost();
