@@ -9,6 +9,7 @@ import {
   UpdateKeyRequest,
   type WatchKeyChangesResponse,
 } from '../../gen/apikeys/v1/api_keys.js';
+import { generateSecret } from '../../src/domain/keyFormat.js';
 import { createVerifierClient, type VerifierClient, type VerifyResult } from '../../src/index.js';
 import { createTestKey, type TestKey } from '../helpers/createTestKey.js';
 import { describeEachDatabase } from '../helpers/eachDatabase.js';
@@ -262,6 +263,25 @@ describeEachDatabase('client cache', (kind) => {
           expect(decision(fromCache)).toEqual(decision(await plain.verify(request)));
         }, WAIT);
       });
+    }
+  });
+
+  it('keeps real keys through a flood of random well-formed keys', async () => {
+    const small = createVerifierClient({
+      address: server.address,
+      cache: { maxKeys: 2, maxUnknownKeys: 10 },
+    });
+    try {
+      const created = await createTestKey(server, actor);
+      await warm(small, created.secret);
+      for (let i = 0; i < 200; i++) {
+        expect(await small.verify({ key: generateSecret('admin').secret })).toMatchObject({ reason: 'not_found' });
+      }
+      const hits = small.cacheStatus()?.hits ?? 0;
+      expect(await small.verify({ key: created.secret })).toMatchObject({ valid: true });
+      expect(small.cacheStatus()?.hits).toBe(hits + 1);
+    } finally {
+      small.close();
     }
   });
 
