@@ -47,6 +47,10 @@ export interface Config {
   readonly cacheMaxAgeMs: number;
   readonly changeFeedRetentionHours: number;
   readonly stalenessBoundMs: number;
+  /** Time between WatchKeyChanges heartbeats. */
+  readonly watchHeartbeatMs: number;
+  /** Messages a WatchKeyChanges stream may queue before its watcher is disconnected. */
+  readonly watchMaxBufferedMessages: number;
   readonly lastUsedFlushMs: number;
   /** PROPAGATION_WAIT_MS; 0 = writes do not wait for the replicas. */
   readonly propagationWaitMs: number;

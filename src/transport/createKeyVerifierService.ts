@@ -1,12 +1,19 @@
 import type { Attributes } from '@opentelemetry/api';
 
 import { DenialReason, type KeyVerifierServer, type VerifyKeyResponse } from '../../gen/apikeys/v1/api_keys.js';
-import type { KeyVerifier } from '../domain/KeyVerifier.js';
+import { secretDigest } from '../domain/keyFormat.js';
+import type { KeyVerifier, Verification } from '../domain/KeyVerifier.js';
+import { cacheFieldsToProto } from './cacheEntryToProto.js';
+import { type ClientCacheSupport, createClientCacheMethods } from './createClientCacheMethods.js';
 import { verificationToProto } from './convert.js';
 import { createCallPipeline, type ServiceOptions } from './pipeline/createCallPipeline.js';
 
 /** The KeyVerifier gRPC service. Successful verifications log at debug level: it is the hot path. */
-export function createKeyVerifierService(verifier: KeyVerifier, options: ServiceOptions): KeyVerifierServer {
+export function createKeyVerifierService(
+  verifier: KeyVerifier,
+  options: ServiceOptions,
+  clientCache?: ClientCacheSupport,
+): KeyVerifierServer {
   const pipeline = createCallPipeline(options);
   return {
     verifyKey: pipeline.unary(
@@ -17,10 +24,19 @@ export function createKeyVerifierService(verifier: KeyVerifier, options: Service
           clientIp: request.clientIp,
           requiredScopes: request.requiredScopes,
         });
+        if (request.includeCacheEntry === true && clientCache !== undefined) {
+          const withEntry = (verification: Verification) => ({
+            ...verificationToProto(verification),
+            ...cacheFieldsToProto(verification, secretDigest(request.key), clientCache.limits),
+          });
+          return outcome instanceof Promise ? outcome.then(withEntry) : withEntry(outcome);
+        }
         return outcome instanceof Promise ? outcome.then(verificationToProto) : verificationToProto(outcome);
       },
       { successLogLevel: 'debug', traceAttributes: verificationSpanAttributes },
     ),
+    // WatchKeyChanges and ReportKeyUse (issue 15): src/transport/createClientCacheMethods.ts.
+    ...createClientCacheMethods(options, clientCache),
   } satisfies KeyVerifierServer;
 }
 
