@@ -1,15 +1,24 @@
 /**
  * `npm run bench:verify` — the VerifyKey benchmark (not part of the test suite).
  *
- * Drives VerifyKey with h2load (Debian package nghttp2-client) and, in the same run and with the same
- * load, a no-op gRPC handler on the same server code; prints throughput and latency of both and their
- * ratio, database queries during the warm phase, cache hit rate, memory per cached key, cold-miss
- * latency with 1,000 vs BENCH_KEYS keys in the table, 1 vs N workers, and the cross-replica revocation
- * delay. Every figure is checked against server-side counters.
+ * Drives, with h2load (Debian package nghttp2-client) and the same load, four servers in separate
+ * processes, in one run and in an order that rotates every round: a bare grpc-js handler (bareServer.ts:
+ * same grpc-js and server options, raw bytes in and out, a fixed response of VerifyKey's size), the
+ * service's no-op (noopServer.ts: the service's createServer, protobuf decoded and encoded), VerifyKey
+ * with the default settings (metrics on, LOG_LEVEL=info) and VerifyKey with METRICS_ADDRESS=off. Prints
+ * every round and the median of throughput and of server CPU per call (utime+stime from /proc/<pid>/stat
+ * ÷ calls answered), the metrics cost, database queries during the warm phase, cache hit rate, heap per
+ * cached key over 100,000 keys after GC and RSS with BENCH_RSS_KEYS cached keys (bench/cacheMemory.ts, a
+ * process of its own), cold-miss latency with 1,000 vs BENCH_KEYS keys in the table, 1 vs N workers, and
+ * the cross-replica revocation delay. A round in which any answer was not a valid one is refused (the
+ * bench stops). Every figure is checked against server-side counters.
  *
  * Settings (environment): BENCH_MYSQL_URL (else embedded SQLite), BENCH_KEYS (1000000), BENCH_SECONDS
- * (10), BENCH_CONNECTIONS (16), BENCH_STREAMS (8 per connection), BENCH_WORKERS (cores),
- * BENCH_REVOCATIONS (100), BENCH_COLD_SAMPLES (1000).
+ * (10), BENCH_CONNECTIONS (8), BENCH_STREAMS (16 per connection), BENCH_WORKERS (cores), BENCH_ROUNDS (8),
+ * BENCH_REVOCATIONS (100), BENCH_COLD_SAMPLES (1000), BENCH_WARM_ONLY (1: only the warm comparison and
+ * the memory figures; no large table, revocations or workers), BENCH_RSS_KEYS (1000000),
+ * BENCH_BEFORE_DIR (a checkout of earlier code: its VerifyKey joins the rounds as a fifth contender),
+ * BENCH_CPU_PROF_DIR (the default-settings service writes a V8 CPU profile there).
  */
 import { type ChildProcess, execFileSync, fork, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -25,9 +34,8 @@ import {
   KeyVerifierClient,
   Role,
   VerifyKeyRequest,
-  type VerifyKeyResponse,
+  VerifyKeyResponse,
 } from '../gen/apikeys/v1/api_keys.js';
-import { KeyCache } from '../src/domain/KeyCache.js';
 import { generateSecret } from '../src/domain/keyFormat.js';
 import { newId } from '../src/domain/admin/newId.js';
 import type { ApiKeyRecord } from '../src/domain/types.js';
@@ -38,12 +46,17 @@ import { type KeyRow, toKeyRow } from '../src/storage/rows.js';
 const env = process.env;
 const KEYS = Number(env.BENCH_KEYS ?? 1_000_000);
 const SECONDS = Number(env.BENCH_SECONDS ?? 10);
-const CONNECTIONS = Number(env.BENCH_CONNECTIONS ?? 16);
-const STREAMS = Number(env.BENCH_STREAMS ?? 8);
+const CONNECTIONS = Number(env.BENCH_CONNECTIONS ?? 8);
+const STREAMS = Number(env.BENCH_STREAMS ?? 16);
 const WORKERS = Number(env.BENCH_WORKERS ?? availableParallelism());
 const REVOCATIONS = Number(env.BENCH_REVOCATIONS ?? 100);
 const COLD_SAMPLES = Number(env.BENCH_COLD_SAMPLES ?? 1000);
-const ROUNDS = Number(env.BENCH_ROUNDS ?? 6); // a multiple of 3: each contender in each position equally often
+const ROUNDS = Number(env.BENCH_ROUNDS ?? 8); // a multiple of the contenders: each in each position equally often
+const WARM_ONLY = env.BENCH_WARM_ONLY === '1';
+const RSS_KEYS = Number(env.BENCH_RSS_KEYS ?? 1_000_000);
+const BEFORE_DIR = env.BENCH_BEFORE_DIR === '' ? undefined : env.BENCH_BEFORE_DIR;
+/** BENCH_CPU_PROF_DIR: the default-settings service writes a V8 CPU profile there when it stops. */
+const PROFILE_DIR = env.BENCH_CPU_PROF_DIR === '' ? undefined : env.BENCH_CPU_PROF_DIR;
 /** Pin the server to CPU 0 and h2load to CPU 1 for the single-process comparison (less noise). */
 const PIN = env.BENCH_PIN !== '0' && availableParallelism() >= 2 && spawnSync('taskset', ['-V']).status === 0;
 const SMALL_TABLE = 1000;
@@ -67,8 +80,14 @@ process.on('exit', () => {
   for (const child of children) child.kill('SIGKILL');
 });
 
-function startChild(script: string, extraEnv: Record<string, string>, pinned = false): Promise<Child> {
+function startChild(
+  script: string,
+  extraEnv: Record<string, string>,
+  pinned = false,
+  cwd: string = process.cwd(),
+): Promise<Child> {
   const child = fork(script, [], {
+    cwd,
     env: {
       ...env,
       LISTEN_ADDRESS: '127.0.0.1:0',
@@ -77,7 +96,16 @@ function startChild(script: string, extraEnv: Record<string, string>, pinned = f
       SHUTDOWN_DRAIN_MS: '0',
       ...extraEnv,
     },
-    execArgv: ['--import', 'tsx'],
+    execArgv: [
+      '--import',
+      'tsx',
+      ...(script === 'src/main.ts' &&
+      PROFILE_DIR !== undefined &&
+      cwd === process.cwd() &&
+      !('METRICS_ADDRESS' in extraEnv)
+        ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`]
+        : []),
+    ],
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
   children.add(child);
@@ -118,6 +146,16 @@ function startChild(script: string, extraEnv: Record<string, string>, pinned = f
       });
     });
   });
+}
+
+const TICK_US = 1e6 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
+
+/** CPU time (user + system, µs) the kernel charged to a process: fields 14 and 15 of /proc/<pid>/stat. */
+function processCpuUs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) is in parentheses and may hold spaces: count fields after its ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * TICK_US;
 }
 
 function sum(stats: Stats, group: string, field: string): number {
@@ -267,22 +305,21 @@ async function coldMissLatency(
   return { p50Us: percentile(samples, 50), p99Us: percentile(samples, 99), queries, warmP50Us: percentile(warm, 50) };
 }
 
-/** Bytes of heap per cached key, measured on a KeyCache filled from an in-memory repository. */
-async function bytesPerCachedKey(count: number): Promise<number> {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc === undefined) return NaN;
-  const hashes = Array.from({ length: count }, () => randomBytes(32));
-  const now = Date.now();
-  const repository = { findByHash: (hash: Buffer) => Promise.resolve(keyRecord(hash, 'tt_admin_P6jVGAam', now)) };
-  gc();
-  const before = process.memoryUsage().heapUsed;
-  const cache = new KeyCache({ repository, maxKeys: count, negativeTtlMs: 1000, maxAgeMs: 300_000 });
-  for (const hash of hashes) await cache.get(hash);
-  gc();
-  const after = process.memoryUsage().heapUsed;
-  if (cache.size !== count) throw new Error('cache did not keep every key');
-  // The hash buffers are held by the test array too; count what the cache adds on top.
-  return (after - before) / count;
+interface CacheMemory {
+  keys: number;
+  heapBytesPerKey: number;
+  arrayBufferBytesPerKey: number;
+  rssMb: number;
+}
+
+/** Memory of `count` cached, verified keys, measured in a fresh process (bench/cacheMemory.ts). */
+function cacheMemory(count: number): CacheMemory {
+  const out = execFileSync(
+    process.execPath,
+    ['--expose-gc', '--max-old-space-size=4096', '--import', 'tsx', 'bench/cacheMemory.ts', String(count)],
+    { encoding: 'utf8' },
+  );
+  return JSON.parse(out.trim().split('\n').pop() ?? '{}') as CacheMemory;
 }
 
 async function revocationDelays(a: Child, b: Child, count: number): Promise<number[]> {
@@ -302,6 +339,7 @@ async function revocationDelays(a: Child, b: Child, count: number): Promise<numb
       name: `revocation ${i}`,
       scopes: ['tickets:read'],
       allowedIps: [],
+      metadata: {},
     });
     if (!(await verify(onB, created.secret)).valid) throw new Error('new key did not verify on replica B');
     await call('revokeKey', { actor, keyId: created.key.id, reason: 'bench' });
@@ -355,7 +393,7 @@ async function main(): Promise<void> {
 
   const smallSecrets = await seed(db, SMALL_TABLE, SMALL_TABLE);
   const serviceEnv = { DATABASE_URL: databaseUrl, MIGRATE_ON_START: 'false', CACHE_NEGATIVE_TTL_MS: '5000' };
-  const service = await startChild('src/main.ts', serviceEnv, PIN);
+  let service = await startChild('src/main.ts', serviceEnv, PIN);
   const coldSmall = await coldMissLatency(
     service.address,
     smallSecrets.slice(0, Math.min(COLD_SAMPLES, SMALL_TABLE)),
@@ -365,42 +403,48 @@ async function main(): Promise<void> {
     `cold miss with ${SMALL_TABLE} keys: p50 ${coldSmall.p50Us.toFixed(0)} µs, p99 ${coldSmall.p99Us.toFixed(0)} µs (${coldSmall.queries} queries; the same client's warm p50 ${coldSmall.warmP50Us.toFixed(0)} µs)`,
   );
 
-  const seedStarted = Date.now();
-  const bigSecrets = await seed(db, Math.max(0, KEYS - SMALL_TABLE), COLD_SAMPLES);
-  log(`seeded ${KEYS} keys in total (${((Date.now() - seedStarted) / 1000).toFixed(0)} s)`);
-  const coldBig = await coldMissLatency(service.address, bigSecrets, service);
-  log(
-    `cold miss with ${KEYS} keys: p50 ${coldBig.p50Us.toFixed(0)} µs, p99 ${coldBig.p99Us.toFixed(0)} µs (${coldBig.queries} queries; the same client's warm p50 ${coldBig.warmP50Us.toFixed(0)} µs)`,
-  );
+  let coldBig: Awaited<ReturnType<typeof coldMissLatency>> | null = null;
+  if (!WARM_ONLY) {
+    const seedStarted = Date.now();
+    const bigSecrets = await seed(db, Math.max(0, KEYS - SMALL_TABLE), COLD_SAMPLES);
+    log(`seeded ${KEYS} keys in total (${((Date.now() - seedStarted) / 1000).toFixed(0)} s)`);
+    // Seeding writes the table directly, past the change feed: a running service's filter of known keys
+    // has not seen these keys and would deny them as unknown. A fresh process loads them at start.
+    await service.stop();
+    service = await startChild('src/main.ts', serviceEnv, PIN);
+    coldBig = await coldMissLatency(service.address, bigSecrets, service);
+    log(
+      `cold miss with ${KEYS} keys: p50 ${coldBig.p50Us.toFixed(0)} µs, p99 ${coldBig.p99Us.toFixed(0)} µs (${coldBig.queries} queries; the same client's warm p50 ${coldBig.warmP50Us.toFixed(0)} µs)`,
+    );
+  }
 
+  const request = { key: smallSecrets[0]!, clientIp: '198.51.100.7', requiredScopes: ['tickets:read'] };
   const frameFile = join(dir, 'verify.bin');
-  writeFileSync(
-    frameFile,
-    grpcFrame({ key: smallSecrets[0]!, clientIp: '198.51.100.7', requiredScopes: ['tickets:read'] }),
-  );
+  writeFileSync(frameFile, grpcFrame(request));
+  // The bare handler answers the bytes the service answers this request with (same size on the wire).
+  const probe = verifierClient(service.address);
+  const sample = await verify(probe, request.key);
+  probe.close();
+  if (!sample.valid) throw new Error(`the bench key did not verify: ${sample.message}`);
+  const responseHex = Buffer.from(VerifyKeyResponse.encode(sample).finish()).toString('hex');
 
-  const measure = async (
-    label: string,
-    child: Child,
-    pinned: boolean,
-  ): Promise<LoadResult & { valid: number; keyQueries: number; hitRate: number; rssMb: number; cpuUs: number }> => {
+  type Measured = LoadResult & { valid: number; keyQueries: number; hitRate: number; rssMb: number; cpuUs: number };
+  const measure = async (label: string, child: Child, pinned: boolean): Promise<Measured> => {
     h2load(child.address, frameFile, 2, pinned); // warm-up: connections, JIT, cache
     const before = await child.stats();
+    const cpuBefore = processCpuUs(child.process.pid!);
     const result = h2load(child.address, frameFile, SECONDS, pinned);
+    const cpuAfter = processCpuUs(child.process.pid!);
     const after = await child.stats();
     const valid = sum(after, 'verifier', 'valid') - sum(before, 'verifier', 'valid');
     const keyQueries = sum(after, 'cache', 'databaseQueries') - sum(before, 'cache', 'databaseQueries');
     const hits = sum(after, 'cache', 'hits') - sum(before, 'cache', 'hits');
     const lookups = hits + sum(after, 'cache', 'misses') - sum(before, 'cache', 'misses');
     const rssMb = sum(after, 'memory', 'rss') / 1024 / 1024;
-    // Server CPU time per answered call: what a call costs the server, insensitive to time the machine
-    // gave to other tenants (which moves req/s by tens of per cent between rounds).
-    const cpuUs =
-      (sum(after, 'cpu', 'user') +
-        sum(after, 'cpu', 'system') -
-        sum(before, 'cpu', 'user') -
-        sum(before, 'cpu', 'system')) /
-      Math.max(1, valid);
+    // Server CPU time per answered call, as the kernel charged it to the server's process (every thread:
+    // the event loop, libuv's pool, V8's GC and compiler threads): what a call costs the server,
+    // insensitive to time the machine gave to other tenants (which moves req/s by tens of per cent).
+    const cpuUs = (cpuAfter - cpuBefore) / Math.max(1, valid);
     // h2load stops after the duration with up to connections × streams requests in flight, which the
     // server may still answer; every request h2load completed must have been answered valid, and the
     // server must have answered nothing else (h2load counts a 200 with a non-zero grpc-status as success).
@@ -414,11 +458,11 @@ async function main(): Promise<void> {
       denied !== 0
     ) {
       throw new Error(
-        `${label}: h2load completed ${result.succeeded}/${result.requests}; the server answered ${valid} valid and ${denied} denied`,
+        `${label}: round refused: h2load completed ${result.succeeded}/${result.requests}; the server answered ${valid} valid and ${denied} denied`,
       );
     }
     log(
-      `${label.padEnd(26)} ${result.rps.toFixed(0).padStart(7)} req/s  p50 ${(result.p50Us / 1000).toFixed(2)} ms  p99 ${(result.p99Us / 1000).toFixed(2)} ms  cpu ${cpuUs.toFixed(1)} µs/call  valid ${valid}/${result.requests}` +
+      `${label.padEnd(30)} ${result.rps.toFixed(0).padStart(7)} req/s  p50 ${(result.p50Us / 1000).toFixed(2)} ms  p99 ${(result.p99Us / 1000).toFixed(2)} ms  cpu ${cpuUs.toFixed(1)} µs/call  valid ${valid}/${result.requests}` +
         (lookups > 0
           ? `  key queries ${keyQueries}  hit rate ${((hits / lookups) * 100).toFixed(2)}%  rss ${rssMb.toFixed(0)} MB`
           : ''),
@@ -426,88 +470,127 @@ async function main(): Promise<void> {
     return { ...result, valid, keyQueries, hitRate: lookups > 0 ? hits / lookups : NaN, rssMb, cpuUs };
   };
 
-  // Alternate the two under identical load; this machine's run-to-run noise is larger than the
-  // difference being measured, so the ratio reported is the median of the rounds' ratios.
-  // A third process, identical but with METRICS_ADDRESS=off, shows what recording metrics costs.
+  // All four under identical load, each in its own process; this machine's run-to-run noise is larger
+  // than the differences measured, so each figure is the median of the rounds' ratios. The bare handler
+  // is the floor; the no-op is the service's own server code without the decision; the fourth process,
+  // identical to the service but with METRICS_ADDRESS=off, shows what recording metrics costs.
+  const bare = await startChild('bench/bareServer.ts', { BARE_RESPONSE_HEX: responseHex }, PIN);
   const noop = await startChild('bench/noopServer.ts', {}, PIN);
   const withoutMetrics = await startChild('src/main.ts', { ...serviceEnv, METRICS_ADDRESS: 'off' }, PIN);
-  type Measured = Awaited<ReturnType<typeof measure>>;
-  const rounds: { noop: Measured; verify: Measured; bare: Measured }[] = [];
-  const contenders = [
-    ['noop', 'no-op, 1 process', noop],
-    ['verify', 'VerifyKey, 1 process', service],
-    ['bare', 'VerifyKey, no metrics', withoutMetrics],
-  ] as const;
+  // BENCH_BEFORE_DIR: a checkout of the code before a change (npm ci done there), run as a fifth
+  // contender with the same settings, so a change's before/after is measured in one run.
+  const before = BEFORE_DIR === undefined ? undefined : await startChild('src/main.ts', serviceEnv, PIN, BEFORE_DIR);
+  type Name = 'bare' | 'noop' | 'verify' | 'nometrics' | 'before';
+  const contenders: readonly [Name, string, Child][] = [
+    ['bare', 'bare grpc-js handler', bare],
+    ['noop', 'no-op (service server)', noop],
+    ['verify', 'VerifyKey (defaults)', service],
+    ['nometrics', 'VerifyKey, METRICS_ADDRESS=off', withoutMetrics],
+    ...(before === undefined ? [] : [['before', 'VerifyKey before (defaults)', before] as [Name, string, Child]]),
+  ];
+  // Every process is warmed the same before the first round (JIT, caches, connection pools), so a
+  // process started last does not pay its warm-up inside a measured round.
+  for (const [, , child] of contenders) h2load(child.address, frameFile, 3, PIN);
+  const rounds: Record<Name, Measured>[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     // The order rotates every round: a position in the round must not favour one contender.
-    const measured: Partial<Record<(typeof contenders)[number][0], Measured>> = {};
+    const measured: Partial<Record<Name, Measured>> = {};
     for (let i = 0; i < contenders.length; i++) {
       const [name, label, child] = contenders[(round - 1 + i) % contenders.length]!;
       measured[name] = await measure(`${label} #${round}`, child, PIN);
     }
-    rounds.push(measured as { noop: Measured; verify: Measured; bare: Measured });
+    rounds.push(measured as Record<Name, Measured>);
   }
+  await bare.stop();
+  await before?.stop();
   await noop.stop();
   await withoutMetrics.stop();
-  const metricsRatios = rounds.map((r) => r.verify.rps / r.bare.rps).sort((a, b) => a - b);
-  const bareRatios = rounds.map((r) => r.bare.rps / r.noop.rps).sort((a, b) => a - b);
-  const ratios = rounds.map((r) => r.verify.rps / r.noop.rps).sort((a, b) => a - b);
-  const cpuRatios = rounds.map((r) => r.noop.cpuUs / r.verify.cpuUs).sort((a, b) => a - b);
-  const cpuMedianRound = rounds.find((r) => r.noop.cpuUs / r.verify.cpuUs === cpuRatios[Math.floor(ROUNDS / 2)])!;
-  const medianRound = rounds.find((r) => r.verify.rps / r.noop.rps === ratios[Math.floor(ratios.length / 2)])!;
-  const noop1 = medianRound.noop;
-  const verify1 = medianRound.verify;
+  const median = (values: readonly number[]): number => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const middle = Math.floor(sorted.length / 2);
+    return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+  };
+  /** A ratio per round (listed in round order) and its median. */
+  const ratio = (of: (r: Record<Name, Measured>) => number): string => {
+    const values = rounds.map(of);
+    return `${median(values).toFixed(3)} (rounds: ${values.map((v) => v.toFixed(2)).join(', ')})`;
+  };
+  const medianOf = (name: Name, field: 'rps' | 'cpuUs'): number => median(rounds.map((r) => r[name][field]));
   const warmKeyQueries = rounds.reduce((total, r) => total + r.verify.keyQueries, 0);
-  const replicaB = await startChild('src/main.ts', serviceEnv);
-  const delays = await revocationDelays(service, replicaB, REVOCATIONS);
-  await replicaB.stop();
+  const lastVerify = rounds[rounds.length - 1]!.verify;
+
+  let delays: number[] = [];
+  let workersLine = '';
+  if (!WARM_ONLY) {
+    const replicaB = await startChild('src/main.ts', serviceEnv);
+    delays = await revocationDelays(service, replicaB, REVOCATIONS);
+    await replicaB.stop();
+  }
   await service.stop();
+  if (!WARM_ONLY) {
+    const serviceN = await startChild('src/main.ts', { ...serviceEnv, WORKERS: String(WORKERS) });
+    const verifyN = await measure(`VerifyKey, ${WORKERS} workers`, serviceN, false);
+    await serviceN.stop();
+    const noopN = await startChild('bench/noopServer.ts', { WORKERS: String(WORKERS) });
+    h2load(noopN.address, frameFile, 2);
+    const noopNResult = h2load(noopN.address, frameFile, SECONDS);
+    await noopN.stop();
+    workersLine = `| VerifyKey ${WORKERS} workers / 1 process | ${(verifyN.rps / medianOf('verify', 'rps')).toFixed(2)} (${verifyN.rps.toFixed(0)} req/s; key queries ${verifyN.keyQueries}; no-op ${WORKERS} workers ${noopNResult.rps.toFixed(0)} req/s) | ≥ 1.8 |`;
+  }
 
-  const serviceN = await startChild('src/main.ts', { ...serviceEnv, WORKERS: String(WORKERS) });
-  const verifyN = await measure(`VerifyKey, ${WORKERS} workers`, serviceN, false);
-  await serviceN.stop();
-  const noopN = await startChild('bench/noopServer.ts', { WORKERS: String(WORKERS) });
-  h2load(noopN.address, frameFile, 2);
-  const noopNResult = h2load(noopN.address, frameFile, SECONDS);
-  log(
-    `${`no-op, ${WORKERS} workers`.padEnd(26)} ${noopNResult.rps.toFixed(0).padStart(7)} req/s  p50 ${(noopNResult.p50Us / 1000).toFixed(2)} ms  p99 ${(noopNResult.p99Us / 1000).toFixed(2)} ms  (succeeded ${noopNResult.succeeded}/${noopNResult.requests})`,
-  );
-  await noopN.stop();
-
-  const perKey = await bytesPerCachedKey(100_000);
+  const perKey = cacheMemory(100_000);
+  const million = cacheMemory(RSS_KEYS);
   await db.destroy();
   await dropDatabase();
 
   log('');
-  log('| figure | value | target |');
+  log(
+    `| figure (median of ${ROUNDS} rounds, order rotating${PIN ? ', servers on CPU 0, h2load on CPU 1' : ''}) | value | target |`,
+  );
   log('| --- | --- | --- |');
   log(
-    `| VerifyKey / no-op throughput, 1 process (median of ${ROUNDS} alternating rounds${PIN ? ', server on CPU 0, h2load on CPU 1' : ''}) | ${(verify1.rps / noop1.rps).toFixed(3)} (${verify1.rps.toFixed(0)} / ${noop1.rps.toFixed(0)} req/s; every round: ${ratios.map((r) => r.toFixed(2)).join(', ')}) | ≥ 0.9 |`,
+    `| server CPU per call, bare / VerifyKey | ${ratio((r) => r.bare.cpuUs / r.verify.cpuUs)}; medians ${medianOf('bare', 'cpuUs').toFixed(1)} / ${medianOf('verify', 'cpuUs').toFixed(1)} µs | ≥ 0.9 |`,
   );
   log(
-    `| server CPU per call, no-op / VerifyKey (median of ${ROUNDS}; the throughput ratio if the server had its core to itself) | ${cpuRatios[Math.floor(ROUNDS / 2)]!.toFixed(3)} (${cpuMedianRound.noop.cpuUs.toFixed(1)} / ${cpuMedianRound.verify.cpuUs.toFixed(1)} µs; every round: ${cpuRatios.map((r) => r.toFixed(2)).join(', ')}) | ≥ 0.9 |`,
+    `| throughput, VerifyKey / bare | ${ratio((r) => r.verify.rps / r.bare.rps)}; medians ${medianOf('verify', 'rps').toFixed(0)} / ${medianOf('bare', 'rps').toFixed(0)} req/s | ≥ 0.9 |`,
+  );
+  if (before !== undefined) {
+    log(
+      `| server CPU per call, before / after (BENCH_BEFORE_DIR=${BEFORE_DIR ?? ''}) | ${ratio((r) => r.before.cpuUs / r.verify.cpuUs)}; medians ${medianOf('before', 'cpuUs').toFixed(1)} / ${medianOf('verify', 'cpuUs').toFixed(1)} µs | |`,
+    );
+    log(`| server CPU per call, bare / VerifyKey before | ${ratio((r) => r.bare.cpuUs / r.before.cpuUs)} | |`);
+    log(`| throughput, after / before | ${ratio((r) => r.verify.rps / r.before.rps)} | |`);
+  }
+  log(`| server CPU per call, bare / no-op | ${ratio((r) => r.bare.cpuUs / r.noop.cpuUs)} | |`);
+  log(`| server CPU per call, no-op / VerifyKey | ${ratio((r) => r.noop.cpuUs / r.verify.cpuUs)} | |`);
+  log(`| throughput, VerifyKey / no-op | ${ratio((r) => r.verify.rps / r.noop.rps)} | |`);
+  log(
+    `| metrics cost: server CPU per call, without / with metrics | ${ratio((r) => r.nometrics.cpuUs / r.verify.cpuUs)}; medians ${medianOf('nometrics', 'cpuUs').toFixed(1)} / ${medianOf('verify', 'cpuUs').toFixed(1)} µs | ≥ 0.97 |`,
   );
   log(
-    `| p50 / p99 latency, VerifyKey vs no-op | ${(verify1.p50Us / 1000).toFixed(2)} / ${(verify1.p99Us / 1000).toFixed(2)} ms vs ${(noop1.p50Us / 1000).toFixed(2)} / ${(noop1.p99Us / 1000).toFixed(2)} ms | |`,
+    `| metrics cost: throughput, with / without metrics | ${ratio((r) => r.verify.rps / r.nometrics.rps)} | ≥ 0.97 |`,
   );
   log(
-    `| key-lookup queries during the warm phases | ${warmKeyQueries} (${WORKERS} workers: ${verifyN.keyQueries}) | 0 |`,
+    `| p50 / p99 latency, VerifyKey vs bare (medians) | ${(median(rounds.map((r) => r.verify.p50Us)) / 1000).toFixed(2)} / ${(median(rounds.map((r) => r.verify.p99Us)) / 1000).toFixed(2)} ms vs ${(median(rounds.map((r) => r.bare.p50Us)) / 1000).toFixed(2)} / ${(median(rounds.map((r) => r.bare.p99Us)) / 1000).toFixed(2)} ms | |`,
   );
-  log(`| cache hit rate, warm phase | ${(verify1.hitRate * 100).toFixed(3)} % | |`);
+  log(`| key-lookup queries during the warm phases | ${warmKeyQueries} | 0 |`);
+  log(`| cache hit rate, warm phase (last round) | ${(lastVerify.hitRate * 100).toFixed(3)} % | |`);
+  if (workersLine !== '') log(workersLine);
   log(
-    `| VerifyKey ${WORKERS} workers / 1 process | ${(verifyN.rps / verify1.rps).toFixed(2)} (${verifyN.rps.toFixed(0)} req/s; no-op ${WORKERS} workers ${noopNResult.rps.toFixed(0)} req/s) | |`,
-  );
-  log(
-    `| VerifyKey with metrics / without (median of ${ROUNDS}) | ${metricsRatios[Math.floor(ROUNDS / 2)]!.toFixed(3)} (every round: ${metricsRatios.map((r) => r.toFixed(2)).join(', ')}; without metrics / no-op: ${bareRatios[Math.floor(ROUNDS / 2)]!.toFixed(3)}) | no measurable cost |`,
-  );
-  log(`| heap per cached key | ${perKey.toFixed(0)} bytes | |`);
-  log(`| server RSS after the runs (1 process) | ${verify1.rssMb.toFixed(0)} MB | |`);
-  log(
-    `| cold miss p50, ${SMALL_TABLE} vs ${KEYS} keys | ${coldSmall.p50Us.toFixed(0)} µs vs ${coldBig.p50Us.toFixed(0)} µs (${((coldBig.p50Us / coldSmall.p50Us - 1) * 100).toFixed(1)} %) | within 10 % |`,
+    `| heap per cached key, ${perKey.keys} keys after GC | ${perKey.heapBytesPerKey.toFixed(0)} bytes (+ ${perKey.arrayBufferBytesPerKey.toFixed(0)} bytes of array buffers) | ≤ 512 |`,
   );
   log(
-    `| cross-replica revocation delay over ${delays.length} | p50 ${percentile(delays, 50).toFixed(0)} ms, p99 ${percentile(delays, 99).toFixed(0)} ms | p99 ≤ 250 ms |`,
+    `| RSS with ${million.keys} cached keys | ${million.rssMb.toFixed(0)} MB (heap ${million.heapBytesPerKey.toFixed(0)} + ${million.arrayBufferBytesPerKey.toFixed(0)} bytes per key) | |`,
   );
+  log(`| server RSS after the warm runs (1 process) | ${lastVerify.rssMb.toFixed(0)} MB | |`);
+  if (coldBig !== null)
+    log(
+      `| cold miss p50, ${SMALL_TABLE} vs ${KEYS} keys | ${coldSmall.p50Us.toFixed(0)} µs vs ${coldBig.p50Us.toFixed(0)} µs (${((coldBig.p50Us / coldSmall.p50Us - 1) * 100).toFixed(1)} %) | within 10 % |`,
+    );
+  if (delays.length > 0)
+    log(
+      `| cross-replica revocation delay over ${delays.length} | p50 ${percentile(delays, 50).toFixed(0)} ms, p99 ${percentile(delays, 99).toFixed(0)} ms | p99 ≤ 250 ms |`,
+    );
 }
 
 await main();

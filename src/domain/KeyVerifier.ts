@@ -166,7 +166,7 @@ export class KeyVerifier {
             : `client IP ${input.clientIp.trim()} is not in the allowlist of API key ${key.prefix}…; update the key's allowed_ips or call from an allowed IP`;
       return deny('ip_not_allowed', message, now, key);
     }
-    if (!input.requiredScopes.every((scope) => key.scopeSet.has(scope))) {
+    if (!hasEvery(key.scopeSet, input.requiredScopes)) {
       const missing = [...new Set(input.requiredScopes.filter((scope) => !key.scopeSet.has(scope)))].sort();
       return deny(
         'insufficient_scope',
@@ -200,6 +200,12 @@ export const VERIFY_KEY_SERVICE = 'apikeys.v1.KeyVerifier';
 
 function deny(reason: DenialReason, message: string, now: number, key?: VerifiableKey): Verification {
   return key === undefined ? { valid: false, reason, message, now } : { valid: false, reason, message, now, key };
+}
+
+/** A loop rather than `every` with a callback: no closure per call on the hot path. */
+function hasEvery(held: ReadonlySet<string>, required: readonly string[]): boolean {
+  for (const scope of required) if (!held.has(scope)) return false;
+  return true;
 }
 
 function iso(ms: number): string {

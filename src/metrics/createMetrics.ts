@@ -12,6 +12,7 @@ import type { LastUsedRecorder } from '../domain/LastUsedRecorder.js';
 import type { Propagation } from '../domain/Propagation.js';
 import type { ReplicaRegistry, ReplicaSnapshot } from '../domain/ReplicaRegistry.js';
 import type { RpcObserver } from '../transport/pipeline/recordMetrics.js';
+import { PlainHistogram } from './PlainHistogram.js';
 import type { ReloadingCertificates } from '../transport/ReloadingCertificates.js';
 
 /** What the service exposes; read when Prometheus scrapes, never on the request path. */
@@ -351,37 +352,55 @@ function registerTlsMetrics(registers: Registers, certificates: ReloadingCertifi
   });
 }
 
-/** RPC counts and latencies, recorded through pre-bound children (one per method and status). */
-function registerRpcMetrics(registers: Registers): RpcObserver {
-  const handled = new Counter({
+/** One method and status: its count, and the duration series of its method. */
+interface RpcSeries {
+  count: number;
+  readonly observeSeconds: (seconds: number) => void;
+}
+
+/**
+ * RPC counts and latencies, counted per call in plain numbers (a count per method and status, a
+ * PlainHistogram series per method) and handed to prom-client when Prometheus scrapes: no label lookup,
+ * hashing or allocation per call. Exported for bench/metricsRecording.ts.
+ */
+export function registerRpcMetrics(registers: Registers): RpcObserver {
+  const byMethod = new Map<string, Map<string, RpcSeries>>();
+  new Counter({
     name: 'apikeys_rpc_handled_total',
     help: 'RPCs completed, by method and gRPC status code',
     labelNames: ['method', 'code'],
     registers,
+    collect() {
+      for (const [method, byCode] of byMethod)
+        for (const [code, series] of byCode) mirror(this, series.count, { method, code });
+    },
   });
-  const duration = new Histogram({
-    name: 'apikeys_rpc_duration_seconds',
-    help: 'Server time per RPC, by method',
-    labelNames: ['method'],
-    buckets: RPC_DURATION_BUCKETS,
+  const duration = new PlainHistogram(
+    'apikeys_rpc_duration_seconds',
+    'Server time per RPC, by method',
+    ['method'],
+    RPC_DURATION_BUCKETS,
     registers,
-  });
-  const bound = new Map<string, { count: Counter.Internal; time: Histogram.Internal<string> }>();
+  );
   return (method, code, seconds) => {
-    const key = `${method} ${code}`;
-    let children = bound.get(key);
-    if (children === undefined) {
-      children = { count: handled.labels(method, code), time: duration.labels(method) };
-      bound.set(key, children);
+    let byCode = byMethod.get(method);
+    if (byCode === undefined) {
+      byCode = new Map();
+      byMethod.set(method, byCode);
     }
-    children.count.inc();
-    children.time.observe(seconds);
+    let series = byCode.get(code);
+    if (series === undefined) {
+      series = { count: 0, observeSeconds: duration.series(method) };
+      byCode.set(code, series);
+    }
+    series.count++;
+    series.observeSeconds(seconds);
   };
 }
 
 /**
  * Registers the service's metrics on `registry`. RPC counts and latencies are recorded through the
- * returned observer (one pre-bound child per method and status, so recording is a few additions);
+ * returned observer (plain numbers per method and status, so recording is a few additions);
  * everything else is read from the domain's counters at scrape time.
  */
 export function createMetrics(registry: Registry, sources: MetricsSources): RpcObserver {

@@ -190,12 +190,11 @@ export function scopeToProto(scope: ScopeDefinition): Scope {
   return { ...scope };
 }
 
-/** The parts of a VerifyKey response that depend only on the key, built once per cached key. */
+/** The parts of a VerifyKey response that depend only on the key. */
 type KeyFields = Pick<
   VerifyKeyResponse,
   'keyId' | 'keyName' | 'keyPrefix' | 'scopes' | 'expireTime' | 'organizationId' | 'createdByUserId' | 'metadata'
 >;
-const keyFieldsCache = new WeakMap<VerifiableKey, KeyFields>();
 const NO_KEY: KeyFields = {
   keyId: '',
   keyName: '',
@@ -207,23 +206,20 @@ const NO_KEY: KeyFields = {
   metadata: {},
 };
 
+// Not cached per key: a valid answer's bytes are (encodeVerification), and a copy per cached key would
+// cost memory for the denials alone.
 function keyFields(key: VerifiableKey | undefined): KeyFields {
   if (key === undefined) return NO_KEY;
-  let fields = keyFieldsCache.get(key);
-  if (fields === undefined) {
-    fields = {
-      keyId: key.id,
-      keyName: key.name,
-      keyPrefix: key.prefix,
-      scopes: key.scopes as string[],
-      expireTime: timestampFromMs(key.expireTime),
-      organizationId: key.organizationId,
-      createdByUserId: key.createdByUserId,
-      metadata: key.metadata,
-    };
-    keyFieldsCache.set(key, fields);
-  }
-  return fields;
+  return {
+    keyId: key.id,
+    keyName: key.name,
+    keyPrefix: key.prefix,
+    scopes: key.scopes as string[],
+    expireTime: timestampFromMs(key.expireTime),
+    organizationId: key.organizationId,
+    createdByUserId: key.createdByUserId,
+    metadata: key.metadata,
+  };
 }
 
 /** A verification outcome as the VerifyKey response. */

@@ -9,12 +9,20 @@ import { AuthorizationService, type AuthorizationServer } from '../../gen/envoy/
 import { encodeCheckResponse } from './extAuthz/checkResponses.js';
 import { authenticateBeforeReading, type CallerGuard } from './authenticateBeforeReading.js';
 import { type ArrivalBound, deadlineFromArrival } from './deadlineFromArrival.js';
+import { decodeVerifyKeyRequest } from './decodeVerifyKeyRequest.js';
 import { HealthWatches } from './HealthWatches.js';
+import { passEncodedResponses } from './passEncodedResponses.js';
 import { addReflectionService } from './reflection/addReflectionService.js';
 import { DescriptorIndex } from './reflection/DescriptorIndex.js';
 import type { ReloadingCertificates } from './ReloadingCertificates.js';
 import { withTolerantDecoding } from './tolerantDecoding.js';
 import { DEFAULT_TRANSPORT_LIMITS, type TransportLimits } from './TransportLimits.js';
+
+/** KeyVerifier, its requests read by decodeVerifyKeyRequest (ts-proto's result, without its reader). */
+const KEY_VERIFIER_SERVICE = {
+  ...KeyVerifierService,
+  verifyKey: { ...KeyVerifierService.verifyKey, requestDeserialize: decodeVerifyKeyRequest },
+};
 
 /** Fully qualified names of the services this server answers. */
 export const SERVICE_NAMES = [
@@ -174,7 +182,7 @@ export function createServer(parts: ServerParts): BuiltServer {
     ),
   );
   server.addService(withTolerantDecoding(KeyAdminService), parts.keyAdmin);
-  server.addService(withTolerantDecoding(KeyVerifierService), parts.keyVerifier);
+  server.addService(passEncodedResponses(withTolerantDecoding(KEY_VERIFIER_SERVICE)), parts.keyVerifier);
   if (parts.authorization !== undefined)
     server.addService(withTolerantDecoding(AUTHORIZATION_DEFINITION), parts.authorization);
   const health = new HealthImplementation({

@@ -35,7 +35,7 @@ export function logCalls(logger: Logger, failures?: LogBudget): Middleware {
     if (!logger.isLevelEnabled(level)) return;
     // Failures of ours (error level) are always written; the others any caller can cause at will.
     if (code !== status.OK && level !== 'error' && failures?.admit() === false) return;
-    const durationMs = Number(process.hrtime.bigint() - call.started) / 1e6;
+    const durationMs = performance.now() - call.started;
     const fields: Record<string, unknown> = {
       ...requestIdForLog(call.grpc.metadata),
       method: call.method.path,

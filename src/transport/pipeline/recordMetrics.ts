@@ -10,7 +10,7 @@ export type RpcObserver = (method: string, code: string, seconds: number) => voi
 /** Reports every call's end (method, status, server time) to `observe`: the RPC metrics. */
 export function recordMetrics(observe: RpcObserver): Middleware {
   return observeOutcome((call, failure) => {
-    const seconds = Number(process.hrtime.bigint() - call.started) / 1e9;
+    const seconds = (performance.now() - call.started) / 1000;
     observe(call.method.path, statusName(failure?.code ?? status.OK), seconds);
   });
 }
