@@ -510,6 +510,6 @@ describeEachDatabase('KeyAdmin role × action × ownership × organization matri
   it('covers every KeyAdmin RPC', () => {
     const covered = new Set([...KEYED_RPCS.map((rpc) => rpc.name), 'CreateKey', 'ListScopes']);
     expect([...covered].sort()).toEqual(Object.keys(PERMITTED).sort());
-    expect(KEYED_CASES).toHaveLength(9 * 4 * 2 * 2);
+    expect(KEYED_CASES).toHaveLength(10 * 4 * 2 * 2);
   });
 });
