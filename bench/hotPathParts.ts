@@ -60,7 +60,6 @@ const outcome = (i: number): Verification => ({
   key,
   now: now + i,
   message: 'API key is valid and working correctly',
-  clientIp: null,
 });
 const request = Buffer.from(
   VerifyKeyRequest.encode({

@@ -31,13 +31,9 @@ const keyAdmin = new Proxy({} as KeyAdminServer, {
   get: () => (_call: unknown, callback: (error: { code: number; details: string }) => void) =>
     callback({ code: status.UNIMPLEMENTED, details: 'no-op server' }),
 });
-const unimplemented = (_call: unknown, callback: (error: { code: number; details: string }) => void): void =>
-  callback({ code: status.UNIMPLEMENTED, details: 'no-op server' });
 const keyVerifier: KeyVerifierServer = {
   verifyKey: (_call, callback) =>
     callback(null, { ...RESPONSE, authenticateTime: { seconds: Math.floor(Date.now() / 1000), nanos: 0 } }),
-  watchKeyChanges: (call) => call.destroy(new Error('no-op server')),
-  reportKeyUse: unimplemented,
 };
 
 let served = 0;
@@ -55,7 +51,6 @@ if (workers > 1 && cluster.isPrimary) {
   });
 } else {
   const wrapped: KeyVerifierServer = {
-    ...keyVerifier,
     verifyKey: (call, callback) => {
       served++;
       keyVerifier.verifyKey(call, callback);

@@ -78,17 +78,11 @@ export function createTestEndpointServer(options: TestEndpointOptions): Server {
   });
 }
 
-/**
- * Started directly: listen on $PORT (default 8080) and verify against $APIKEYS_ADDRESS; with
- * $APIKEYS_CLIENT_CACHE_KEYS, warm keys are decided in this process (the client cache, README).
- */
+/** Started directly: listen on $PORT (default 8080) and verify against $APIKEYS_ADDRESS. */
 async function main(): Promise<void> {
   const verifier = createVerifierClient({
     address: process.env.APIKEYS_ADDRESS ?? '127.0.0.1:50051',
     ...(process.env.APIKEYS_TOKEN === undefined ? {} : { token: process.env.APIKEYS_TOKEN }),
-    ...(process.env.APIKEYS_CLIENT_CACHE_KEYS === undefined
-      ? {}
-      : { cache: { maxKeys: Number(process.env.APIKEYS_CLIENT_CACHE_KEYS) } }),
   });
   const server = createTestEndpointServer({ verifier });
   const port = Number(process.env.PORT ?? '8080');

@@ -7,7 +7,6 @@ import { type Clock, monotonicClock, systemClock } from './domain/Clock.js';
 import { createKeyAdministration } from './domain/admin/createKeyAdministration.js';
 import { KeyCache } from './domain/KeyCache.js';
 import { KeyVerifier } from './domain/KeyVerifier.js';
-import { KeyWatchers } from './domain/KeyWatchers.js';
 import { KnownKeyFilter } from './domain/KnownKeyFilter.js';
 import { UnknownKeyGate } from './domain/UnknownKeyGate.js';
 import { ChangeFeed } from './domain/ChangeFeed.js';
@@ -28,7 +27,6 @@ import { PageTokenSecretComponent } from './lifecycle/PageTokenSecretComponent.j
 import { ReplicaHeartbeat } from './lifecycle/ReplicaHeartbeat.js';
 import { StopDeadline } from './lifecycle/StopDeadline.js';
 import { createMetrics } from './metrics/createMetrics.js';
-import { registerWatchMetrics } from './metrics/registerWatchMetrics.js';
 import { livenessCheck } from './metrics/livenessCheck.js';
 import { MetricsHttpServer } from './metrics/MetricsHttpServer.js';
 import { type BuiltServer, createServer, serverCredentials } from './transport/server.js';
@@ -85,10 +83,8 @@ export interface App extends Component {
   /** The filter of every stored key, and the gate it serves (random well-formed keys stay off the database). */
   readonly knownKeys: KnownKeyFilter;
   readonly unknownKeys: UnknownKeyGate;
-  /** The WatchKeyChanges streams of this process. */
-  readonly watchers: KeyWatchers;
   /** Drops this process's cached copies of these keys (hex secret digests) and records them as existing. */
-  keysChanged(hashes: readonly string[], versions?: readonly number[]): void;
+  keysChanged(hashes: readonly string[]): void;
   readonly lastUsed: LastUsedRecorder;
   /** This process's id in `feed_replicas` (`host:pid:random`). */
   readonly replicaId: string;
@@ -145,12 +141,10 @@ function createCollaborators(config: Config, dependencies: AppDependencies) {
       }));
       for (const change of cached) knownKeys.add(change.hexDigest, change.keyVersion === 1);
       cache.applyChanges(cached);
-      watchers.changed(cached);
     },
     onGap: () => {
       knownKeys.invalidate();
       cache.clear();
-      watchers.reset('change feed gap or rewind: this replica dropped its cache');
     },
     onStale: () => cache.distrust(),
     onFresh: () => cache.trust(),
@@ -200,22 +194,10 @@ function createCollaborators(config: Config, dependencies: AppDependencies) {
     isFresh: () => feed.isFresh(),
     ...(config.knownKeyFilterCapacity === 0 ? {} : { gate: unknownKeys }),
   });
-  // Fed after this process's cache is, so a watcher that reads the change asks VerifyKey a cache that has it.
-  const watchers = new KeyWatchers({
-    heartbeatMs: config.watchHeartbeatMs,
-    stalenessBoundMs: config.stalenessBoundMs,
-    monotonic: monotonicClock,
-    isFresh: () => feed.isFresh(),
-    feedReadAt: () => feed.stats.lastSuccessAt,
-  });
-  /**
-   * Drops this process's copies of keys this process or a sibling worker changed, learns new ones, and
-   * tells the watchers (version 0 when the version is not known: a sibling worker sends hashes only).
-   */
-  const keysChanged = (hashes: readonly string[], versions?: readonly number[]): void => {
+  /** Drops this process's copies of keys this process or a sibling worker changed, and learns new ones. */
+  const keysChanged = (hashes: readonly string[]): void => {
     for (const hash of hashes) knownKeys.add(hash, false);
     cache.invalidate(hashes);
-    watchers.changed(hashes.map((hexDigest, index) => ({ hexDigest, keyVersion: versions?.[index] ?? 0 })));
   };
   const usage = new UsageTally();
   const lastUsed = new LastUsedRecorder({
@@ -234,10 +216,7 @@ function createCollaborators(config: Config, dependencies: AppDependencies) {
     pageTokens: new PageTokens(() => pageTokenSecret.current()),
     onKeysChanged: async (keys) => {
       const hashes = keys.map((key) => key.secretHash.toString('hex'));
-      keysChanged(
-        hashes,
-        keys.map((key) => key.version),
-      );
+      keysChanged(hashes);
       await dependencies.broadcastInvalidation?.(hashes);
     },
     // Sibling workers learn a new key from their own feed (within a poll), or wait for it: never refused.
@@ -273,7 +252,6 @@ function createCollaborators(config: Config, dependencies: AppDependencies) {
     pageTokenSecret,
     admin,
     verifier,
-    watchers,
   };
 }
 
@@ -298,7 +276,6 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
     pageTokenSecret,
     admin,
     verifier,
-    watchers,
   } = createCollaborators(config, dependencies);
   const authenticator = new CallerAuthenticator({
     tokens: config.authTokens,
@@ -327,7 +304,6 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
           transportEvents,
           ...(config.knownKeyFilterCapacity === 0 ? {} : { unknownKeys: { filter: knownKeys, gate: unknownKeys } }),
         });
-  if (config.metricsAddress !== null) registerWatchMetrics(registry, watchers);
   const failureLogBudget = new LogBudget(config.logFailedCallsPerSecond, (suppressed) =>
     logger.warn(
       { suppressed, perSecond: config.logFailedCallsPerSecond },
@@ -357,13 +333,7 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
   if (ruleProblems.length > 0) throw new ConfigError(`invalid configuration:\n  ${ruleProblems.join('\n  ')}`);
   const built = createServer({
     keyAdmin: createKeyAdminService(admin, clock, adminOptions, leakReporterOptions),
-    keyVerifier: createKeyVerifierService(verifier, verifierOptions, {
-      watchers,
-      lastUsed,
-      clock,
-      limits: { maxAgeMs: config.cacheMaxAgeMs, notFoundTtlMs: config.cacheNegativeTtlMs },
-      maxBufferedMessages: config.watchMaxBufferedMessages,
-    }),
+    keyVerifier: createKeyVerifierService(verifier, verifierOptions),
     // Envoy's Check: KeyVerifier's callers, authentication and deadline, the same verifier.
     authorization: createAuthorizationService(
       verifier,
@@ -430,8 +400,6 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
     new UsagePruner(repository, clock, logger, config.usageRetentionDays),
     certificates,
     grpc,
-    // Stopped first: the server's graceful shutdown would otherwise wait for every watch stream.
-    watchers,
   ]);
 
   return {
@@ -442,7 +410,6 @@ export function createApp(config: Config, dependencies: AppDependencies): App {
     feed,
     knownKeys,
     unknownKeys,
-    watchers,
     keysChanged,
     lastUsed,
     replicaId,

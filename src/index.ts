@@ -11,7 +11,6 @@ export {
   type VerifyRequest,
 } from './client/createVerifierClient.js';
 export type { TlsFiles, TlsOption } from './client/createChannelCredentials.js';
-export { CLIENT_CACHE_DEFAULTS, type ClientCacheOptions, type ClientCacheStats } from './client/ClientKeyCache.js';
 export type { DenialReason, VerifiedKey, VerifyResult } from './client/fromVerifyKeyResponse.js';
 export { parseBearerToken, type BearerToken } from './client/parseBearerToken.js';
 export { VERIFIER_SERVICE_CONFIG } from './client/verifierChannelOptions.js';

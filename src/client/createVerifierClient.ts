@@ -1,16 +1,9 @@
 import { type ChannelOptions, Metadata } from '@grpc/grpc-js';
 
 import { KeyVerifierClient, KeyVerifierService } from '../../gen/apikeys/v1/api_keys.js';
-import {
-  CLIENT_CACHE_DEFAULTS,
-  type ClientCacheOptions,
-  type ClientCacheStats,
-  ClientKeyCache,
-} from './ClientKeyCache.js';
 import { createAuthMetadata } from './createAuthMetadata.js';
 import { createChannelCredentials, type TlsOption } from './createChannelCredentials.js';
 import { fromVerifyKeyResponse, type VerifyResult } from './fromVerifyKeyResponse.js';
-import { KeyChangeWatch } from './KeyChangeWatch.js';
 import { promisedClient } from './promisedClient.js';
 import { verifierChannelOptions } from './verifierChannelOptions.js';
 
@@ -29,11 +22,6 @@ export interface VerifierClientOptions {
   readonly deadlineMs?: number;
   /** Extra grpc-js channel options, applied over the defaults. */
   readonly channelOptions?: ChannelOptions;
-  /**
-   * Opt-in: decide warm keys in this process (a few µs, no network), kept exact by a WatchKeyChanges
-   * stream; see README "Client-side cache". Omitted: every verify is a VerifyKey call.
-   */
-  readonly cache?: ClientCacheOptions;
 }
 
 /** What a service asks on each request. */
@@ -62,14 +50,9 @@ export interface VerifierClient {
    * (an unknown scope in `requiredScopes`: a bug of the caller), UNAUTHENTICATED (bad service token).
    */
   verify(request: VerifyRequest, options?: VerifyCallOptions): Promise<VerifyResult>;
-  /** Closes the channel (after reporting the last uses of cached keys, if any); pending calls fail with CANCELLED. */
+  /** Closes the channel; pending calls fail with CANCELLED. */
   close(): void;
-  /** The client cache's counters and health; undefined without the `cache` option. */
-  cacheStatus(): (ClientCacheStats & { readonly healthy: boolean; readonly size: number }) | undefined;
 }
-
-/** Most uses one ReportKeyUse call carries (the server's limit). */
-const MAX_USES_PER_REPORT = 1000;
 
 /**
  * Creates a verifier client with production defaults: keepalive, a per-call deadline, retry of
@@ -91,72 +74,20 @@ export function createVerifierClient(options: VerifierClientOptions): VerifierCl
     metadata: authMetadata,
     deadlineMs,
   });
-  const callServer = (request: VerifyRequest, callOptions: VerifyCallOptions, includeCacheEntry: boolean) => {
-    const metadata = new Metadata();
-    if (callOptions.requestId !== undefined) metadata.set('x-request-id', callOptions.requestId);
-    return verifier.verifyKey(
-      {
-        key: request.key,
-        clientIp: request.clientIp ?? '',
-        requiredScopes: [...(request.requiredScopes ?? [])],
-        ...(includeCacheEntry ? { includeCacheEntry } : {}),
-      },
-      { metadata, deadlineMs: callOptions.deadlineMs },
-    );
-  };
-  if (options.cache === undefined) {
-    return {
-      // Not async: an invalid requestId throws synchronously, as it always has.
-      verify: (request, callOptions = {}) => callServer(request, callOptions, false).then(fromVerifyKeyResponse),
-      close: () => client.close(),
-      cacheStatus: () => undefined,
-    };
-  }
-  const cacheOptions = options.cache;
-  if (!Number.isSafeInteger(cacheOptions.maxKeys) || cacheOptions.maxKeys < 1) {
-    client.close();
-    throw new TypeError(`cache.maxKeys must be a positive integer, got ${cacheOptions.maxKeys}`);
-  }
-  const cache = new ClientKeyCache(cacheOptions);
-  const stalenessBoundMs = cacheOptions.stalenessBoundMs ?? CLIENT_CACHE_DEFAULTS.stalenessBoundMs;
-  const watch = new KeyChangeWatch(client, authMetadata, cache, stalenessBoundMs);
-  const report = async (): Promise<void> => {
-    const uses = cache.takeUses(MAX_USES_PER_REPORT);
-    if (uses.length === 0) return;
-    try {
-      await verifier.reportKeyUse({
-        uses: uses.map((use) => ({
-          keyId: use.keyId,
-          useTime: { seconds: Math.floor(use.time / 1000), nanos: (use.time % 1000) * 1_000_000 },
-          clientIp: use.clientIp ?? '',
-        })),
-      });
-    } catch {
-      cache.returnUses(uses);
-    }
-  };
-  const reporter = setInterval(
-    () => void report(),
-    cacheOptions.reportIntervalMs ?? CLIENT_CACHE_DEFAULTS.reportIntervalMs,
-  );
-  reporter.unref();
   return {
+    // Not async: an invalid requestId throws synchronously, as it always has.
     verify(request, callOptions = {}) {
-      const requiredScopes = request.requiredScopes ?? [];
-      const local = cache.answer(request.key, request.clientIp ?? '', requiredScopes);
-      if (local !== undefined) return Promise.resolve(local);
-      const ticket = cache.ticket();
-      return callServer(request, callOptions, true).then((response) => {
-        const result = fromVerifyKeyResponse(response);
-        cache.store(request.key, requiredScopes, response, result.key, ticket);
-        return result;
-      });
+      const metadata = new Metadata();
+      if (callOptions.requestId !== undefined) metadata.set('x-request-id', callOptions.requestId);
+      return verifier
+        .verifyKey(
+          { key: request.key, clientIp: request.clientIp ?? '', requiredScopes: [...(request.requiredScopes ?? [])] },
+          { metadata, deadlineMs: callOptions.deadlineMs },
+        )
+        .then(fromVerifyKeyResponse);
     },
     close() {
-      clearInterval(reporter);
-      watch.close();
-      void report().finally(() => client.close());
+      client.close();
     },
-    cacheStatus: () => ({ ...cache.stats, healthy: cache.isHealthy(), size: cache.size }),
   };
 }

@@ -47,10 +47,6 @@ export interface Config {
   readonly cacheMaxAgeMs: number;
   readonly changeFeedRetentionHours: number;
   readonly stalenessBoundMs: number;
-  /** Time between WatchKeyChanges heartbeats. */
-  readonly watchHeartbeatMs: number;
-  /** Messages a WatchKeyChanges stream may queue before its watcher is disconnected. */
-  readonly watchMaxBufferedMessages: number;
   readonly lastUsedFlushMs: number;
   /** USAGE_RETENTION_DAYS: days of usage history kept. */
   readonly usageRetentionDays: number;

@@ -65,26 +65,6 @@ export const CACHE_AND_FEED_SETTINGS = {
     }),
     '`1000`',
   ),
-  WATCH_HEARTBEAT_MS: documented(
-    intRange(
-      10,
-      60_000,
-    )({
-      default: 250,
-      desc: 'time between heartbeats on a `WatchKeyChanges` stream (sent only while the change feed is fresh); a client cache trusts its entries for its staleness bound after the last one',
-    }),
-    '`250`',
-  ),
-  WATCH_MAX_BUFFERED_MESSAGES: documented(
-    intRange(
-      1,
-      1_000_000,
-    )({
-      default: 1000,
-      desc: 'messages a `WatchKeyChanges` stream may have queued unread; a watcher further behind is disconnected (RESOURCE_EXHAUSTED) and reconnects with an empty cache',
-    }),
-    '`1000`',
-  ),
   LAST_USED_FLUSH_MS: documented(
     intRange(10, 3_600_000)({ default: 5000, desc: 'how often coalesced last-used data is written' }),
     '`5000`',

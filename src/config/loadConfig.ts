@@ -72,8 +72,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cacheMaxAgeMs: raw.CACHE_MAX_AGE_MS,
     changeFeedRetentionHours: raw.CHANGE_FEED_RETENTION_HOURS,
     stalenessBoundMs: raw.STALENESS_BOUND_MS,
-    watchHeartbeatMs: raw.WATCH_HEARTBEAT_MS,
-    watchMaxBufferedMessages: raw.WATCH_MAX_BUFFERED_MESSAGES,
     lastUsedFlushMs: raw.LAST_USED_FLUSH_MS,
     usageRetentionDays: raw.USAGE_RETENTION_DAYS,
     propagationWaitMs: raw.PROPAGATION_WAIT_MS,

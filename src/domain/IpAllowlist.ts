@@ -111,11 +111,6 @@ export class IpAllowlist {
     return this.ranges.length === 0;
   }
 
-  /** The entries, canonical (what a client cache is sent to rebuild this allowlist). */
-  get entries(): string[] {
-    return this.ranges.map(format);
-  }
-
   /**
    * An empty allowlist allows every client, even one without an address. Takes the request's text or,
    * on the verify path, the address already read from it (clientAddress).

@@ -7,25 +7,16 @@ import {
   type VerifyKeyRequest,
   VerifyKeyResponse,
 } from '../../gen/apikeys/v1/api_keys.js';
-import { secretDigest } from '../domain/keyFormat.js';
-import type { KeyVerifier, Verification } from '../domain/KeyVerifier.js';
-import { cacheFieldsToProto } from './cacheEntryToProto.js';
-import { type ClientCacheSupport, createClientCacheMethods } from './createClientCacheMethods.js';
-import { verificationToProto } from './convert.js';
+import type { KeyVerifier } from '../domain/KeyVerifier.js';
 import { encodeVerification } from './encodeVerification.js';
 import { createCallPipeline, type ServiceOptions } from './pipeline/createCallPipeline.js';
 
 /**
  * The KeyVerifier gRPC service. Successful verifications log at debug level: it is the hot path. Answers
  * are encoded here (encodeVerification: a cached key's answer is encoded once), and createServer's
- * passEncodedResponses sends those bytes as they are. A client cache's request for the cache entry
- * (include_cache_entry, issue 15) is answered through ts-proto: it is not the hot path.
+ * passEncodedResponses sends those bytes as they are.
  */
-export function createKeyVerifierService(
-  verifier: KeyVerifier,
-  options: ServiceOptions,
-  clientCache?: ClientCacheSupport,
-): KeyVerifierServer {
+export function createKeyVerifierService(verifier: KeyVerifier, options: ServiceOptions): KeyVerifierServer {
   const pipeline = createCallPipeline(options);
   const verifyKey = pipeline.unary<VerifyKeyRequest, Buffer>(
     '/apikeys.v1.KeyVerifier/VerifyKey',
@@ -35,26 +26,12 @@ export function createKeyVerifierService(
         clientIp: request.clientIp,
         requiredScopes: request.requiredScopes,
       });
-      if (request.includeCacheEntry === true && clientCache !== undefined) {
-        const withEntry = (verification: Verification): Buffer =>
-          Buffer.from(
-            VerifyKeyResponse.encode({
-              ...verificationToProto(verification),
-              ...cacheFieldsToProto(verification, secretDigest(request.key), clientCache.limits),
-            }).finish(),
-          );
-        return outcome instanceof Promise ? outcome.then(withEntry) : withEntry(outcome);
-      }
       return outcome instanceof Promise ? outcome.then(encodeVerification) : encodeVerification(outcome);
     },
     { successLogLevel: 'debug', traceAttributes: verificationSpanAttributes },
   );
-  return {
-    // The response is a VerifyKeyResponse's bytes, which the server's serializer passes through.
-    verifyKey: verifyKey as unknown as handleUnaryCall<VerifyKeyRequest, VerifyKeyResponse>,
-    // WatchKeyChanges and ReportKeyUse (issue 15): src/transport/createClientCacheMethods.ts.
-    ...createClientCacheMethods(options, clientCache),
-  } satisfies KeyVerifierServer;
+  // The response is a VerifyKeyResponse's bytes, which the server's serializer passes through.
+  return { verifyKey: verifyKey as unknown as handleUnaryCall<VerifyKeyRequest, VerifyKeyResponse> };
 }
 
 /**

@@ -12,11 +12,6 @@ export interface ArrivalBound {
   readonly ms: number;
   /** Told of each call the bound ended (a metric). */
   readonly onExceeded?: (() => void) | undefined;
-  /**
-   * Bounds only the arrival of the request: the timer stops once its message is in (a long-lived server
-   * stream such as WatchKeyChanges, which carries no deadline of its own once it is open).
-   */
-  readonly untilRequest?: boolean | undefined;
 }
 
 /**
@@ -56,17 +51,7 @@ export function deadlineFromArrival(bounds: ReadonlyMap<string, ArrivalBound>): 
             metadata: new Metadata(),
           });
         }, bound.ms);
-        next(
-          bound.untilRequest === true
-            ? {
-                onCancel: settle,
-                onReceiveMessage: (message, nextMessage) => {
-                  settle();
-                  nextMessage(message);
-                },
-              }
-            : { onCancel: settle },
-        );
+        next({ onCancel: settle });
       },
       sendStatus: (statusObject, next) => {
         settle();

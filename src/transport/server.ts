@@ -130,10 +130,7 @@ export function serverOptions(
   };
 }
 
-/**
- * Every method path of our services with its service's default deadline; health and reflection have none,
- * and WatchKeyChanges has one only until its request arrived.
- */
+/** Every method path of our services with its service's default deadline; health and reflection have none. */
 function arrivalBounds(
   limits: TransportLimits,
   onExceeded?: (service: 'keyAdmin' | 'keyVerifier') => void,
@@ -149,9 +146,6 @@ function arrivalBounds(
     const bound = { ms, onExceeded: onExceeded === undefined ? undefined : () => onExceeded(name) };
     for (const definition of Object.values(service)) bounds.set(definition.path, bound);
   }
-  // A watch stream lasts as long as its caller keeps it: only its request must arrive within the default.
-  const watch = KeyVerifierService.watchKeyChanges.path;
-  bounds.set(watch, { ...bounds.get(watch), ms: limits.verifierDefaultDeadlineMs, untilRequest: true });
   return bounds;
 }
 

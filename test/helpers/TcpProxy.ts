@@ -34,15 +34,9 @@ export class TcpProxy {
   port = 0;
 
   constructor(
-    private targetHost: string,
-    private targetPort: number,
+    private readonly targetHost: string,
+    private readonly targetPort: number,
   ) {}
-
-  /** New connections go to `host:port` from now on (a restarted server on another port); open ones stay. */
-  retarget(host: string, port: number): void {
-    this.targetHost = host;
-    this.targetPort = port;
-  }
 
   async start(): Promise<number> {
     this.server = createServer((client) => {

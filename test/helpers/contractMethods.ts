@@ -16,5 +16,5 @@ export const CONTRACT_METHODS: Readonly<Record<string, readonly string[]>> = {
     'ListAuditEvents',
     'ReportLeakedKeys',
   ],
-  'apikeys.v1.KeyVerifier': ['VerifyKey', 'WatchKeyChanges', 'ReportKeyUse'],
+  'apikeys.v1.KeyVerifier': ['VerifyKey'],
 };

@@ -21,7 +21,7 @@ describe('encodeCheckResponse', () => {
       ['authorization', false],
     ] as const) {
       for (const now of [NOW, NOW, NOW + 1]) {
-        const response = allowedResponse({ valid: true, key, now, message: '', clientIp: null }, keyHeader, remove);
+        const response = allowedResponse({ valid: true, key, now, message: '' }, keyHeader, remove);
         const decoded = CheckResponse.decode(encodeCheckResponse(response));
         expect(decoded).toEqual(reference(response));
         expect(decoded.dynamicMetadata).toMatchObject({ authenticated_at: new Date(now).toISOString() });

@@ -11,9 +11,7 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
-  type ClientReadableStream,
   type ClientUnaryCall,
-  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -1004,11 +1002,6 @@ export interface VerifyKeyRequest {
    * bug, not a key problem). At most 64 entries.
    */
   requiredScopes: string[];
-  /**
-   * Set by a client that keeps a cache of its own: the response then carries `cache_entry` for an
-   * identified key (and `not_found_ttl_ms` for an unknown one). Callers that leave it unset pay nothing.
-   */
-  includeCacheEntry?: boolean | undefined;
 }
 
 /**
@@ -1049,122 +1042,11 @@ export interface VerifyKeyResponse {
   createdByUserId: string;
   /** The key's metadata (ApiKey.metadata), for routing or tagging the request. */
   metadata: { [key: string]: string };
-  /** Set when the request asked for it (`include_cache_entry`) and the key was identified. */
-  cacheEntry?:
-    | CacheEntry
-    | undefined;
-  /** Set when the request asked for it and the key is unknown: how long the client may remember that (ms). */
-  notFoundTtlMs?: number | undefined;
 }
 
 export interface VerifyKeyResponse_MetadataEntry {
   key: string;
   value: string;
-}
-
-/**
- * What a client needs to decide locally for a key VerifyKey identified (with the response's key fields:
- * id, name, prefix, scopes, expire_time, organization_id, created_by_user_id, metadata).
- */
-export interface CacheEntry {
-  /** SHA-256 of the key, as WatchKeyChanges names it. */
-  secretHash: Buffer;
-  /** The version of the key this answer was made from (1 at creation, +1 per change). */
-  keyVersion: number;
-  /** Client IPs/CIDR ranges allowed to use the key, canonical form. Empty means any IP. */
-  allowedIps: string[];
-  /** When the key was revoked; unset unless revoked. */
-  revokeTime?:
-    | Timestamp
-    | undefined;
-  /** State at response time. */
-  state: KeyState;
-  /** How long the entry may be used, from its receipt (the server's CACHE_MAX_AGE_MS). */
-  maxAgeMs: number;
-  /** When the key was suspended; unset unless suspended (ApiKey.disable_time). */
-  disableTime?:
-    | Timestamp
-    | undefined;
-  /** Who suspended it; empty unless suspended (ApiKey.disabled_by_user_id). */
-  disabledByUserId: string;
-}
-
-/** Request of KeyVerifier.WatchKeyChanges. */
-export interface WatchKeyChangesRequest {
-}
-
-/** One message of KeyVerifier.WatchKeyChanges. */
-export interface WatchKeyChangesResponse {
-  /** What happened. */
-  event?:
-    | //
-    /** Keys that changed: drop any cached copy older than the version named. */
-    { $case: "keysChanged"; value: KeysChanged }
-    | //
-    /** The server is alive and its change feed fresh. */
-    { $case: "heartbeat"; value: Heartbeat }
-    | //
-    /** The server dropped its cache: drop everything. */
-    { $case: "reset"; value: Reset }
-    | undefined;
-}
-
-/** Keys that changed (created, updated, suspended, resumed, revoked, rotated). */
-export interface KeysChanged {
-  /** One per key. */
-  changes: KeyChange[];
-}
-
-/** One key that changed. */
-export interface KeyChange {
-  /** SHA-256 of the key. */
-  secretHash: Buffer;
-  /** The key's version after the change. */
-  keyVersion: number;
-}
-
-/** Sent every `interval_ms` while the server's change feed is fresh. */
-export interface Heartbeat {
-  /**
-   * Time between heartbeats: a watcher that received none for longer than its staleness bound stops
-   * trusting its cache.
-   */
-  intervalMs: number;
-  /**
-   * How old the server's view of the change feed is at sending (ms): every change committed before
-   * then was sent on this stream before this message.
-   */
-  feedAgeMs: number;
-  /** The server's STALENESS_BOUND_MS: the longest a replica serves keys without reading the feed. */
-  stalenessBoundMs: number;
-}
-
-/** The server dropped its cache. */
-export interface Reset {
-  /** Why, e.g. "change feed gap". */
-  reason: string;
-}
-
-/** Request of KeyVerifier.ReportKeyUse. */
-export interface ReportKeyUseRequest {
-  /** At most 1000. */
-  uses: KeyUse[];
-}
-
-/** One use of a key decided by a client's cache: the latest per key of a batch is enough. */
-export interface KeyUse {
-  /** The key's id (VerifyKeyResponse.key_id). */
-  keyId: string;
-  /** When it was used. */
-  useTime?:
-    | Timestamp
-    | undefined;
-  /** The end client's IP address; empty if none. */
-  clientIp: string;
-}
-
-/** Response of KeyVerifier.ReportKeyUse. */
-export interface ReportKeyUseResponse {
 }
 
 function createBaseActor(): Actor {
@@ -5696,7 +5578,7 @@ export const ReportLeakedKeysResponse: MessageFns<ReportLeakedKeysResponse> = {
 };
 
 function createBaseVerifyKeyRequest(): VerifyKeyRequest {
-  return { key: "", clientIp: "", requiredScopes: [], includeCacheEntry: undefined };
+  return { key: "", clientIp: "", requiredScopes: [] };
 }
 
 export const VerifyKeyRequest: MessageFns<VerifyKeyRequest> = {
@@ -5709,9 +5591,6 @@ export const VerifyKeyRequest: MessageFns<VerifyKeyRequest> = {
     }
     for (const v of message.requiredScopes) {
       writer.uint32(26).string(v!);
-    }
-    if (message.includeCacheEntry !== undefined) {
-      writer.uint32(160).bool(message.includeCacheEntry);
     }
     return writer;
   },
@@ -5753,14 +5632,6 @@ export const VerifyKeyRequest: MessageFns<VerifyKeyRequest> = {
             message.requiredScopes.push(reader.string());
             continue;
           }
-          case 20: {
-            if (tag !== 160) {
-              break;
-            }
-
-            message.includeCacheEntry = reader.bool();
-            continue;
-          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5786,11 +5657,6 @@ export const VerifyKeyRequest: MessageFns<VerifyKeyRequest> = {
         : globalThis.Array.isArray(object?.required_scopes)
         ? object.required_scopes.map((e: any) => globalThis.String(e))
         : [],
-      includeCacheEntry: isSet(object.includeCacheEntry)
-        ? globalThis.Boolean(object.includeCacheEntry)
-        : isSet(object.include_cache_entry)
-        ? globalThis.Boolean(object.include_cache_entry)
-        : undefined,
     };
   },
 
@@ -5805,9 +5671,6 @@ export const VerifyKeyRequest: MessageFns<VerifyKeyRequest> = {
     if (message.requiredScopes?.length) {
       obj.requiredScopes = message.requiredScopes;
     }
-    if (message.includeCacheEntry !== undefined) {
-      obj.includeCacheEntry = message.includeCacheEntry;
-    }
     return obj;
   },
 
@@ -5819,7 +5682,6 @@ export const VerifyKeyRequest: MessageFns<VerifyKeyRequest> = {
     message.key = object.key ?? "";
     message.clientIp = object.clientIp ?? "";
     message.requiredScopes = object.requiredScopes?.map((e) => e) || [];
-    message.includeCacheEntry = object.includeCacheEntry ?? undefined;
     return message;
   },
 };
@@ -5839,8 +5701,6 @@ function createBaseVerifyKeyResponse(): VerifyKeyResponse {
     authenticateTime: undefined,
     createdByUserId: "",
     metadata: {},
-    cacheEntry: undefined,
-    notFoundTtlMs: undefined,
   };
 }
 
@@ -5885,12 +5745,6 @@ export const VerifyKeyResponse: MessageFns<VerifyKeyResponse> = {
     globalThis.Object.entries(message.metadata).forEach(([key, value]: [string, string]) => {
       VerifyKeyResponse_MetadataEntry.encode({ key: key as any, value }, writer.uint32(106).fork()).join();
     });
-    if (message.cacheEntry !== undefined) {
-      CacheEntry.encode(message.cacheEntry, writer.uint32(162).fork()).join();
-    }
-    if (message.notFoundTtlMs !== undefined) {
-      writer.uint32(168).int32(message.notFoundTtlMs);
-    }
     return writer;
   },
 
@@ -6014,22 +5868,6 @@ export const VerifyKeyResponse: MessageFns<VerifyKeyResponse> = {
             }
             continue;
           }
-          case 20: {
-            if (tag !== 162) {
-              break;
-            }
-
-            message.cacheEntry = CacheEntry.decode(reader, reader.uint32());
-            continue;
-          }
-          case 21: {
-            if (tag !== 168) {
-              break;
-            }
-
-            message.notFoundTtlMs = reader.int32();
-            continue;
-          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6108,16 +5946,6 @@ export const VerifyKeyResponse: MessageFns<VerifyKeyResponse> = {
           {},
         )
         : {},
-      cacheEntry: isSet(object.cacheEntry)
-        ? CacheEntry.fromJSON(object.cacheEntry)
-        : isSet(object.cache_entry)
-        ? CacheEntry.fromJSON(object.cache_entry)
-        : undefined,
-      notFoundTtlMs: isSet(object.notFoundTtlMs)
-        ? globalThis.Number(object.notFoundTtlMs)
-        : isSet(object.not_found_ttl_ms)
-        ? globalThis.Number(object.not_found_ttl_ms)
-        : undefined,
     };
   },
 
@@ -6168,12 +5996,6 @@ export const VerifyKeyResponse: MessageFns<VerifyKeyResponse> = {
         });
       }
     }
-    if (message.cacheEntry !== undefined) {
-      obj.cacheEntry = CacheEntry.toJSON(message.cacheEntry);
-    }
-    if (message.notFoundTtlMs !== undefined) {
-      obj.notFoundTtlMs = Math.round(message.notFoundTtlMs);
-    }
     return obj;
   },
 
@@ -6207,10 +6029,6 @@ export const VerifyKeyResponse: MessageFns<VerifyKeyResponse> = {
       },
       {},
     );
-    message.cacheEntry = (object.cacheEntry !== undefined && object.cacheEntry !== null)
-      ? CacheEntry.fromPartial(object.cacheEntry)
-      : undefined;
-    message.notFoundTtlMs = object.notFoundTtlMs ?? undefined;
     return message;
   },
 };
@@ -6298,980 +6116,6 @@ export const VerifyKeyResponse_MetadataEntry: MessageFns<VerifyKeyResponse_Metad
     const message = createBaseVerifyKeyResponse_MetadataEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
-    return message;
-  },
-};
-
-function createBaseCacheEntry(): CacheEntry {
-  return {
-    secretHash: Buffer.alloc(0),
-    keyVersion: 0,
-    allowedIps: [],
-    revokeTime: undefined,
-    state: 0,
-    maxAgeMs: 0,
-    disableTime: undefined,
-    disabledByUserId: "",
-  };
-}
-
-export const CacheEntry: MessageFns<CacheEntry> = {
-  encode(message: CacheEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.secretHash.length !== 0) {
-      writer.uint32(10).bytes(message.secretHash);
-    }
-    if (message.keyVersion !== 0) {
-      writer.uint32(16).int64(message.keyVersion);
-    }
-    for (const v of message.allowedIps) {
-      writer.uint32(26).string(v!);
-    }
-    if (message.revokeTime !== undefined) {
-      Timestamp.encode(message.revokeTime, writer.uint32(34).fork()).join();
-    }
-    if (message.state !== 0) {
-      writer.uint32(40).int32(message.state);
-    }
-    if (message.maxAgeMs !== 0) {
-      writer.uint32(48).int64(message.maxAgeMs);
-    }
-    if (message.disableTime !== undefined) {
-      Timestamp.encode(message.disableTime, writer.uint32(58).fork()).join();
-    }
-    if (message.disabledByUserId !== "") {
-      writer.uint32(66).string(message.disabledByUserId);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): CacheEntry {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseCacheEntry();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.secretHash = Buffer.from(reader.bytes());
-            continue;
-          }
-          case 2: {
-            if (tag !== 16) {
-              break;
-            }
-
-            message.keyVersion = longToNumber(reader.int64());
-            continue;
-          }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            message.allowedIps.push(reader.string());
-            continue;
-          }
-          case 4: {
-            if (tag !== 34) {
-              break;
-            }
-
-            message.revokeTime = Timestamp.decode(reader, reader.uint32());
-            continue;
-          }
-          case 5: {
-            if (tag !== 40) {
-              break;
-            }
-
-            message.state = reader.int32() as any;
-            continue;
-          }
-          case 6: {
-            if (tag !== 48) {
-              break;
-            }
-
-            message.maxAgeMs = longToNumber(reader.int64());
-            continue;
-          }
-          case 7: {
-            if (tag !== 58) {
-              break;
-            }
-
-            message.disableTime = Timestamp.decode(reader, reader.uint32());
-            continue;
-          }
-          case 8: {
-            if (tag !== 66) {
-              break;
-            }
-
-            message.disabledByUserId = reader.string();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): CacheEntry {
-    return {
-      secretHash: isSet(object.secretHash)
-        ? Buffer.from(bytesFromBase64(object.secretHash))
-        : isSet(object.secret_hash)
-        ? Buffer.from(bytesFromBase64(object.secret_hash))
-        : Buffer.alloc(0),
-      keyVersion: isSet(object.keyVersion)
-        ? globalThis.Number(object.keyVersion)
-        : isSet(object.key_version)
-        ? globalThis.Number(object.key_version)
-        : 0,
-      allowedIps: globalThis.Array.isArray(object?.allowedIps)
-        ? object.allowedIps.map((e: any) => globalThis.String(e))
-        : globalThis.Array.isArray(object?.allowed_ips)
-        ? object.allowed_ips.map((e: any) => globalThis.String(e))
-        : [],
-      revokeTime: isSet(object.revokeTime)
-        ? fromJsonTimestamp(object.revokeTime)
-        : isSet(object.revoke_time)
-        ? fromJsonTimestamp(object.revoke_time)
-        : undefined,
-      state: isSet(object.state) ? keyStateFromJSON(object.state) : 0,
-      maxAgeMs: isSet(object.maxAgeMs)
-        ? globalThis.Number(object.maxAgeMs)
-        : isSet(object.max_age_ms)
-        ? globalThis.Number(object.max_age_ms)
-        : 0,
-      disableTime: isSet(object.disableTime)
-        ? fromJsonTimestamp(object.disableTime)
-        : isSet(object.disable_time)
-        ? fromJsonTimestamp(object.disable_time)
-        : undefined,
-      disabledByUserId: isSet(object.disabledByUserId)
-        ? globalThis.String(object.disabledByUserId)
-        : isSet(object.disabled_by_user_id)
-        ? globalThis.String(object.disabled_by_user_id)
-        : "",
-    };
-  },
-
-  toJSON(message: CacheEntry): unknown {
-    const obj: any = {};
-    if (message.secretHash.length !== 0) {
-      obj.secretHash = base64FromBytes(message.secretHash);
-    }
-    if (message.keyVersion !== 0) {
-      obj.keyVersion = Math.round(message.keyVersion);
-    }
-    if (message.allowedIps?.length) {
-      obj.allowedIps = message.allowedIps;
-    }
-    if (message.revokeTime !== undefined) {
-      obj.revokeTime = fromTimestamp(message.revokeTime).toISOString();
-    }
-    if (message.state !== 0) {
-      obj.state = keyStateToJSON(message.state);
-    }
-    if (message.maxAgeMs !== 0) {
-      obj.maxAgeMs = Math.round(message.maxAgeMs);
-    }
-    if (message.disableTime !== undefined) {
-      obj.disableTime = fromTimestamp(message.disableTime).toISOString();
-    }
-    if (message.disabledByUserId !== "") {
-      obj.disabledByUserId = message.disabledByUserId;
-    }
-    return obj;
-  },
-
-  create<I extends Exact<DeepPartial<CacheEntry>, I>>(base?: I): CacheEntry {
-    return CacheEntry.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<CacheEntry>, I>>(object: I): CacheEntry {
-    const message = createBaseCacheEntry();
-    message.secretHash = object.secretHash ?? Buffer.alloc(0);
-    message.keyVersion = object.keyVersion ?? 0;
-    message.allowedIps = object.allowedIps?.map((e) => e) || [];
-    message.revokeTime = (object.revokeTime !== undefined && object.revokeTime !== null)
-      ? Timestamp.fromPartial(object.revokeTime)
-      : undefined;
-    message.state = object.state ?? 0;
-    message.maxAgeMs = object.maxAgeMs ?? 0;
-    message.disableTime = (object.disableTime !== undefined && object.disableTime !== null)
-      ? Timestamp.fromPartial(object.disableTime)
-      : undefined;
-    message.disabledByUserId = object.disabledByUserId ?? "";
-    return message;
-  },
-};
-
-function createBaseWatchKeyChangesRequest(): WatchKeyChangesRequest {
-  return {};
-}
-
-export const WatchKeyChangesRequest: MessageFns<WatchKeyChangesRequest> = {
-  encode(_: WatchKeyChangesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): WatchKeyChangesRequest {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseWatchKeyChangesRequest();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(_: any): WatchKeyChangesRequest {
-    return {};
-  },
-
-  toJSON(_: WatchKeyChangesRequest): unknown {
-    const obj: any = {};
-    return obj;
-  },
-
-  create<I extends Exact<DeepPartial<WatchKeyChangesRequest>, I>>(base?: I): WatchKeyChangesRequest {
-    return WatchKeyChangesRequest.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<WatchKeyChangesRequest>, I>>(_: I): WatchKeyChangesRequest {
-    const message = createBaseWatchKeyChangesRequest();
-    return message;
-  },
-};
-
-function createBaseWatchKeyChangesResponse(): WatchKeyChangesResponse {
-  return { event: undefined };
-}
-
-export const WatchKeyChangesResponse: MessageFns<WatchKeyChangesResponse> = {
-  encode(message: WatchKeyChangesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    switch (message.event?.$case) {
-      case "keysChanged":
-        KeysChanged.encode(message.event.value, writer.uint32(10).fork()).join();
-        break;
-      case "heartbeat":
-        Heartbeat.encode(message.event.value, writer.uint32(18).fork()).join();
-        break;
-      case "reset":
-        Reset.encode(message.event.value, writer.uint32(26).fork()).join();
-        break;
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): WatchKeyChangesResponse {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseWatchKeyChangesResponse();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.event = { $case: "keysChanged", value: KeysChanged.decode(reader, reader.uint32()) };
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.event = { $case: "heartbeat", value: Heartbeat.decode(reader, reader.uint32()) };
-            continue;
-          }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            message.event = { $case: "reset", value: Reset.decode(reader, reader.uint32()) };
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): WatchKeyChangesResponse {
-    return {
-      event: isSet(object.keysChanged)
-        ? { $case: "keysChanged", value: KeysChanged.fromJSON(object.keysChanged) }
-        : isSet(object.keys_changed)
-        ? { $case: "keysChanged", value: KeysChanged.fromJSON(object.keys_changed) }
-        : isSet(object.heartbeat)
-        ? { $case: "heartbeat", value: Heartbeat.fromJSON(object.heartbeat) }
-        : isSet(object.reset)
-        ? { $case: "reset", value: Reset.fromJSON(object.reset) }
-        : undefined,
-    };
-  },
-
-  toJSON(message: WatchKeyChangesResponse): unknown {
-    const obj: any = {};
-    if (message.event?.$case === "keysChanged") {
-      obj.keysChanged = KeysChanged.toJSON(message.event.value);
-    } else if (message.event?.$case === "heartbeat") {
-      obj.heartbeat = Heartbeat.toJSON(message.event.value);
-    } else if (message.event?.$case === "reset") {
-      obj.reset = Reset.toJSON(message.event.value);
-    }
-    return obj;
-  },
-
-  create<I extends Exact<DeepPartial<WatchKeyChangesResponse>, I>>(base?: I): WatchKeyChangesResponse {
-    return WatchKeyChangesResponse.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<WatchKeyChangesResponse>, I>>(object: I): WatchKeyChangesResponse {
-    const message = createBaseWatchKeyChangesResponse();
-    switch (object.event?.$case) {
-      case "keysChanged": {
-        if (object.event?.value !== undefined && object.event?.value !== null) {
-          message.event = { $case: "keysChanged", value: KeysChanged.fromPartial(object.event.value) };
-        }
-        break;
-      }
-      case "heartbeat": {
-        if (object.event?.value !== undefined && object.event?.value !== null) {
-          message.event = { $case: "heartbeat", value: Heartbeat.fromPartial(object.event.value) };
-        }
-        break;
-      }
-      case "reset": {
-        if (object.event?.value !== undefined && object.event?.value !== null) {
-          message.event = { $case: "reset", value: Reset.fromPartial(object.event.value) };
-        }
-        break;
-      }
-    }
-    return message;
-  },
-};
-
-function createBaseKeysChanged(): KeysChanged {
-  return { changes: [] };
-}
-
-export const KeysChanged: MessageFns<KeysChanged> = {
-  encode(message: KeysChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    for (const v of message.changes) {
-      KeyChange.encode(v!, writer.uint32(10).fork()).join();
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): KeysChanged {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseKeysChanged();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.changes.push(KeyChange.decode(reader, reader.uint32()));
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): KeysChanged {
-    return {
-      changes: globalThis.Array.isArray(object?.changes) ? object.changes.map((e: any) => KeyChange.fromJSON(e)) : [],
-    };
-  },
-
-  toJSON(message: KeysChanged): unknown {
-    const obj: any = {};
-    if (message.changes?.length) {
-      obj.changes = message.changes.map((e) => KeyChange.toJSON(e));
-    }
-    return obj;
-  },
-
-  create<I extends Exact<DeepPartial<KeysChanged>, I>>(base?: I): KeysChanged {
-    return KeysChanged.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<KeysChanged>, I>>(object: I): KeysChanged {
-    const message = createBaseKeysChanged();
-    message.changes = object.changes?.map((e) => KeyChange.fromPartial(e)) || [];
-    return message;
-  },
-};
-
-function createBaseKeyChange(): KeyChange {
-  return { secretHash: Buffer.alloc(0), keyVersion: 0 };
-}
-
-export const KeyChange: MessageFns<KeyChange> = {
-  encode(message: KeyChange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.secretHash.length !== 0) {
-      writer.uint32(10).bytes(message.secretHash);
-    }
-    if (message.keyVersion !== 0) {
-      writer.uint32(16).int64(message.keyVersion);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): KeyChange {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseKeyChange();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.secretHash = Buffer.from(reader.bytes());
-            continue;
-          }
-          case 2: {
-            if (tag !== 16) {
-              break;
-            }
-
-            message.keyVersion = longToNumber(reader.int64());
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): KeyChange {
-    return {
-      secretHash: isSet(object.secretHash)
-        ? Buffer.from(bytesFromBase64(object.secretHash))
-        : isSet(object.secret_hash)
-        ? Buffer.from(bytesFromBase64(object.secret_hash))
-        : Buffer.alloc(0),
-      keyVersion: isSet(object.keyVersion)
-        ? globalThis.Number(object.keyVersion)
-        : isSet(object.key_version)
-        ? globalThis.Number(object.key_version)
-        : 0,
-    };
-  },
-
-  toJSON(message: KeyChange): unknown {
-    const obj: any = {};
-    if (message.secretHash.length !== 0) {
-      obj.secretHash = base64FromBytes(message.secretHash);
-    }
-    if (message.keyVersion !== 0) {
-      obj.keyVersion = Math.round(message.keyVersion);
-    }
-    return obj;
-  },
-
-  create<I extends Exact<DeepPartial<KeyChange>, I>>(base?: I): KeyChange {
-    return KeyChange.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<KeyChange>, I>>(object: I): KeyChange {
-    const message = createBaseKeyChange();
-    message.secretHash = object.secretHash ?? Buffer.alloc(0);
-    message.keyVersion = object.keyVersion ?? 0;
-    return message;
-  },
-};
-
-function createBaseHeartbeat(): Heartbeat {
-  return { intervalMs: 0, feedAgeMs: 0, stalenessBoundMs: 0 };
-}
-
-export const Heartbeat: MessageFns<Heartbeat> = {
-  encode(message: Heartbeat, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.intervalMs !== 0) {
-      writer.uint32(8).int32(message.intervalMs);
-    }
-    if (message.feedAgeMs !== 0) {
-      writer.uint32(16).int32(message.feedAgeMs);
-    }
-    if (message.stalenessBoundMs !== 0) {
-      writer.uint32(24).int32(message.stalenessBoundMs);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): Heartbeat {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseHeartbeat();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 8) {
-              break;
-            }
-
-            message.intervalMs = reader.int32();
-            continue;
-          }
-          case 2: {
-            if (tag !== 16) {
-              break;
-            }
-
-            message.feedAgeMs = reader.int32();
-            continue;
-          }
-          case 3: {
-            if (tag !== 24) {
-              break;
-            }
-
-            message.stalenessBoundMs = reader.int32();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): Heartbeat {
-    return {
-      intervalMs: isSet(object.intervalMs)
-        ? globalThis.Number(object.intervalMs)
-        : isSet(object.interval_ms)
-        ? globalThis.Number(object.interval_ms)
-        : 0,
-      feedAgeMs: isSet(object.feedAgeMs)
-        ? globalThis.Number(object.feedAgeMs)
-        : isSet(object.feed_age_ms)
-        ? globalThis.Number(object.feed_age_ms)
-        : 0,
-      stalenessBoundMs: isSet(object.stalenessBoundMs)
-        ? globalThis.Number(object.stalenessBoundMs)
-        : isSet(object.staleness_bound_ms)
-        ? globalThis.Number(object.staleness_bound_ms)
-        : 0,
-    };
-  },
-
-  toJSON(message: Heartbeat): unknown {
-    const obj: any = {};
-    if (message.intervalMs !== 0) {
-      obj.intervalMs = Math.round(message.intervalMs);
-    }
-    if (message.feedAgeMs !== 0) {
-      obj.feedAgeMs = Math.round(message.feedAgeMs);
-    }
-    if (message.stalenessBoundMs !== 0) {
-      obj.stalenessBoundMs = Math.round(message.stalenessBoundMs);
-    }
-    return obj;
-  },
-
-  create<I extends Exact<DeepPartial<Heartbeat>, I>>(base?: I): Heartbeat {
-    return Heartbeat.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<Heartbeat>, I>>(object: I): Heartbeat {
-    const message = createBaseHeartbeat();
-    message.intervalMs = object.intervalMs ?? 0;
-    message.feedAgeMs = object.feedAgeMs ?? 0;
-    message.stalenessBoundMs = object.stalenessBoundMs ?? 0;
-    return message;
-  },
-};
-
-function createBaseReset(): Reset {
-  return { reason: "" };
-}
-
-export const Reset: MessageFns<Reset> = {
-  encode(message: Reset, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.reason !== "") {
-      writer.uint32(10).string(message.reason);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): Reset {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseReset();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.reason = reader.string();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): Reset {
-    return { reason: isSet(object.reason) ? globalThis.String(object.reason) : "" };
-  },
-
-  toJSON(message: Reset): unknown {
-    const obj: any = {};
-    if (message.reason !== "") {
-      obj.reason = message.reason;
-    }
-    return obj;
-  },
-
-  create<I extends Exact<DeepPartial<Reset>, I>>(base?: I): Reset {
-    return Reset.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<Reset>, I>>(object: I): Reset {
-    const message = createBaseReset();
-    message.reason = object.reason ?? "";
-    return message;
-  },
-};
-
-function createBaseReportKeyUseRequest(): ReportKeyUseRequest {
-  return { uses: [] };
-}
-
-export const ReportKeyUseRequest: MessageFns<ReportKeyUseRequest> = {
-  encode(message: ReportKeyUseRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    for (const v of message.uses) {
-      KeyUse.encode(v!, writer.uint32(10).fork()).join();
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): ReportKeyUseRequest {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseReportKeyUseRequest();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.uses.push(KeyUse.decode(reader, reader.uint32()));
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): ReportKeyUseRequest {
-    return { uses: globalThis.Array.isArray(object?.uses) ? object.uses.map((e: any) => KeyUse.fromJSON(e)) : [] };
-  },
-
-  toJSON(message: ReportKeyUseRequest): unknown {
-    const obj: any = {};
-    if (message.uses?.length) {
-      obj.uses = message.uses.map((e) => KeyUse.toJSON(e));
-    }
-    return obj;
-  },
-
-  create<I extends Exact<DeepPartial<ReportKeyUseRequest>, I>>(base?: I): ReportKeyUseRequest {
-    return ReportKeyUseRequest.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<ReportKeyUseRequest>, I>>(object: I): ReportKeyUseRequest {
-    const message = createBaseReportKeyUseRequest();
-    message.uses = object.uses?.map((e) => KeyUse.fromPartial(e)) || [];
-    return message;
-  },
-};
-
-function createBaseKeyUse(): KeyUse {
-  return { keyId: "", useTime: undefined, clientIp: "" };
-}
-
-export const KeyUse: MessageFns<KeyUse> = {
-  encode(message: KeyUse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.keyId !== "") {
-      writer.uint32(10).string(message.keyId);
-    }
-    if (message.useTime !== undefined) {
-      Timestamp.encode(message.useTime, writer.uint32(18).fork()).join();
-    }
-    if (message.clientIp !== "") {
-      writer.uint32(26).string(message.clientIp);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): KeyUse {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseKeyUse();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.keyId = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.useTime = Timestamp.decode(reader, reader.uint32());
-            continue;
-          }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            message.clientIp = reader.string();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): KeyUse {
-    return {
-      keyId: isSet(object.keyId)
-        ? globalThis.String(object.keyId)
-        : isSet(object.key_id)
-        ? globalThis.String(object.key_id)
-        : "",
-      useTime: isSet(object.useTime)
-        ? fromJsonTimestamp(object.useTime)
-        : isSet(object.use_time)
-        ? fromJsonTimestamp(object.use_time)
-        : undefined,
-      clientIp: isSet(object.clientIp)
-        ? globalThis.String(object.clientIp)
-        : isSet(object.client_ip)
-        ? globalThis.String(object.client_ip)
-        : "",
-    };
-  },
-
-  toJSON(message: KeyUse): unknown {
-    const obj: any = {};
-    if (message.keyId !== "") {
-      obj.keyId = message.keyId;
-    }
-    if (message.useTime !== undefined) {
-      obj.useTime = fromTimestamp(message.useTime).toISOString();
-    }
-    if (message.clientIp !== "") {
-      obj.clientIp = message.clientIp;
-    }
-    return obj;
-  },
-
-  create<I extends Exact<DeepPartial<KeyUse>, I>>(base?: I): KeyUse {
-    return KeyUse.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<KeyUse>, I>>(object: I): KeyUse {
-    const message = createBaseKeyUse();
-    message.keyId = object.keyId ?? "";
-    message.useTime = (object.useTime !== undefined && object.useTime !== null)
-      ? Timestamp.fromPartial(object.useTime)
-      : undefined;
-    message.clientIp = object.clientIp ?? "";
-    return message;
-  },
-};
-
-function createBaseReportKeyUseResponse(): ReportKeyUseResponse {
-  return {};
-}
-
-export const ReportKeyUseResponse: MessageFns<ReportKeyUseResponse> = {
-  encode(_: ReportKeyUseResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): ReportKeyUseResponse {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseReportKeyUseResponse();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(_: any): ReportKeyUseResponse {
-    return {};
-  },
-
-  toJSON(_: ReportKeyUseResponse): unknown {
-    const obj: any = {};
-    return obj;
-  },
-
-  create<I extends Exact<DeepPartial<ReportKeyUseResponse>, I>>(base?: I): ReportKeyUseResponse {
-    return ReportKeyUseResponse.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<ReportKeyUseResponse>, I>>(_: I): ReportKeyUseResponse {
-    const message = createBaseReportKeyUseResponse();
     return message;
   },
 };
@@ -7747,43 +6591,6 @@ export const KeyVerifierService = {
     responseSerialize: (value: VerifyKeyResponse): Buffer => Buffer.from(VerifyKeyResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): VerifyKeyResponse => VerifyKeyResponse.decode(value),
   },
-  /**
-   * Streams what a client-side cache needs to stay exact (createVerifierClient's `cache` option): the
-   * secret hashes of keys that changed (from this replica's change feed and its own writes, so a write on
-   * this replica reaches its watchers at once, one on another replica within one feed poll), a heartbeat
-   * every WATCH_HEARTBEAT_MS (250 ms by default) while this replica's change feed is fresh, and a reset
-   * when this replica dropped its own cache (a gap in the feed). The first message is a heartbeat. No
-   * heartbeat means the watcher must not trust what it cached; a new stream, or a reset, means it must drop
-   * everything. A watcher that does not read its messages (more than WATCH_MAX_BUFFERED_MESSAGES queued)
-   * is ended with RESOURCE_EXHAUSTED; a stopping server ends every stream with UNAVAILABLE. Callers
-   * authenticate as for VerifyKey. The stream carries no deadline of its own.
-   */
-  watchKeyChanges: {
-    path: "/apikeys.v1.KeyVerifier/WatchKeyChanges" as const,
-    requestStream: false as const,
-    responseStream: true as const,
-    requestSerialize: (value: WatchKeyChangesRequest): Buffer =>
-      Buffer.from(WatchKeyChangesRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): WatchKeyChangesRequest => WatchKeyChangesRequest.decode(value),
-    responseSerialize: (value: WatchKeyChangesResponse): Buffer =>
-      Buffer.from(WatchKeyChangesResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): WatchKeyChangesResponse => WatchKeyChangesResponse.decode(value),
-  },
-  /**
-   * Reports uses of keys a client decided from its own cache, so `last_used_time` and `last_used_ip`
-   * stay within their documented delay. Times later than the server's clock are taken as now; at most
-   * 1000 uses per call (INVALID_ARGUMENT). Unknown key ids are ignored.
-   */
-  reportKeyUse: {
-    path: "/apikeys.v1.KeyVerifier/ReportKeyUse" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: ReportKeyUseRequest): Buffer => Buffer.from(ReportKeyUseRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): ReportKeyUseRequest => ReportKeyUseRequest.decode(value),
-    responseSerialize: (value: ReportKeyUseResponse): Buffer =>
-      Buffer.from(ReportKeyUseResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): ReportKeyUseResponse => ReportKeyUseResponse.decode(value),
-  },
 } as const;
 
 export interface KeyVerifierServer extends UntypedServiceImplementation {
@@ -7793,24 +6600,6 @@ export interface KeyVerifierServer extends UntypedServiceImplementation {
    * (INVALID_ARGUMENT, e.g. an unknown scope in `required_scopes`) and infrastructure faults (UNAVAILABLE).
    */
   verifyKey: handleUnaryCall<VerifyKeyRequest, VerifyKeyResponse>;
-  /**
-   * Streams what a client-side cache needs to stay exact (createVerifierClient's `cache` option): the
-   * secret hashes of keys that changed (from this replica's change feed and its own writes, so a write on
-   * this replica reaches its watchers at once, one on another replica within one feed poll), a heartbeat
-   * every WATCH_HEARTBEAT_MS (250 ms by default) while this replica's change feed is fresh, and a reset
-   * when this replica dropped its own cache (a gap in the feed). The first message is a heartbeat. No
-   * heartbeat means the watcher must not trust what it cached; a new stream, or a reset, means it must drop
-   * everything. A watcher that does not read its messages (more than WATCH_MAX_BUFFERED_MESSAGES queued)
-   * is ended with RESOURCE_EXHAUSTED; a stopping server ends every stream with UNAVAILABLE. Callers
-   * authenticate as for VerifyKey. The stream carries no deadline of its own.
-   */
-  watchKeyChanges: handleServerStreamingCall<WatchKeyChangesRequest, WatchKeyChangesResponse>;
-  /**
-   * Reports uses of keys a client decided from its own cache, so `last_used_time` and `last_used_ip`
-   * stay within their documented delay. Times later than the server's clock are taken as now; at most
-   * 1000 uses per call (INVALID_ARGUMENT). Unknown key ids are ignored.
-   */
-  reportKeyUse: handleUnaryCall<ReportKeyUseRequest, ReportKeyUseResponse>;
 }
 
 export interface KeyVerifierClient extends Client {
@@ -7834,46 +6623,6 @@ export interface KeyVerifierClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: VerifyKeyResponse) => void,
   ): ClientUnaryCall;
-  /**
-   * Streams what a client-side cache needs to stay exact (createVerifierClient's `cache` option): the
-   * secret hashes of keys that changed (from this replica's change feed and its own writes, so a write on
-   * this replica reaches its watchers at once, one on another replica within one feed poll), a heartbeat
-   * every WATCH_HEARTBEAT_MS (250 ms by default) while this replica's change feed is fresh, and a reset
-   * when this replica dropped its own cache (a gap in the feed). The first message is a heartbeat. No
-   * heartbeat means the watcher must not trust what it cached; a new stream, or a reset, means it must drop
-   * everything. A watcher that does not read its messages (more than WATCH_MAX_BUFFERED_MESSAGES queued)
-   * is ended with RESOURCE_EXHAUSTED; a stopping server ends every stream with UNAVAILABLE. Callers
-   * authenticate as for VerifyKey. The stream carries no deadline of its own.
-   */
-  watchKeyChanges(
-    request: WatchKeyChangesRequest,
-    options?: Partial<CallOptions>,
-  ): ClientReadableStream<WatchKeyChangesResponse>;
-  watchKeyChanges(
-    request: WatchKeyChangesRequest,
-    metadata?: Metadata,
-    options?: Partial<CallOptions>,
-  ): ClientReadableStream<WatchKeyChangesResponse>;
-  /**
-   * Reports uses of keys a client decided from its own cache, so `last_used_time` and `last_used_ip`
-   * stay within their documented delay. Times later than the server's clock are taken as now; at most
-   * 1000 uses per call (INVALID_ARGUMENT). Unknown key ids are ignored.
-   */
-  reportKeyUse(
-    request: ReportKeyUseRequest,
-    callback: (error: ServiceError | null, response: ReportKeyUseResponse) => void,
-  ): ClientUnaryCall;
-  reportKeyUse(
-    request: ReportKeyUseRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: ReportKeyUseResponse) => void,
-  ): ClientUnaryCall;
-  reportKeyUse(
-    request: ReportKeyUseRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: ReportKeyUseResponse) => void,
-  ): ClientUnaryCall;
 }
 
 export const KeyVerifierClient = makeGenericClientConstructor(
@@ -7884,14 +6633,6 @@ export const KeyVerifierClient = makeGenericClientConstructor(
   service: typeof KeyVerifierService;
   serviceName: string;
 };
-
-function bytesFromBase64(b64: string): Uint8Array {
-  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
-}
-
-function base64FromBytes(arr: Uint8Array): string {
-  return globalThis.Buffer.from(arr).toString("base64");
-}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 

@@ -7,8 +7,6 @@ export interface WritableCall<Res> {
   readonly cancelled: boolean;
   readonly writableEnded: boolean;
   readonly destroyed: boolean;
-  /** Responses queued and not yet handed to the transport (Node's Writable, object mode). */
-  readonly writableLength: number;
   write(response: Res): boolean;
   once(event: 'cancelled' | 'close', listener: () => void): unknown;
 }
@@ -35,11 +33,6 @@ export class ResponseStream<Res> {
   /** Whether a write would still reach the caller. */
   get open(): boolean {
     return !this.stream.cancelled && !this.stream.writableEnded && !this.stream.destroyed;
-  }
-
-  /** Responses written and still queued: a caller that does not read lets it grow. */
-  get buffered(): number {
-    return this.stream.writableLength;
   }
 
   /**
